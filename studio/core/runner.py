@@ -1,0 +1,153 @@
+"""The one runner that drives every solver, for the CLI and the app alike.
+
+:class:`SamplingRun` pulls a solver's steps one at a time and yields a typed :class:`StepEvent`
+per step (index, t, x_t, x0-prediction, NFE so far). Between steps it checks a
+:class:`CancelToken` and that x_t is finite (a NaN or Inf names the step and t). After the last
+step it applies the final denoise and stores a :class:`RunResult`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
+
+import torch
+from torch import Tensor
+
+from .errors import Cancelled, NonFiniteError
+from .model import Denoiser
+from .solvers.base import SolveContext, Solver
+
+
+class CancelToken:
+    """Thread-safe cancellation flag, checked by the runner between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One solver step. ``index`` 0 is the prior sample; ``index == steps`` the last step."""
+
+    branch: str
+    index: int
+    steps: int
+    t: float
+    x: Tensor
+    x0: Optional[Tensor]
+    nfe: int
+    #: seconds since the run started
+    elapsed: float
+
+    @property
+    def fraction(self) -> float:
+        return self.index / max(self.steps, 1)
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns (tensors on the CPU)."""
+
+    samples: Tensor
+    nfe: int
+    t: Tensor
+    trajectory: Optional[Tensor] = None
+    x0: Optional[Tensor] = None
+    step_seconds: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def branch_generator(seed: int, branch: str) -> torch.Generator:
+    """The CPU generator of a branch's stochastic noise: a function of (seed, branch) alone."""
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(branch.encode())) % (2 ** 63))
+    return g
+
+
+def _finite_or_raise(x: Tensor, branch: str, index: int, t: float) -> None:
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise NonFiniteError(f"{bad} non-finite values (NaN/Inf) in x at step {index} (t={t:.6g})",
+                             branch or "run", step=index, t=t)
+
+
+class SamplingRun:
+    """Iterate a solver over a denoiser from ``x_T`` at the solver's times.
+
+    Iterating yields :class:`StepEvent` objects; once exhausted, :attr:`result` holds the
+    :class:`RunResult`. Noise for stochastic solvers comes from a CPU generator seeded by
+    (seed, branch), so the same seed gives the same samples on any device.
+    """
+
+    def __init__(self, model: Denoiser, solver: Solver, x_T: Tensor, *, seed: int = 0,
+                 branch: str = "", cancel: CancelToken | None = None, record: bool = False,
+                 ts: Tensor | None = None):
+        self.model, self.solver, self.x_T = model, solver, x_T
+        self.branch, self.cancel, self.record = branch, cancel, record
+        self.ts = solver.times(model.process) if ts is None else ts
+        self.generator = branch_generator(seed, branch)
+        self.result: RunResult | None = None
+
+    def _randn_like(self, x: Tensor) -> Tensor:
+        z = torch.randn(x.shape, generator=self.generator, dtype=torch.float64)
+        return z.to(device=x.device, dtype=x.dtype)
+
+    def __iter__(self) -> Iterator[StepEvent]:
+        model, ts = self.model, self.ts
+        model.nfe = 0
+        steps = len(ts) - 1
+        ctx = SolveContext(model=model, randn_like=self._randn_like)
+        start = time.perf_counter()
+        last = start
+        times = [float(ts[0])]
+        traj = [self.x_T.detach().cpu()] if self.record else None
+        x0s: list[Tensor] = []
+        step_seconds: list[float] = []
+        x, final_pred = self.x_T, None
+        yield StepEvent(self.branch, 0, steps, float(ts[0]), x, None, 0, 0.0)
+        with torch.no_grad():
+            for step in self.solver.sample(ctx, x, ts):
+                if self.cancel is not None and self.cancel.cancelled:
+                    raise Cancelled(f"{self.branch or 'run'} cancelled at step {step.i}")
+                x = step.x
+                t = float(step.t) if step.t is not None else float(ts[step.i])
+                _finite_or_raise(x, self.branch, step.i, t)
+                now = time.perf_counter()
+                step_seconds.append(now - last)
+                last = now
+                times.append(t)
+                if self.record:
+                    traj.append(x.detach().cpu())
+                    if step.x0 is not None:
+                        x0s.append(step.x0.detach().cpu())
+                final_pred = step.final
+                n_steps = steps if not self.solver.adaptive else max(steps, step.i)
+                yield StepEvent(self.branch, step.i, n_steps, t, x, step.x0, model.nfe, now - start)
+            if self.cancel is not None and self.cancel.cancelled:
+                raise Cancelled(f"{self.branch or 'run'} cancelled")
+            out = x
+            if self.solver.denoise_final:
+                pred = final_pred if final_pred is not None else model(x, times[-1])
+                out = pred.x0
+                _finite_or_raise(out, self.branch, len(times) - 1, times[-1])
+        self.result = RunResult(
+            samples=out.detach().cpu(), nfe=model.nfe, t=torch.tensor(times, dtype=torch.float64),
+            trajectory=torch.stack(traj) if traj is not None else None,
+            x0=torch.stack(x0s) if self.record and x0s else None,
+            step_seconds=step_seconds, seconds=time.perf_counter() - start)
+
+    def run(self) -> RunResult:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
