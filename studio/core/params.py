@@ -109,14 +109,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        real = [a for a in args if a is not type(None)]
+        if len(real) == 1:
+            return _coerce(value, real[0], where)
+        for arg in real:
             try:
                 return _coerce(value, arg, where)
-            except ParamError as exc:
-                errors.append(exc.problem)
+            except ParamError:
+                pass
         raise ParamError(f"expected {_type_name(tp)}, got {_describe(value)}", where)
     if origin in (list, Sequence, tuple):
         if not isinstance(value, (list, tuple)):
