@@ -30,6 +30,9 @@ from .solvers.base import Solver
 FORMAT = "studio.pipeline/1"
 NODE_TYPES = {"process": PROCESSES, "network": NETWORKS, "guidance": GUIDANCE, "solver": SOLVERS}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: which node type may link to which (from -> allowed targets); the editor checks links with it
+LINKS = {"process": ("network",), "network": ("guidance", "solver"), "guidance": ("solver",),
+         "solver": ()}
 
 
 @dataclass
@@ -74,7 +77,10 @@ class Pipeline:
 
     # -- parsing ---------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Any, base_dir: str | None = None, source: str | None = None) -> "Pipeline":
+    def from_dict(cls, data: Any, base_dir: str | None = None, source: str | None = None,
+                  strict: bool = True) -> "Pipeline":
+        """Parse and validate; ``strict=False`` skips the graph-completeness check (drafts in the
+        editor may lack a solver), every other check still applies."""
         where = source or "pipeline"
         if not isinstance(data, dict):
             raise PipelineError("a pipeline must be a JSON object", where)
@@ -121,20 +127,24 @@ class Pipeline:
         extra = {k: copy.deepcopy(v) for k, v in data.items()
                  if k not in ("format", "nodes", "links", "run")}
         pipe = cls(nodes, links, run, extra, base_dir, source)
-        pipe.branches()  # validates the graph
+        if strict:
+            pipe.branches()  # validates the graph
+        else:
+            pipe.check_links()
         return pipe
 
     @classmethod
-    def from_json(cls, text: str, base_dir: str | None = None, source: str | None = None) -> "Pipeline":
+    def from_json(cls, text: str, base_dir: str | None = None, source: str | None = None,
+                  strict: bool = True) -> "Pipeline":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PipelineError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
                                 source or "pipeline") from None
-        return cls.from_dict(data, base_dir, source)
+        return cls.from_dict(data, base_dir, source, strict)
 
     @classmethod
-    def load(cls, path: str) -> "Pipeline":
+    def load(cls, path: str, strict: bool = True) -> "Pipeline":
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
@@ -142,7 +152,7 @@ class Pipeline:
             raise PipelineError(f"cannot read: {exc.strerror}", path) from None
         except UnicodeDecodeError:
             raise PipelineError("not a UTF-8 text file", path) from None
-        return cls.from_json(text, os.path.dirname(os.path.abspath(path)), path)
+        return cls.from_json(text, os.path.dirname(os.path.abspath(path)), path, strict)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"format": FORMAT,
@@ -165,24 +175,29 @@ class Pipeline:
     def of_type(self, ntype: str) -> list[str]:
         return [nid for nid, n in self.nodes.items() if n.type == ntype]
 
-    def branches(self) -> list[Branch]:
-        """Validate the graph and return one branch per solver node."""
+    def check_links(self) -> dict[str, list[str]]:
+        """Check that links are acyclic and join compatible node types; return the inputs of
+        every node."""
         _check_acyclic(self.nodes, self.links, self._where())
-        procs, nets = self.of_type("process"), self.of_type("network")
-        if len(procs) != 1:
-            raise PipelineError(f"need exactly one process node, found {len(procs)}", self._where())
-        if len(nets) != 1:
-            raise PipelineError(f"need exactly one network node, found {len(nets)}", self._where())
         incoming: dict[str, list[str]] = {nid: [] for nid in self.nodes}
         for a, b in self.links:
-            allowed = {"process": ("network",), "network": ("guidance", "solver"),
-                       "guidance": ("solver",), "solver": ()}[self.nodes[a].type]
+            allowed = LINKS[self.nodes[a].type]
             if self.nodes[b].type not in allowed:
                 raise PipelineError(
                     f"cannot link {self.nodes[a].type} {a!r} to {self.nodes[b].type} {b!r}"
                     + (f"; a {self.nodes[a].type} links to: {', '.join(allowed)}" if allowed
                        else "; a solver has no outputs"), self._where(b))
             incoming[b].append(a)
+        return incoming
+
+    def branches(self) -> list[Branch]:
+        """Validate the graph and return one branch per solver node."""
+        incoming = self.check_links()
+        procs, nets = self.of_type("process"), self.of_type("network")
+        if len(procs) != 1:
+            raise PipelineError(f"need exactly one process node, found {len(procs)}", self._where())
+        if len(nets) != 1:
+            raise PipelineError(f"need exactly one network node, found {len(nets)}", self._where())
         net = nets[0]
         if incoming[net] != procs:
             raise PipelineError(f"link the process {procs[0]!r} to this network", self._where(net))
@@ -388,5 +403,5 @@ def write_atomic(path: str, text: str | bytes) -> None:
         raise
 
 
-__all__ = ["Pipeline", "Node", "RunSettings", "Branch", "Built", "FORMAT", "load", "build_solver",
+__all__ = ["LINKS", "Pipeline", "Node", "RunSettings", "Branch", "Built", "FORMAT", "load", "build_solver",
            "write_atomic", "StepEvent"]
