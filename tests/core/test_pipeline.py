@@ -109,7 +109,7 @@ def test_branches_share_noise_and_are_seeded():
     res = {r.branch: r.run() for r in runs}
     assert torch.equal(res["solver"].trajectory[0], res["s2"].trajectory[0])
     # both solve the same ODE from the same noise: endpoints agree to the coarse solver's error
-    assert float((res["solver"].samples - res["s2"].samples).abs().mean()) < 0.1
+    assert float((res["solver"].samples - res["s2"].samples).abs().mean()) < 0.4
     again = Pipeline.from_dict(d).build().run()
     assert torch.equal(again["s2"].samples, res["s2"].samples)
 
