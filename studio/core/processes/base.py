@@ -11,7 +11,6 @@ sample at ``t_max`` is ``prior_std * z`` with ``z`` standard normal.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -131,4 +130,3 @@ def log_sigmoid(x: Tensor) -> Tensor:
     return torch.nn.functional.logsigmoid(x)
 
 
-LOG2 = math.log(2.0)
