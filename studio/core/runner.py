@@ -56,7 +56,8 @@ class StepEvent:
 
 @dataclass
 class RunResult:
-    """What a finished run returns (tensors on the CPU)."""
+    """What a finished run returns (tensors on the CPU). ``samples`` are in the data's own units
+    (``Network.to_data_units``); ``trajectory`` and ``x0`` stay in the network's space."""
 
     samples: Tensor
     nfe: int
@@ -141,7 +142,8 @@ class SamplingRun:
                 out = pred.x0
                 _finite_or_raise(out, self.branch, len(times) - 1, times[-1])
         self.result = RunResult(
-            samples=out.detach().cpu(), nfe=model.nfe, t=torch.tensor(times, dtype=torch.float64),
+            samples=model.network.to_data_units(out.detach()).cpu(), nfe=model.nfe,
+            t=torch.tensor(times, dtype=torch.float64),
             trajectory=torch.stack(traj) if traj is not None else None,
             x0=torch.stack(x0s) if self.record and x0s else None,
             step_seconds=step_seconds, seconds=time.perf_counter() - start)

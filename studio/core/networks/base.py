@@ -51,6 +51,11 @@ class Network:
         """The prediction at (x, t); ``t`` is a scalar or one time per sample (float64)."""
         raise NotImplementedError
 
+    def to_data_units(self, x: Tensor) -> Tensor:
+        """Map samples from the network's space to the data's own units (trained models record a
+        normalisation; the runner applies this to the final samples). Default: identity."""
+        return x
+
     def card(self) -> dict:
         """What the model browser and `studio models inspect` show."""
         proc = self.trained_process
