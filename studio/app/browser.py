@@ -1,0 +1,229 @@
+"""The model browser: catalog entries (built-in models, model files in library folders) with
+pictures of their densities and a card; double-click or drag one onto the canvas.
+
+:class:`BrowserModel` lists what the engine's catalog providers return
+(:func:`studio.core.catalog.entries`), so a new provider (a model library, a zoo) shows up here
+without touching the app. Folders come from the app settings (the library folder and folders the
+user adds).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QListView, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+
+from ..core import catalog
+from .backdrop import make_backdrop
+from .editor.view import NODE_MIME
+from .views.branch import DENSITY_CMAP
+
+ENTRY_ROLE = Qt.UserRole + 1
+THUMB = 72
+
+
+def density_picture(entry: catalog.Entry, size: int = THUMB) -> QPixmap | None:
+    """A picture of the model's data density (None if it cannot be drawn cheaply)."""
+    if entry.source != "built-in":
+        return None
+    try:
+        bd = make_backdrop(entry.build())
+    except Exception:  # noqa: BLE001 - a picture is optional
+        return None
+    if bd.density is None:
+        return None
+    lut = DENSITY_CMAP.getLookupTable(nPts=256, alpha=False)
+    img = lut[(np.clip(bd.density, 0, 1) * 255).astype(np.uint8)][::-1].copy()  # y up
+    h, w = img.shape[:2]
+    qimg = QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+    pm = QPixmap.fromImage(qimg).scaled(size, size, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
+    if bd.mode == "pca":
+        p = QPainter(pm)
+        p.setPen(QColor(230, 230, 230))
+        p.drawText(pm.rect().adjusted(3, 1, -3, -1), Qt.AlignRight | Qt.AlignBottom, "PCA")
+        p.end()
+    return pm
+
+
+class BrowserModel(QAbstractListModel):
+    """Catalog entries as a list model (thumbnails drawn lazily, once)."""
+
+    def __init__(self, folders: Callable[[], list[str]] = lambda: [], parent=None):
+        super().__init__(parent)
+        self._folders = folders
+        self.entries: list[catalog.Entry] = []
+        self._icons: dict[str, QIcon] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self.entries = catalog.entries(self._folders())
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        e = self.entries[index.row()]
+        if role == Qt.DisplayRole:
+            return e.title
+        if role == Qt.ToolTipRole:
+            return f"{e.title} ({e.name})\n{e.description}"
+        if role == Qt.DecorationRole:
+            key = f"{e.source}:{e.name}"
+            if key not in self._icons:
+                pm = density_picture(e)
+                self._icons[key] = QIcon(pm) if pm is not None else QIcon()
+            return self._icons[key]
+        if role == ENTRY_ROLE:
+            return e
+        return None
+
+    def flags(self, index):
+        base = super().flags(index)
+        return base | Qt.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self):
+        return [NODE_MIME]
+
+    def mimeData(self, indexes):
+        from .editor.view import node_mime
+        e = self.entries[indexes[0].row()]
+        node = e.network_node()
+        return node_mime(node["type"], node["kind"], node.get("params"))
+
+    def index_of(self, name: str) -> QModelIndex:
+        for i, e in enumerate(self.entries):
+            if e.name == name:
+                return self.index(i)
+        return QModelIndex()
+
+
+def card_html(entry: catalog.Entry) -> str:
+    try:
+        c = entry.card()
+    except Exception as exc:  # noqa: BLE001 - show why the model cannot be loaded
+        return f"<b>{entry.title}</b><p style='color:#e0564a'>Cannot load: {exc}</p>"
+    rows = [("name", c.get("name")), ("kind", c.get("kind")), ("data shape", c.get("data_shape")),
+            ("parameterization", c.get("parameterization")),
+            ("trained with process", c.get("process")),
+            ("classes", c.get("num_classes") or "unconditional"), ("source", c.get("source"))]
+    rows += [(k, v) for k, v in c.items() if k not in {"name", "kind", "data_shape", "title",
+             "parameterization", "process", "num_classes", "source", "description"}]
+    table = "".join(f"<tr><td style='color:#9aa4ae; padding-right:8px'>{k}</td>"
+                    f"<td>{json.dumps(v) if isinstance(v, list) else v}</td></tr>" for k, v in rows)
+    return (f"<b>{entry.title}</b><br><span style='color:#9aa4ae'>{c.get('title', '')}</span>"
+            f"<p>{entry.description}</p><table>{table}</table>")
+
+
+class ModelBrowser(QWidget):
+    useRequested = Signal(object)     # catalog.Entry
+    foldersChanged = Signal()
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.model = BrowserModel(self.folders, self)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter models…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSpacing(2)
+        self.list.setUniformItemSizes(True)
+        self.list.setDragEnabled(True)
+        self.list.setDragDropMode(QAbstractItemView.DragOnly)
+        self.list.setToolTip("Double-click to use as the pipeline's network; drag onto the canvas "
+                             "to add a network node")
+        self.list.doubleClicked.connect(lambda idx: self.useRequested.emit(self.model.entries[idx.row()]))
+        self.list.selectionModel().currentChanged.connect(self._current_changed)
+        self.card = QTextBrowser()
+        self.card.setOpenExternalLinks(False)
+        self.card.setMinimumHeight(120)
+        use = QPushButton("Use in pipeline")
+        use.setToolTip("Replace the pipeline's network with this model (undoable)")
+        use.clicked.connect(self._use_current)
+        add_folder = QPushButton("Add folder…")
+        add_folder.setToolTip("List the model files of another folder")
+        add_folder.clicked.connect(self._add_folder)
+        buttons = QHBoxLayout()
+        buttons.addWidget(use)
+        buttons.addWidget(add_folder)
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet("color: #8a949e; font-size: 10px;")
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.filter)
+        tl.addWidget(self.list, 1)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.card, 1)
+        bl.addLayout(buttons)
+        bl.addWidget(self.folder_label)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setSizes([380, 220])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split)
+        self._update_folder_label()
+        if self.model.rowCount():
+            self.list.setCurrentIndex(self.model.index(0))
+
+    def folders(self) -> list[str]:
+        return [catalog.default_library_dir()] + self.settings.model_folders()
+
+    def refresh(self) -> None:
+        self.model.refresh()
+        self._apply_filter(self.filter.text())
+        self._update_folder_label()
+
+    def select(self, name: str) -> None:
+        idx = self.model.index_of(name)
+        if idx.isValid():
+            self.list.setCurrentIndex(idx)
+
+    def current(self) -> catalog.Entry | None:
+        idx = self.list.currentIndex()
+        return self.model.entries[idx.row()] if idx.isValid() else None
+
+    def _current_changed(self, idx, _prev) -> None:
+        if idx.isValid():
+            self.card.setHtml(card_html(self.model.entries[idx.row()]))
+
+    def _use_current(self) -> None:
+        e = self.current()
+        if e is not None:
+            self.useRequested.emit(e)
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        self.settings.add_model_folder(os.path.abspath(folder))
+        self.refresh()
+        self.foldersChanged.emit()
+
+    def _update_folder_label(self) -> None:
+        self.folder_label.setText("Model folders: " + "; ".join(self.folders()))
+
+    def _apply_filter(self, text: str) -> None:
+        text = text.lower().strip()
+        for i, e in enumerate(self.model.entries):
+            hay = f"{e.name} {e.title} {e.description} {' '.join(e.tags)}".lower()
+            self.list.setRowHidden(i, bool(text) and text not in hay)

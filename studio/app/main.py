@@ -1,0 +1,75 @@
+"""Start the application: ``studio`` / ``studio gui [PIPELINE] [--run] [--screenshot PNG] [--quit]``.
+
+The automation options are a contract used by the docs and the tests: open the window (with the
+pipeline), optionally run it to the end, save a PNG of the whole window, quit. They work with
+``QT_QPA_PLATFORM=offscreen`` and under Xvfb.
+"""
+from __future__ import annotations
+
+import sys
+
+ORG, APP = "DiffusionStudio", "Diffusion Studio"
+
+
+def make_app():
+    """The QApplication (created once), with the app's names and look."""
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName(APP)
+    from .style import apply_style
+    apply_style(app)
+    return app
+
+
+def run_app(args) -> int:
+    app = make_app()
+    from PySide6.QtCore import QTimer
+
+    from .mainwindow import MainWindow
+
+    win = MainWindow()
+    automated = bool(args.quit or args.screenshot)
+    if automated:
+        win.ask_to_save = False
+        win.show_dialogs = not args.quit
+    if args.pipeline and not win.open_path(args.pipeline):
+        if args.quit:
+            print(f"studio: error: {win.log.entries[-1][2]}", file=sys.stderr)
+            win.close()
+            return 2
+    win.show()
+    win.view.fit()
+    result = {"code": 0}
+
+    def finish() -> None:
+        if args.screenshot:
+            app.processEvents()
+            win.panel.show_frame(-1)
+            app.processEvents()
+            if win.grab().save(args.screenshot, "PNG"):
+                print(f"studio: screenshot saved to {args.screenshot}", file=sys.stderr)
+            else:
+                print(f"studio: error: cannot write {args.screenshot}", file=sys.stderr)
+                result["code"] = 1
+        if args.quit:
+            win.close()
+            app.quit()
+
+    def on_run_finished(status: str, message: str) -> None:
+        if status != "finished":
+            print(f"studio: run {status}: {message}", file=sys.stderr)
+            result["code"] = 1
+        QTimer.singleShot(100, finish)
+
+    if args.run:
+        win.runFinished.connect(on_run_finished)
+        QTimer.singleShot(0, lambda: win.run() or on_run_finished("failed", "the run did not start"))
+    elif args.screenshot or args.quit:
+        # give the density preview a moment so the screenshot shows the data
+        QTimer.singleShot(600, finish)
+    app.exec()
+    return result["code"]

@@ -1,0 +1,180 @@
+"""One solver branch's live view: a header of per-step readouts over a point or image view."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..backdrop import Backdrop, velocity_field
+from ..runstate import Frame
+from .items import ArrowField, ParticleItem, mosaic
+
+BACKGROUND = "#101418"
+DENSITY_CMAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0],
+                           [(16, 20, 24), (28, 58, 96), (44, 128, 150), (170, 235, 210)])
+TRAILS = 64
+
+
+def readout(title: str, f: Frame | None) -> str:
+    if f is None:
+        return f"<b>{title}</b>"
+    ms = f"{f.step_seconds * 1e3:.1f} ms/step" if f.step_seconds else ""
+    parts = [f"<b>{title}</b>", f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}",
+             f"log-SNR {f.logsnr:+.2f}", f"NFE {f.nfe}", ms]
+    return " &nbsp;·&nbsp; ".join(p for p in parts if p)
+
+
+class BranchView(QWidget):
+    """Base: a header label and :meth:`show_frame`."""
+
+    def __init__(self, branch: str, title: str, backdrop: Backdrop, parent=None):
+        super().__init__(parent)
+        self.branch, self.title, self.backdrop = branch, title, backdrop
+        self.header = QLabel(f"<b>{title}</b>")
+        self.header.setTextFormat(Qt.RichText)
+        self.header.setObjectName("branchHeader")
+        self.header.setStyleSheet("padding: 3px 6px;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.header)
+        self.frame: Frame | None = None
+
+    def show_frame(self, frame: Frame | None, trail: list[Frame] | None = None) -> None:
+        self.frame = frame
+        self.header.setText(readout(self.title, frame))
+
+
+class PointsView(BranchView):
+    """2-D data (or the PCA projection of D > 2): density, particles, trails, x0, velocity."""
+
+    def __init__(self, branch, title, backdrop: Backdrop, parent=None):
+        super().__init__(branch, title, backdrop, parent)
+        self.plot = pg.PlotWidget(background=BACKGROUND)
+        self.plot.setAspectLocked(True)
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        if backdrop.mode == "pca":
+            ex = backdrop.explained
+            lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
+            self.plot.setLabel("bottom", lab(0))
+            self.plot.setLabel("left", lab(1))
+        self.layout().addWidget(self.plot, 1)
+        self.density = pg.ImageItem(axisOrder="row-major")
+        self.density.setZValue(-10)
+        if backdrop.density is not None:
+            self.density.setImage(backdrop.density, levels=(0.0, 1.0))
+            self.density.setLookupTable(DENSITY_CMAP.getLookupTable(nPts=256))
+            x0, x1, y0, y1 = backdrop.extent
+            self.density.setRect(x0, y0, x1 - x0, y1 - y0)
+        self.plot.addItem(self.density)
+        self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 60, width=1), connect="finite")
+        self.x0_layer = ParticleItem((240, 90, 200, 150), 3.0)
+        self.particles = ParticleItem((255, 196, 64, 210), 4.0)
+        self.arrows = ArrowField()
+        for item in (self.trails, self.arrows, self.x0_layer, self.particles):
+            self.plot.addItem(item)
+        self.show_trails = True
+        self.show_x0 = False
+        self.show_velocity = False
+        self.follow = True
+        self.process = self.network = None
+        self._field_key = None
+        self.reset_range()
+
+    def reset_range(self) -> None:
+        x0, x1, y0, y1 = self.backdrop.extent
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    def set_model(self, network, process) -> None:
+        """What the velocity field is computed from (2-D data only)."""
+        self.network, self.process = network, process
+
+    def show_frame(self, frame, trail=None) -> None:
+        super().show_frame(frame, trail)
+        if frame is None:
+            for item in (self.particles, self.x0_layer):
+                item.setData(np.zeros((0, 2)))
+            self.trails.setData([], [])
+            self.arrows.setData([], [])
+            return
+        self.particles.setData(frame.xy)
+        self.x0_layer.setData(frame.x0_xy if self.show_x0 and frame.x0_xy is not None
+                              else np.zeros((0, 2)))
+        if self.show_trails and trail:
+            k = min(TRAILS, len(frame.xy))
+            stack = np.stack([f.xy[:k] for f in trail if len(f.xy) >= k], 1)   # [k, steps, 2]
+            stack = np.concatenate([stack, np.full((k, 1, 2), np.nan, np.float32)], 1).reshape(-1, 2)
+            self.trails.setData(stack[:, 0], stack[:, 1])
+        else:
+            self.trails.setData([], [])
+        self._update_field(frame)
+        if self.follow:
+            self._follow(frame.xy)
+
+    def _update_field(self, frame: Frame) -> None:
+        usable = (self.show_velocity and self.network is not None and self.backdrop.mode == "2d"
+                  and not frame.final)
+        if not usable:
+            self.arrows.setData([], [])
+            self._field_key = None
+            return
+        vb = self.plot.getViewBox().viewRange()
+        extent = (vb[0][0], vb[0][1], vb[1][0], vb[1][1])
+        key = (frame.t, tuple(np.round(extent, 6)))
+        if key == self._field_key:
+            return
+        self._field_key = key
+        try:
+            pts, vec = velocity_field(self.network, self.process, frame.t, extent)
+        except Exception:  # noqa: BLE001 - the field is an overlay; never break the view for it
+            self.arrows.setData([], [])
+            return
+        self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
+
+    def _follow(self, xy: np.ndarray) -> None:
+        x0, x1, y0, y1 = self.backdrop.extent
+        if len(xy):
+            finite = xy[np.isfinite(xy).all(1)]
+            if len(finite):
+                lo, hi = np.percentile(finite, 1, axis=0), np.percentile(finite, 99, axis=0)
+                x0, x1 = min(x0, lo[0]), max(x1, hi[0])
+                y0, y1 = min(y0, lo[1]), max(y1, hi[1])
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+
+class ImagesView(BranchView):
+    """Image data: a grid of x_t next to a grid of the x0-prediction."""
+
+    def __init__(self, branch, title, backdrop: Backdrop, parent=None):
+        super().__init__(branch, title, backdrop, parent)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground(BACKGROUND)
+        self.layout().addWidget(self.canvas, 1)
+        self.boxes = {}
+        self.images = {}
+        for col, name in enumerate(("x_t", "x0-prediction")):
+            self.canvas.addLabel(name, row=0, col=col, color="#c8d0d8")
+            vb = self.canvas.addViewBox(row=1, col=col, lockAspect=True, invertY=True,
+                                        enableMouse=False)
+            img = pg.ImageItem(axisOrder="row-major")
+            vb.addItem(img)
+            self.boxes[name], self.images[name] = vb, img
+
+    def show_frame(self, frame, trail=None) -> None:
+        super().show_frame(frame, trail)
+        lo, hi = self.backdrop.value_range
+        for name, arr in (("x_t", None if frame is None else frame.images),
+                          ("x0-prediction", None if frame is None else
+                           (frame.images if frame.final else frame.x0_images))):
+            img = self.images[name]
+            if arr is None or not len(arr):
+                img.clear()
+                continue
+            img.setImage(mosaic(arr, lo, hi), levels=(0, 255))
+            self.boxes[name].autoRange(padding=0.01)
+
+    def pixels(self, name: str = "x_t") -> np.ndarray | None:
+        return self.images[name].image
