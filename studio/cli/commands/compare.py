@@ -1,0 +1,199 @@
+"""`studio compare PIPELINE.json --solvers a,b,c --nfe 5,10,20 [--schedules ...] --out DIR`.
+
+Runs the grid solver x schedule x NFE from the pipeline's noise and writes, in DIR:
+``table.csv`` and ``table.json`` (one row per cell, metric columns, the data-vs-data floor),
+``comparison.json`` (format ``studio.compare/1``: reopens, here with ``studio compare
+comparison.json --out DIR`` to redraw without running, and in the app), ``samples.npz`` (every
+cell's samples, keys ``<row> @ <nfe>``, plus ``reference/...`` and ``data``), ``grid.png`` and
+``error_vs_nfe.png``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+
+NAME = "compare"
+HELP = "compare solvers x schedules x NFE budgets from the same noise: table (CSV, JSON) + plots"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("pipeline", nargs="?", help="pipeline JSON (studio.pipeline/1), or a saved comparison "
+                   "(studio.compare/1) to redraw its table and plots without running")
+    p.add_argument("--out", help="output folder (created if missing); required unless --metrics list")
+    p.add_argument("--solvers", help="comma-separated solver ids, each optionally with params: "
+                   "euler,heun,ddim:eta=1 (default: the pipeline's solver nodes)")
+    p.add_argument("--nfe", help="comma-separated NFE budgets, e.g. 5,10,20 (required for a pipeline)")
+    p.add_argument("--schedules", help="comma-separated schedules crossing every solver, e.g. "
+                   "karras,logsnr,karras:rho=3 (default: each solver's own)")
+    p.add_argument("--metrics", help="comma-separated metric ids (default: every default metric "
+                   "that applies); `--metrics list` prints them")
+    p.add_argument("--reference", default="auto", help="auto | adaptive[:rtol=..:atol=..] | "
+                   "closed-form | solver:SOLVER[:param=value...] (default auto: exact for analytic "
+                   "networks, Heun at 10x the largest NFE for trained ones)")
+    p.add_argument("--data", help="data samples .npy for the distribution metrics (default: drawn "
+                   "from an analytic network)")
+    p.add_argument("--n-data", type=int, default=4096, help="data samples used (default 4096)")
+    p.add_argument("--batch", type=int, help="override the pipeline's batch size")
+    p.add_argument("--seed", type=int, help="override the pipeline's seed")
+    p.add_argument("--noise", help="standard-normal noise .npy [batch, *data_shape] (as studio run)")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--no-samples", action="store_true",
+                   help="leave samples out of comparison.json and skip samples.npz")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def parse_reference(text: str):
+    """``auto``, ``adaptive:rtol=1e-8``, ``solver:heun:nfe=801:schedule=karras``."""
+    from ...core.compare.spec import _parse_item
+    from ...core.errors import ParamError
+
+    if text.startswith("solver:"):
+        rest = text[len("solver:"):]
+        if not rest:
+            raise ParamError("write solver:SOLVER[:param=value...]", "--reference")
+        sid, params = _parse_item(rest, "--reference")
+        return {"kind": "solver", "params": {"solver": sid, "params": params or {"nfe": 501}}}
+    kind, params = _parse_item(text, "--reference")
+    return {"kind": kind, "params": params}
+
+
+def _list_metrics() -> int:
+    from ...core.compare.metrics import METRICS
+
+    for mid, cls in METRICS.items():
+        flag = "" if cls.default else "  (not by default)"
+        print(f"{mid:<22} {cls.title}{flag}")
+    return 0
+
+
+def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
+                  quiet: bool = False) -> list[str]:
+    """Write the table, the comparison file, the samples and the plots into ``out``."""
+    import numpy as np
+
+    from ...core.pipeline import write_atomic
+
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    p = os.path.join(out, "table.csv")
+    write_atomic(p, comp.table_csv())
+    paths.append(p)
+    p = os.path.join(out, "table.json")
+    write_atomic(p, json.dumps(comp.table_dict(), indent=2) + "\n")
+    paths.append(p)
+    p = os.path.join(out, "comparison.json")
+    comp.save(p, include_samples=samples)
+    paths.append(p)
+    if samples:
+        arrs = {f"{r.cell.key}": r.samples.numpy() for r in comp.results.values()
+                if r.samples is not None}
+        for key, ref in comp.references.items():
+            arrs[f"reference/{key[0]:.6g}-{key[1]:.6g}" + ("" if key[2] else "/no-denoise")
+                 + (f"/{key[3]}" if key[3] else "")] = ref.samples.numpy()
+        if comp.data is not None:
+            arrs["data"] = comp.data.numpy()
+        buf = io.BytesIO()
+        np.savez(buf, **arrs)
+        p = os.path.join(out, "samples.npz")
+        write_atomic(p, buf.getvalue())
+        paths.append(p)
+    if plots:
+        from ...render.compare_plots import save_error_vs_nfe, save_grid
+
+        paths.append(save_grid(comp, os.path.join(out, "grid.png")))
+        paths.append(save_error_vs_nfe(comp, os.path.join(out, "error_vs_nfe.png")))
+    return paths
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+    state = {"last": None}
+
+    def on(ev):
+        if ev.step is None:
+            if ev.phase in ("reference", "data") or ev.message.startswith(("skipped", "failed")):
+                print(f"  {ev.message}", file=sys.stderr)
+            return
+        key = ev.cell.key
+        if ev.step.index == ev.step.steps and state["last"] != key:
+            state["last"] = key
+            print(f"  [{ev.done + 1}/{ev.total}] {key}: {ev.step.steps} steps, nfe {ev.step.nfe}, "
+                  f"{ev.step.elapsed:.2f}s", file=sys.stderr)
+    return on
+
+
+def _print_table(comp) -> None:
+    cols = [c for c in comp.columns() if c not in ("solver", "schedule", "message")]
+    rows = comp.table() + ([comp.floor_row()] if comp.floor_row() else [])
+    cells = [[("" if r.get(c) is None else f"{r[c]:.4g}" if isinstance(r.get(c), float)
+               else str(r[c])) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    for x in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(x, widths)))
+
+
+def run(args) -> int:
+    import torch
+
+    from ...core.arrays import load_array
+    from ...core.compare import Comparison, CompareSpec, ComparisonRun
+    from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver
+    from ...core.errors import ParamError, PipelineError
+    from ...core.pipeline import Pipeline
+
+    if args.metrics == "list":
+        return _list_metrics()
+    if not args.pipeline:
+        raise ParamError("give a pipeline JSON (or a saved comparison)", "pipeline")
+    if not args.out:
+        raise ParamError("give the output folder", "--out")
+    try:
+        with open(args.pipeline, encoding="utf-8") as fh:
+            head = json.load(fh)
+    except OSError as exc:
+        raise PipelineError(f"cannot read: {exc.strerror}", args.pipeline) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"not valid JSON ({exc})", args.pipeline) from None
+    if isinstance(head, dict) and head.get("format") == "studio.compare/1":
+        comp = Comparison.load(args.pipeline)
+        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+    else:
+        if not args.nfe:
+            raise ParamError("give the NFE budgets, e.g. --nfe 5,10,20", "--nfe")
+        pipe = Pipeline.load(args.pipeline)
+        if args.batch is not None:
+            if args.batch < 1:
+                raise ParamError("must be a positive integer", "--batch")
+            pipe.run.batch = args.batch
+        if args.seed is not None:
+            pipe.run.seed = args.seed
+        solvers = ([parse_solver(s) for s in parse_list(args.solvers)] if args.solvers else None)
+        if solvers is not None:
+            guidance = pipe.branches()[0].guidance
+            for s in solvers:
+                s.guidance = guidance
+        schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
+        metrics = parse_list(args.metrics) if args.metrics else None
+        data = os.path.abspath(args.data) if args.data else None
+        spec = CompareSpec.from_pipeline(pipe, parse_nfes(args.nfe), solvers, schedules,
+                                         metrics=metrics, reference=parse_reference(args.reference),
+                                         data=data, n_data=args.n_data)
+        noise = torch.as_tensor(load_array(args.noise, "--noise")) if args.noise else None
+        runner = ComparisonRun(spec, noise=noise, on_progress=_progress(args.quiet))
+        if not args.quiet:
+            print(f"studio compare: {len(runner.cells)} cells "
+                  f"({len(spec.row_labels())} rows x {len(spec.nfes)} NFE budgets), "
+                  f"batch {pipe.run.batch}, seed {pipe.run.seed}", file=sys.stderr)
+        comp = runner.run()
+        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+    if not args.quiet:
+        _print_table(comp)
+        for mid, why in comp.unavailable.items():
+            print(f"  ({mid}: {why})", file=sys.stderr)
+        for p in paths:
+            print(f"wrote {p}", file=sys.stderr)
+    return 0

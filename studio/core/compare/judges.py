@@ -1,0 +1,130 @@
+"""Judges: trained feature extractors / classifiers that score image samples (e.g. digits).
+
+The comparison does not train or bundle a classifier itself. A judge is registered at run time by
+whoever owns one (the model-quality benchmark's digits classifier)::
+
+    from studio.core.compare.judges import register_judge
+
+    class DigitsJudge:
+        name = "digits"
+        def applies(self, data_shape): return tuple(data_shape) == (1, 28, 28)
+        def features(self, x): ...   # [B, *data_shape] -> [B, F] (penultimate layer)
+        def classify(self, x): ...   # [B, *data_shape] -> [B] integer classes
+
+    register_judge("digits", DigitsJudge)       # a class or a zero-argument factory
+
+Once one applies to the data shape, the metrics ``classifier-accuracy`` (accuracy of the judge's
+class against the labels the samples were drawn for) and ``frechet-distance`` (Frechet distance of
+the judge's features to the data's, with a data-vs-data floor) are computed for every cell.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol
+
+import torch
+from torch import Tensor
+
+from ..params import param
+from . import distances
+from .metrics import METRICS, Metric
+
+
+class Judge(Protocol):
+    name: str
+
+    def applies(self, data_shape: tuple[int, ...]) -> bool: ...
+
+    def features(self, x: Tensor) -> Tensor: ...
+
+    def classify(self, x: Tensor) -> Tensor: ...
+
+
+_FACTORIES: dict[str, Callable[[], Judge]] = {}
+_INSTANCES: dict[str, Judge] = {}
+
+
+def register_judge(name: str, factory: Callable[[], Judge]) -> None:
+    """Make a judge available to comparisons (a later registration under a name replaces it)."""
+    _FACTORIES[name] = factory
+    _INSTANCES.pop(name, None)
+
+
+def unregister_judge(name: str) -> None:
+    _FACTORIES.pop(name, None)
+    _INSTANCES.pop(name, None)
+
+
+def judge_names() -> list[str]:
+    return list(_FACTORIES)
+
+
+def find_judge(data_shape, name: str | None = None) -> Optional[Judge]:
+    """The first registered judge (or the one named) that applies to ``data_shape``."""
+    for n, factory in _FACTORIES.items():
+        if name is not None and n != name:
+            continue
+        if n not in _INSTANCES:
+            _INSTANCES[n] = factory()
+        j = _INSTANCES[n]
+        if j.applies(tuple(data_shape)):
+            return j
+    return None
+
+
+def _judge_for(inp, name: str | None) -> Judge:
+    key = ("judge", name, tuple(inp.samples.shape[1:]))
+    if key not in inp.shared:
+        inp.shared[key] = find_judge(inp.samples.shape[1:], name)
+    return inp.shared[key]
+
+
+@dataclass
+class _Judged(Metric):
+    judge: Optional[str] = param(None, "judge name (default: the first that fits the data shape)")
+
+    def unavailable(self, info):
+        why = super().unavailable(info)
+        if why is None and find_judge(info.get("data_shape", ()), self.judge) is None:
+            why = ("no judge (classifier) registered for data shape "
+                   f"{list(info.get('data_shape', ()))}")
+        return why
+
+
+@METRICS.register("classifier-accuracy")
+@dataclass
+class ClassifierAccuracy(_Judged):
+    """Fraction of samples the judge classifies as the label they were drawn for."""
+
+    title = "Classifier accuracy"
+    needs = ("labels",)
+    lower_is_better = False
+
+    def compute(self, inp):
+        j = _judge_for(inp, self.judge)
+        with torch.no_grad():
+            pred = torch.as_tensor(j.classify(inp.samples)).reshape(-1).cpu()
+        return float((pred == inp.labels.reshape(-1).cpu()).double().mean())
+
+
+@METRICS.register("frechet-distance")
+@dataclass
+class FrechetDistance(_Judged):
+    """Frechet distance between Gaussians fitted to the judge's features of the samples and of
+    the data (FID-style, with the judge as the feature network)."""
+
+    title = "Frechet distance (judge features)"
+    needs = ("data",)
+    has_floor = True
+
+    def compute(self, inp):
+        j = _judge_for(inp, self.judge)
+        key = ("fd-data", self.judge, id(inp.data))
+        with torch.no_grad():
+            if key not in inp.shared:
+                inp.shared[key] = distances.gaussian_stats(torch.as_tensor(j.features(inp.data)))
+            feats = torch.as_tensor(j.features(inp.samples))
+        return distances.frechet_distance(feats, inp.shared[key])
+
+
+__all__ = ["Judge", "register_judge", "unregister_judge", "find_judge", "judge_names"]

@@ -1,0 +1,357 @@
+"""What a comparison runs: a pipeline (model, process, guidance, run settings), solvers, schedules,
+NFE budgets, metrics and a reference. Plain data that round-trips through JSON.
+
+The grid has one row per (solver, schedule) and one column per NFE budget. Every cell starts from
+the same prior noise (the pipeline's seed and batch), and a cell is exactly the run of the
+single-solver pipeline :meth:`CompareSpec.cell_pipeline` returns, so ``studio run`` on that file
+reproduces a cell's samples bit for bit.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..errors import ParamError, PipelineError
+from ..params import param_specs
+from ..pipeline import Pipeline
+from ..registry import SCHEDULES, SOLVERS
+
+#: solver params a comparison sets per cell (never taken from the row's own params)
+BUDGET_KEYS = ("steps", "nfe", "schedule")
+
+
+@dataclass
+class ScheduleEntry:
+    """A schedule with its parameters, e.g. ``karras`` with ``{"rho": 5}``."""
+
+    id: str
+    params: dict = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = _label(self.id, self.params)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "params": copy.deepcopy(self.params), "label": self.label}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "ScheduleEntry":
+        if isinstance(d, str):
+            return parse_schedule(d, where)
+        if not isinstance(d, dict) or not isinstance(d.get("id"), str):
+            raise ParamError("a schedule is an id or {\"id\": ..., \"params\": {...}}", where)
+        SCHEDULES.get(d["id"], f"{where}.id")
+        return cls(d["id"], dict(d.get("params") or {}), d.get("label", ""))
+
+
+@dataclass
+class SolverEntry:
+    """One solver configuration: a row group of the grid.
+
+    ``branch`` names the stream of a stochastic solver's noise (as a pipeline's solver node id
+    does), ``guidance`` the pipeline's guidance node it samples through (None: the raw network),
+    ``schedule`` its own schedule (used where the comparison lists none)."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+    label: str = ""
+    branch: str = ""
+    guidance: Optional[str] = None
+    schedule: Optional[ScheduleEntry] = None
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = _label(self.kind, self.params)
+        if not self.branch:
+            self.branch = self.label
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "params": copy.deepcopy(self.params), "label": self.label,
+                "branch": self.branch, "guidance": self.guidance,
+                "schedule": self.schedule.to_dict() if self.schedule else None}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "SolverEntry":
+        if isinstance(d, str):
+            return parse_solver(d, where)
+        if not isinstance(d, dict) or not isinstance(d.get("kind"), str):
+            raise ParamError("a solver is an id or {\"kind\": ..., \"params\": {...}}", where)
+        SOLVERS.get(d["kind"], f"{where}.kind")
+        sched = d.get("schedule")
+        return cls(d["kind"], dict(d.get("params") or {}), d.get("label", ""), d.get("branch", ""),
+                   d.get("guidance"),
+                   ScheduleEntry.from_dict(sched, f"{where}.schedule") if sched else None)
+
+
+def _label(name: str, params: dict) -> str:
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={_fmt(v)}' for k, v in params.items())})"
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else json.dumps(v) if not isinstance(v, str) else v
+
+
+_ITEM = re.compile(r"^\s*([A-Za-z0-9_.+\-]+)\s*(?::(.*))?$")
+
+
+def _parse_item(text: str, where: str) -> tuple[str, dict]:
+    """``id`` or ``id:key=value:key=value`` (values read as JSON where they parse, else strings)."""
+    m = _ITEM.match(text)
+    if not m:
+        raise ParamError(f"cannot read {text!r}; write id or id:key=value:key=value", where)
+    params = {}
+    if m.group(2):
+        for part in m.group(2).split(":"):
+            if "=" not in part:
+                raise ParamError(f"{part!r} in {text!r} is not key=value", where)
+            k, v = part.split("=", 1)
+            try:
+                params[k.strip()] = json.loads(v)
+            except json.JSONDecodeError:
+                params[k.strip()] = v.strip()
+    return m.group(1), params
+
+
+def parse_solver(text: str, where: str = "--solvers") -> SolverEntry:
+    """``heun`` or ``ddim:eta=1`` -> a :class:`SolverEntry` (validated against the registry)."""
+    kind, params = _parse_item(text, where)
+    cls = SOLVERS.get(kind, where)
+    own = {s.name for s in param_specs(cls)}
+    for k in params:
+        if k in BUDGET_KEYS:
+            raise ParamError(f"{k!r} is set per cell by the comparison (--nfe, --schedules)", where)
+        if k not in own:
+            raise ParamError(f"unknown parameter {k!r} of {kind}; valid: "
+                             f"{', '.join(sorted(own - set(BUDGET_KEYS) - {'schedule_params'}))}",
+                             where)
+    return SolverEntry(kind, params)
+
+
+def parse_schedule(text: str, where: str = "--schedules") -> ScheduleEntry:
+    """``karras`` or ``karras:rho=5`` -> a :class:`ScheduleEntry`."""
+    sid, params = _parse_item(text, where)
+    cls = SCHEDULES.get(sid, where)
+    own = {s.name for s in param_specs(cls)}
+    for k in params:
+        if k not in own:
+            raise ParamError(f"unknown parameter {k!r} of schedule {sid}; valid: "
+                             f"{', '.join(sorted(own)) or 'none'}", where)
+    return ScheduleEntry(sid, params)
+
+
+def parse_list(text: str) -> list[str]:
+    """Split a comma-separated CLI list (empty items dropped)."""
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def parse_nfes(text: str | list, where: str = "--nfe") -> list[int]:
+    items = parse_list(text) if isinstance(text, str) else list(text)
+    out = []
+    for v in items:
+        try:
+            n = int(v)
+        except (TypeError, ValueError):
+            raise ParamError(f"NFE budgets are positive integers, got {v!r}", where) from None
+        if n < 1 or (isinstance(v, float) and not float(v).is_integer()):
+            raise ParamError(f"NFE budgets are positive integers, got {v!r}", where)
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise ParamError("give at least one NFE budget", where)
+    return sorted(out)
+
+
+def entries_from_pipeline(pipe: Pipeline) -> list[SolverEntry]:
+    """One entry per solver node of the pipeline: its kind and non-budget params, its schedule,
+    its branch name (the node id) and its guidance."""
+    out = []
+    for b in pipe.branches():
+        node = pipe.nodes[b.solver]
+        cls = SOLVERS.get(node.kind)
+        own = {s.name for s in param_specs(cls)}
+        params = {k: v for k, v in node.params.items() if k in own and k not in BUDGET_KEYS}
+        sched_id = node.params.get("schedule",
+                                   next(s.default for s in param_specs(cls) if s.name == "schedule"))
+        sched_names = {s.name for s in param_specs(SCHEDULES.get(sched_id))}
+        sched = ScheduleEntry(sched_id, {k: v for k, v in node.params.items()
+                                         if k in sched_names and k not in own})
+        out.append(SolverEntry(node.kind, params, label=b.solver if b.solver != node.kind
+                               else node.kind, branch=b.solver, guidance=b.guidance,
+                               schedule=sched))
+    return out
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the grid."""
+
+    index: int
+    row: int
+    col: int
+    solver: SolverEntry
+    schedule: Optional[ScheduleEntry]
+    nfe: int
+
+    @property
+    def row_label(self) -> str:
+        return row_label(self.solver, self.schedule)
+
+    @property
+    def key(self) -> str:
+        return f"{self.row_label} @ {self.nfe}"
+
+    def solver_params(self) -> dict:
+        """The params of the solver node that runs this cell."""
+        p = dict(self.solver.params)
+        sched = self.schedule or self.solver.schedule
+        if sched is not None:
+            p["schedule"] = sched.id
+            p.update(sched.params)
+        p["nfe"] = self.nfe
+        return p
+
+
+def row_label(solver: SolverEntry, schedule: Optional[ScheduleEntry]) -> str:
+    sched = schedule or solver.schedule
+    if sched is None:
+        default = next(s.default for s in param_specs(SOLVERS.get(solver.kind)) if s.name == "schedule")
+        return f"{solver.label} / {default}"
+    return f"{solver.label} / {sched.label}"
+
+
+@dataclass
+class CompareSpec:
+    """Everything a comparison needs; :meth:`to_dict` / :meth:`from_dict` round-trip it."""
+
+    pipeline: Pipeline
+    solvers: list[SolverEntry]
+    nfes: list[int]
+    #: schedules crossing every solver; empty: each solver's own schedule
+    schedules: list[ScheduleEntry] = field(default_factory=list)
+    #: metric ids or {"id", "params"} dicts; None: every default metric that applies
+    metrics: Optional[list] = None
+    reference: Any = "auto"
+    #: data samples for distribution metrics: a .npy path (relative to the pipeline's folder) or
+    #: None (drawn from an analytic network, if it can sample)
+    data: Optional[str] = None
+    #: data samples drawn from an analytic network (and the size cap of a data file's subset)
+    n_data: int = 4096
+    #: keep every cell's trajectory (memory: steps x batch x dim per cell)
+    record: bool = False
+
+    def __post_init__(self):
+        if not self.solvers:
+            raise ParamError("give at least one solver", "solvers")
+        if not self.nfes:
+            raise ParamError("give at least one NFE budget", "nfe")
+        if self.n_data < 2:
+            raise ParamError("n_data must be at least 2", "n_data")
+        labels = [row_label(s, sc) for s in self.solvers for sc in (self.schedules or [None])]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ParamError(f"row {sorted(dup)[0]!r} appears twice; give the solvers different "
+                             "params or labels", "solvers")
+        branches = [s.branch for s in self.solvers]
+        for s in self.solvers:
+            if s.guidance is not None and s.guidance not in self.pipeline.nodes:
+                raise PipelineError(f"guidance node {s.guidance!r} is not in the pipeline",
+                                    f"solvers[{s.label}].guidance")
+        if len(set(branches)) != len(branches):
+            raise ParamError("two solvers share a branch name", "solvers")
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Pipeline, nfes: list[int], solvers: list | None = None,
+                      schedules: list | None = None, **kw) -> "CompareSpec":
+        """Solvers from ids / ``id:k=v`` strings / entries, or (None) the pipeline's own solver
+        nodes. Entries from strings sample through the guidance of the pipeline's first branch."""
+        if solvers is None:
+            entries = entries_from_pipeline(pipeline)
+        else:
+            guidance = pipeline.branches()[0].guidance
+            entries = []
+            for i, s in enumerate(solvers):
+                e = s if isinstance(s, SolverEntry) else SolverEntry.from_dict(s, f"solvers[{i}]")
+                if isinstance(s, str):
+                    e.guidance = guidance
+                entries.append(e)
+        scheds = [s if isinstance(s, ScheduleEntry) else ScheduleEntry.from_dict(s, f"schedules[{i}]")
+                  for i, s in enumerate(schedules or [])]
+        return cls(pipeline, entries, parse_nfes(list(nfes)), scheds, **kw)
+
+    # -- the grid -----------------------------------------------------------------------------------
+    def rows(self) -> list[tuple[SolverEntry, Optional[ScheduleEntry]]]:
+        return [(s, sc) for s in self.solvers for sc in (self.schedules or [None])]
+
+    def row_labels(self) -> list[str]:
+        return [row_label(s, sc) for s, sc in self.rows()]
+
+    def cells(self) -> list[Cell]:
+        out = []
+        for r, (s, sc) in enumerate(self.rows()):
+            for c, n in enumerate(self.nfes):
+                out.append(Cell(len(out), r, c, s, sc, n))
+        return out
+
+    def cell_pipeline(self, cell: Cell) -> Pipeline:
+        """The single-solver pipeline whose run is this cell (same noise, same branch seed)."""
+        d = self.pipeline.to_dict()
+        solver_ids = [nid for nid, n in d["nodes"].items() if n["type"] == "solver"]
+        for nid in solver_ids:
+            del d["nodes"][nid]
+        d["links"] = [lk for lk in d["links"] if lk[0] not in solver_ids and lk[1] not in solver_ids]
+        sid = cell.solver.branch
+        if sid in d["nodes"]:
+            raise PipelineError(f"branch name {sid!r} clashes with a node id", "solvers")
+        d["nodes"][sid] = {"type": "solver", "kind": cell.solver.kind,
+                           "params": cell.solver_params()}
+        src = cell.solver.guidance or self.pipeline.of_type("network")[0]
+        d["links"].append([src, sid])
+        return Pipeline.from_dict(d, self.pipeline.base_dir,
+                                  f"{self.pipeline.source or 'pipeline'} [{cell.key}]")
+
+    # -- JSON ---------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        from .metrics import metric_entry, resolve_metrics
+        from .reference import build_reference, reference_entry
+
+        return {"pipeline": self.pipeline.to_dict(),
+                "pipeline_dir": self.pipeline.base_dir,
+                "pipeline_source": self.pipeline.source,
+                "solvers": [s.to_dict() for s in self.solvers],
+                "schedules": [s.to_dict() for s in self.schedules],
+                "nfe": list(self.nfes),
+                "metrics": None if self.metrics is None else
+                [metric_entry(m) for m in resolve_metrics(self.metrics)],
+                "reference": reference_entry(build_reference(self.reference)),
+                "data": self.data, "n_data": self.n_data, "record": self.record}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "comparison") -> "CompareSpec":
+        if not isinstance(d, dict):
+            raise ParamError("expected an object", where)
+        for key in ("pipeline", "solvers", "nfe"):
+            if key not in d:
+                raise ParamError(f"missing {key!r}", where)
+        base = d.get("pipeline_dir")
+        if base is not None and not os.path.isdir(base):
+            base = None
+        pipe = Pipeline.from_dict(d["pipeline"], base, d.get("pipeline_source") or f"{where}: pipeline")
+        solvers = [SolverEntry.from_dict(s, f"{where}: solvers[{i}]")
+                   for i, s in enumerate(d["solvers"])]
+        scheds = [ScheduleEntry.from_dict(s, f"{where}: schedules[{i}]")
+                  for i, s in enumerate(d.get("schedules") or [])]
+        return cls(pipe, solvers, parse_nfes(list(d["nfe"]), f"{where}: nfe"), scheds,
+                   metrics=d.get("metrics"), reference=d.get("reference", "auto"),
+                   data=d.get("data"), n_data=int(d.get("n_data", 4096)),
+                   record=bool(d.get("record", False)))
+
+
+__all__ = ["CompareSpec", "SolverEntry", "ScheduleEntry", "Cell", "parse_solver", "parse_schedule",
+           "parse_nfes", "parse_list", "entries_from_pipeline", "row_label"]
