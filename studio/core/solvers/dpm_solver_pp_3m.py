@@ -32,8 +32,8 @@ class DPMSolverPP3M(Solver):
     variant: str = param("taylor", "taylor: the third-order phi_3 term; reference: the authors' code "
                                    "and diffusers (half that term; second order)",
                          choices=("taylor", "reference"))
-    lower_order_final: bool = param(True, "at most second order on the last step (as diffusers; "
-                                          "steadier with few steps)")
+    lower_order_final: bool = param(True, "second order on the last step when there are fewer than "
+                                          "15 time points (diffusers' rule; steadier with few steps)")
 
     def sample(self, ctx, x, ts):
         p = ctx.process
@@ -45,7 +45,7 @@ class DPMSolverPP3M(Solver):
             lam_s, lam_t = lam(p, ts[i]), lam(p, ts[i + 1])
             h = lam_t - lam_s
             k = min(3, len(hist) + 1)
-            if self.lower_order_final and i == n - 1:
+            if self.lower_order_final and i == n - 1 and n + 1 < 15:
                 k = min(k, 2)
             a_t, s_t = ab(p, ts[i + 1])
             s_s = ab(p, ts[i])[1]
