@@ -17,7 +17,7 @@ from typing import Any, Iterator, Optional
 import torch
 from torch import Tensor
 
-from .errors import ParamError, PipelineError
+from .errors import ParamError, PipelineError, StudioError
 from .guidance.base import Guidance
 from .model import Denoiser
 from .networks.base import Network
@@ -227,6 +227,14 @@ class Pipeline:
         network = build_plugin(self.nodes[nid], self._where(nid), self.base_dir)
         guidance = {g: build_plugin(self.nodes[g], self._where(g), self.base_dir)
                     for g in self.of_type("guidance")}
+        for gid, g in guidance.items():
+            bind = getattr(g, "bind", None)
+            if bind is not None:
+                try:
+                    bind(network, process)
+                except StudioError as exc:
+                    where = f"{self._where(gid)}.params" + (f".{exc.where}" if exc.where else "")
+                    raise type(exc)(exc.problem, where) from None
         solvers = {b.solver: build_solver(self.nodes[b.solver].kind, self.nodes[b.solver].params,
                                           self._where(b.solver)) for b in branches}
         return Built(self, process, network, guidance, solvers, branches)

@@ -117,7 +117,10 @@ class SamplingRun:
         x, final_pred = self.x_T, None
         yield StepEvent(self.branch, 0, steps, float(ts[0]), x, None, 0, 0.0)
         with torch.no_grad():
-            for step in self.solver.sample(ctx, x, ts):
+            drive = getattr(model.guidance, "drive", None)
+            steps_iter = (drive(self.solver, ctx, x, ts) if drive is not None
+                          else self.solver.sample(ctx, x, ts))
+            for step in steps_iter:
                 if self.cancel is not None and self.cancel.cancelled:
                     raise Cancelled(f"{self.branch or 'run'} cancelled at step {step.i}")
                 x = step.x

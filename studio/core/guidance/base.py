@@ -7,7 +7,7 @@ differentiate through it. Kinds register in :data:`studio.core.registry.GUIDANCE
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Iterator
 
 from torch import Tensor
 
@@ -26,3 +26,15 @@ class Guidance:
               labels: Tensor | None) -> tuple[str, Tensor]:
         """Return (parameterization, guided prediction) at (x, t)."""
         raise NotImplementedError
+
+    # -- optional hooks (the defaults leave the sampling loop alone) -----------------------------
+    def bind(self, network, process) -> None:
+        """Called by ``Pipeline.build`` once the network and process are known: validate shapes
+        and the like. Raise :class:`studio.core.errors.StudioError` naming the field."""
+
+    def drive(self, solver, ctx, x: Tensor, ts: Tensor) -> Iterator:
+        """The step generator the runner iterates (``Solver.sample``'s contract: yield one
+        :class:`studio.core.solvers.base.Step` per step, x then at ``ts[step.i]``). The default is
+        the solver itself; methods that change x_t between steps (replacement, resampling jumps,
+        DPS's gradient step) or that replace the sampler (RED-diff) override it."""
+        return solver.sample(ctx, x, ts)
