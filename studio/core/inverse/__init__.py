@@ -1,0 +1,6 @@
+"""Linear inverse problems: measurement operators, exact posteriors for Gaussian-mixture priors,
+and the base of the inverse-problem guidance kinds (``studio.core.guidance.{replace, dps, pigdm,
+ddnm, red_diff, dds}``)."""
+from .operators import OPERATORS, Operator
+
+__all__ = ["OPERATORS", "Operator"]
