@@ -54,12 +54,13 @@ def sigma_edm(p, t) -> float:
 
 
 def rho_rk(ctx, x: Tensor, t0, t1, c: Sequence[float], A: Sequence[Sequence[float]],
-           b: Sequence[float]):
+           b: Sequence[float], first=None):
     """One explicit Runge-Kutta step on the data-prediction ODE d(x/sigma)/d rho = x0, rho = alpha/sigma.
 
     This ODE is regular where alpha = 0 (rho = 0), where every exponential integrator in lambda
     degenerates (h = inf); solvers take their first step from such a point with it, with the
     Butcher tableau (c, A, b) of their own order. Stage times lie uniformly in rho.
+    ``first`` may pass the prediction at (x, t0) if the caller has it already.
     Returns (x at t1, the prediction at (x, t0)).
     """
     p = ctx.process
@@ -68,7 +69,7 @@ def rho_rk(ctx, x: Tensor, t0, t1, c: Sequence[float], A: Sequence[Sequence[floa
     r0, r1 = a0 / s0, a1 / s1
     H = r1 - r0
     y0 = x / s0
-    fs, first = [], None
+    fs = []
     for i, ci in enumerate(c):
         y = y0 + sum(H * A[i][j] * fs[j] for j in range(i) if A[i][j] != 0)
         if ci == 0:
@@ -78,12 +79,32 @@ def rho_rk(ctx, x: Tensor, t0, t1, c: Sequence[float], A: Sequence[Sequence[floa
         else:
             ti = t_of_lam(p, math.log(r0 + ci * H), t0, t1)
             si = ab(p, ti)[1]
-        pred = ctx((si * y).to(x.dtype), ti)
+        if i == 0 and first is not None:
+            pred = first
+        else:
+            pred = ctx((si * y).to(x.dtype), ti)
         if first is None:
             first = pred
         fs.append(pred.x0)
     y1 = y0 + sum(H * bi * f for bi, f in zip(b, fs) if bi != 0)
     return (s1 * y1).to(x.dtype), first
+
+
+#: Adams-Bashforth weights for equal steps, newest value first (PNDM's linear multistep)
+AB_WEIGHTS = {
+    1: (1.0,),
+    2: (3 / 2, -1 / 2),
+    3: (23 / 12, -16 / 12, 5 / 12),
+    4: (55 / 24, -59 / 24, 37 / 24, -9 / 24),
+}
+
+
+def ddim_transfer(p, x: Tensor, s, t, eps: Tensor) -> Tensor:
+    """DDIM's step from (x, s) to t with a given noise estimate (PNDM's "transfer" phi):
+    x_t = (alpha_t / alpha_s) x + alpha_t (sigma_t / alpha_t - sigma_s / alpha_s) eps."""
+    a_s, s_s = ab(p, s)
+    a_t, s_t = ab(p, t)
+    return ((a_t / a_s) * x + (s_t - a_t * s_s / a_s) * eps).to(eps.dtype)
 
 
 def lagrange_integrals(nodes: Sequence[float], lo: float, hi: float,
