@@ -63,9 +63,11 @@ def data_samples(network, n: int = 4000, seed: int = 1234) -> Optional[np.ndarra
     return None
 
 
-def make_backdrop(network) -> Backdrop:
+def make_backdrop(network, samples: int = 4000, grid: int = GRID) -> Backdrop:
     shape = tuple(network.data_shape)
-    data = data_samples(network)
+    dim = int(np.prod(shape))
+    # fewer samples in high dimension: a PCA needs few, and sampling costs O(n D^2)
+    data = data_samples(network, samples if dim <= 8 else max(samples // 4, 500))
     if is_image(shape):
         lo, hi = (-1.0, 1.0)
         if data is not None and data.size:
@@ -73,14 +75,13 @@ def make_backdrop(network) -> Backdrop:
             if hi <= lo:
                 hi = lo + 1.0
         return Backdrop("image", shape, value_range=(lo, hi))
-    dim = int(np.prod(shape))
     if dim <= 2:
         extent = _extent(data[:, :2] if data is not None and dim == 2 else None)
         density = None
         if dim == 2 and hasattr(network, "log_prob"):
-            density = _grid_density(network, extent)
+            density = _grid_density(network, extent, grid)
         elif data is not None and dim == 2:
-            density = _histogram(data[:, :2], extent)
+            density = _histogram(data[:, :2], extent, grid)
         return Backdrop("2d", shape, density, extent)
     if data is None:
         return Backdrop("pca", shape, None, (-3.0, 3.0, -3.0, 3.0))
@@ -94,7 +95,7 @@ def make_backdrop(network) -> Backdrop:
     explained = tuple(float(v) for v in var[:2] / var.sum())
     proj = (flat - mean) @ axes
     extent = _extent(proj)
-    return Backdrop("pca", shape, _histogram(proj, extent), extent, mean, axes, explained)
+    return Backdrop("pca", shape, _histogram(proj, extent, grid), extent, mean, axes, explained)
 
 
 def _extent(pts: Optional[np.ndarray]) -> tuple:
@@ -112,8 +113,8 @@ def _grid(extent: tuple, n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def _grid_density(network, extent: tuple) -> np.ndarray:
-    xs, ys = _grid(extent)
+def _grid_density(network, extent: tuple, n: int = GRID) -> np.ndarray:
+    xs, ys = _grid(extent, n)
     gx, gy = np.meshgrid(xs, ys)  # [y, x]
     pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float64)
     with torch.no_grad():
@@ -121,9 +122,9 @@ def _grid_density(network, extent: tuple) -> np.ndarray:
     return _normalise(np.exp(logp - logp.max()))
 
 
-def _histogram(pts: np.ndarray, extent: tuple) -> np.ndarray:
-    h, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=GRID, range=[extent[2:], extent[:2]])
-    return _normalise(_blur(h, 2.0))
+def _histogram(pts: np.ndarray, extent: tuple, n: int = GRID) -> np.ndarray:
+    h, _, _ = np.histogram2d(pts[:, 1], pts[:, 0], bins=n, range=[extent[2:], extent[:2]])
+    return _normalise(_blur(h, 2.0 * n / GRID))
 
 
 def _blur(img: np.ndarray, sigma: float) -> np.ndarray:

@@ -13,7 +13,8 @@ import os
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt,
+                            QThreadPool, Signal)
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListView, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
@@ -27,27 +28,53 @@ ENTRY_ROLE = Qt.UserRole + 1
 THUMB = 72
 
 
-def density_picture(entry: catalog.Entry, size: int = THUMB) -> QPixmap | None:
-    """A picture of the model's data density (None if it cannot be drawn cheaply)."""
+def density_rgb(entry: catalog.Entry) -> tuple[np.ndarray, str] | None:
+    """An RGB picture [H, W, 3] of the model's data density and a tag ("PCA" for a projection),
+    or None (safe in any thread)."""
     if entry.source != "built-in":
         return None
     try:
-        bd = make_backdrop(entry.build())
+        bd = make_backdrop(entry.build(), samples=1500, grid=72)
     except Exception:  # noqa: BLE001 - a picture is optional
         return None
     if bd.density is None:
         return None
     lut = DENSITY_CMAP.getLookupTable(nPts=256, alpha=False)
-    img = lut[(np.clip(bd.density, 0, 1) * 255).astype(np.uint8)][::-1].copy()  # y up
-    h, w = img.shape[:2]
-    qimg = QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+    rgb = np.ascontiguousarray(lut[(np.clip(bd.density, 0, 1) * 255).astype(np.uint8)][::-1])
+    return rgb, ("PCA" if bd.mode == "pca" else "")
+
+
+def to_pixmap(rgb: np.ndarray, tag: str = "", size: int = THUMB) -> QPixmap:
+    h, w = rgb.shape[:2]
+    qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()
     pm = QPixmap.fromImage(qimg).scaled(size, size, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
-    if bd.mode == "pca":
+    if tag:
         p = QPainter(pm)
         p.setPen(QColor(230, 230, 230))
-        p.drawText(pm.rect().adjusted(3, 1, -3, -1), Qt.AlignRight | Qt.AlignBottom, "PCA")
+        p.drawText(pm.rect().adjusted(3, 1, -3, -1), Qt.AlignRight | Qt.AlignBottom, tag)
         p.end()
     return pm
+
+
+#: pictures computed so far, shared by every browser of the process: key -> RGB array or None
+_PICTURES: dict[str, tuple | None] = {}
+
+
+class _PictureSignals(QObject):
+    done = Signal(str)
+
+
+class _PictureJob(QRunnable):
+    def __init__(self, key: str, entry: catalog.Entry, signals: _PictureSignals):
+        super().__init__()
+        self.key, self.entry, self.signals = key, entry, signals
+
+    def run(self) -> None:
+        _PICTURES[self.key] = density_rgb(self.entry)
+        try:
+            self.signals.done.emit(self.key)
+        except RuntimeError:  # the browser is gone
+            pass
 
 
 class BrowserModel(QAbstractListModel):
@@ -58,7 +85,39 @@ class BrowserModel(QAbstractListModel):
         self._folders = folders
         self.entries: list[catalog.Entry] = []
         self._icons: dict[str, QIcon] = {}
+        self._queued: set[str] = set()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._signals = _PictureSignals(self)
+        self._signals.done.connect(self._picture_ready)
         self.refresh()
+
+    @staticmethod
+    def key(e: catalog.Entry) -> str:
+        return f"{e.source}:{e.name}:{hash(repr(e.node))}"
+
+    def icon(self, e: catalog.Entry) -> QIcon:
+        """The entry's density picture; drawn in a background thread, blank until then."""
+        key = self.key(e)
+        if key in self._icons:
+            return self._icons[key]
+        if key in _PICTURES:
+            pic = _PICTURES[key]
+            self._icons[key] = QIcon(to_pixmap(*pic)) if pic is not None else QIcon()
+            return self._icons[key]
+        if key not in self._queued:
+            self._queued.add(key)
+            self._pool.start(_PictureJob(key, e, self._signals))
+        return QIcon()
+
+    def _picture_ready(self, key: str) -> None:
+        for i, e in enumerate(self.entries):
+            if self.key(e) == key:
+                idx = self.index(i)
+                self.dataChanged.emit(idx, idx, [Qt.DecorationRole])
+
+    def wait(self, ms: int = 10000) -> bool:
+        return self._pool.waitForDone(ms)
 
     def refresh(self) -> None:
         self.beginResetModel()
@@ -77,11 +136,7 @@ class BrowserModel(QAbstractListModel):
         if role == Qt.ToolTipRole:
             return f"{e.title} ({e.name})\n{e.description}"
         if role == Qt.DecorationRole:
-            key = f"{e.source}:{e.name}"
-            if key not in self._icons:
-                pm = density_picture(e)
-                self._icons[key] = QIcon(pm) if pm is not None else QIcon()
-            return self._icons[key]
+            return self.icon(e)
         if role == ENTRY_ROLE:
             return e
         return None

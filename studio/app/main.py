@@ -25,13 +25,14 @@ def make_app():
     return app
 
 
-def run_app(args) -> int:
+def run_app(args, settings=None) -> int:
+    """Open the main window; ``settings`` (a QSettings) replaces the user's, e.g. in tests."""
     app = make_app()
     from PySide6.QtCore import QTimer
 
     from .mainwindow import MainWindow
 
-    win = MainWindow()
+    win = MainWindow(settings)
     automated = bool(args.quit or args.screenshot)
     if automated:
         win.ask_to_save = False

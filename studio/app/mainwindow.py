@@ -372,5 +372,6 @@ class MainWindow(QMainWindow):
             if not self.controller.shutdown():
                 self.log.error("the run did not stop in time")
         self.preview.wait()
+        self.browser.model.wait()
         self.settings.save_layout(self)
         super().closeEvent(event)

@@ -17,7 +17,7 @@ import traceback
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from ..core.errors import Cancelled, StudioError
 from ..core.pipeline import Pipeline
@@ -151,7 +151,8 @@ class RunController(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.prepared.connect(self._on_prepared)
-        worker.done.connect(thread.quit)
+        # direct: quit() is thread-safe, and the UI thread may be blocked in shutdown()'s wait()
+        worker.done.connect(thread.quit, Qt.DirectConnection)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         self.state.reset()

@@ -139,9 +139,10 @@ class PointsView(BranchView):
         if len(xy):
             finite = xy[np.isfinite(xy).all(1)]
             if len(finite):
-                lo, hi = np.percentile(finite, 1, axis=0), np.percentile(finite, 99, axis=0)
-                x0, x1 = min(x0, lo[0]), max(x1, hi[0])
-                y0, y1 = min(y0, lo[1]), max(y1, hi[1])
+                lo = np.percentile(finite, 1, axis=0).astype(float)
+                hi = np.percentile(finite, 99, axis=0).astype(float)
+                x0, x1 = min(x0, float(lo[0])), max(x1, float(hi[0]))
+                y0, y1 = min(y0, float(lo[1])), max(y1, float(hi[1]))
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
 
 
