@@ -1,4 +1,7 @@
-"""`studio run PIPELINE.json --out RESULT.npz [--noise Z.npy] [--trajectory] [--quiet]`."""
+"""`studio run PIPELINE.json --out RESULT.npz [--noise Z.npy] [--trajectory] [--quiet]`.
+
+PIPELINE may also be a PNG exported by the studio (the pipeline is embedded in its metadata);
+relative paths in it resolve against the PNG's folder."""
 from __future__ import annotations
 
 import io
@@ -11,7 +14,8 @@ HELP = "run every solver of a pipeline and save the samples"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("pipeline", help="pipeline JSON file (studio.pipeline/1)")
+    p.add_argument("pipeline", help="pipeline JSON file (studio.pipeline/1), or a PNG with the "
+                   "pipeline embedded")
     p.add_argument("--out", required=True, help="result .npz")
     p.add_argument("--noise", help="standard-normal noise .npy of shape [batch, *data_shape]")
     p.add_argument("--trajectory", action="store_true", help="also save x_t and x0 per step")
@@ -25,7 +29,11 @@ def run(args) -> int:
     from ...core.pipeline import Pipeline, write_atomic
     from ..progress import ProgressBar
 
-    built = Pipeline.load(args.pipeline).build()
+    if args.pipeline.lower().endswith(".png"):
+        from ...core.pngmeta import load_pipeline
+        built = load_pipeline(args.pipeline).build()
+    else:
+        built = Pipeline.load(args.pipeline).build()
     noise = torch.as_tensor(load_array(args.noise, "--noise")) if args.noise else None
     bar = None if args.quiet else ProgressBar()
     results = built.run(noise=noise, record=args.trajectory, on_event=bar)
