@@ -6,7 +6,7 @@ pipeline exactly. Readers also accept the key in ``tEXt`` (Latin-1) and ``zTXt``
 tools may rewrite it that way.
 
 The chunk work is done on the PNG byte stream itself (no re-encoding of the pixels), so a PNG made by
-any program (Qt's screenshots, pyqtgraph's exporter, Pillow) can be tagged and keeps its other
+any program (the app's screenshots and plot exports, Pillow, other tools) can be tagged and keeps its other
 chunks. Pillow is used only to encode arrays into PNGs. Torch-free and Qt-free.
 """
 from __future__ import annotations
