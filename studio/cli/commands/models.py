@@ -1,0 +1,125 @@
+"""`studio models list | inspect FILE | import X.pt`: the model library and model files."""
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "models"
+HELP = "list the model library, inspect a model file, or import a PyTorch checkpoint"
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    ls = sub.add_parser("list", help="bundled models, the user's library and extra folders")
+    ls.add_argument("--dir", action="append", default=[], help="also list this folder")
+    ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ins = sub.add_parser("inspect", help="validate a model file and show its metadata")
+    ins.add_argument("file", help="model file (.safetensors) or assets:NAME.safetensors")
+    ins.add_argument("--json", action="store_true", help="print JSON")
+    ins.add_argument("--preview", metavar="PNG", help="write the preview image here")
+    imp = sub.add_parser("import", help="convert a PyTorch checkpoint (.pt/.ckpt) to a model "
+                         "file, reading tensors only (torch.load(weights_only=True))")
+    imp.add_argument("checkpoint", help=".pt / .pth / .ckpt file")
+    imp.add_argument("--meta", required=True, help="JSON with the model's metadata, as printed by "
+                     "`studio models inspect --json` (architecture, parameterization, process, "
+                     "data, preconditioning, conditioning, name, description)")
+    imp.add_argument("--arch", help="architecture id (overrides the metadata's)")
+    imp.add_argument("--arch-config", help="architecture config as JSON (overrides)")
+    imp.add_argument("--key", help="entry of the checkpoint that holds the state dict")
+    imp.add_argument("--strip-prefix", default="", help="remove this prefix from tensor names")
+    imp.add_argument("--out", required=True, help="model file to write (.safetensors)")
+
+
+def _line(card: dict) -> str:
+    shape = "x".join(map(str, card["data"]["shape"]))
+    cond = card["conditioning"]["num_classes"]
+    return (f"{card.get('name') or '(unnamed)'} - {card['architecture']['id']}, "
+            f"{card['parameterization']} / {card['process']['kind']}, data {shape}"
+            + (f", {cond} classes" if cond else "") + f", {card['parameters']:,} parameters")
+
+
+def _print_card(card: dict) -> None:
+    tr = card.get("training") or {}
+    d = card["data"]
+    c = card["conditioning"]
+    pre = card["preconditioning"]
+    rows = [
+        ("file", card["path"]),
+        ("name", card.get("name") or "(unnamed)"),
+        ("description", card.get("description") or ""),
+        ("architecture", f"{card['architecture']['id']} {json.dumps(card['architecture']['config'])}"),
+        ("parameters", f"{card['parameters']:,} ({card['size_bytes'] / 1e6:.2f} MB)"),
+        ("predicts", card["parameterization"]),
+        ("process", f"{card['process']['kind']} {json.dumps(card['process']['params'])}"),
+        ("data", f"{d['kind']} {d['shape']}" + (f", range {d['range']}" if d["range"] else "")),
+        ("normalisation", f"data = model x {d['normalisation']['scale']} + "
+                          f"{d['normalisation']['shift']}"),
+        ("preconditioning", f"{pre['kind']}, sigma_data {pre['sigma_data']:.4g}, time input "
+                            f"{pre['time_input']}"),
+        ("conditioning", (f"{c['num_classes']} classes (null class {c['null_class']}, class "
+                          f"dropout {c['class_dropout']})" + (f": {', '.join(c['class_names'])}"
+                                                             if c.get("class_names") else ""))
+         if c["num_classes"] else "unconditional"),
+        ("training", ", ".join(f"{k} {v}" for k, v in tr.items() if k != "dataset")
+         + (f"; data {tr['dataset'].get('kind')}" if isinstance(tr.get("dataset"), dict) else "")),
+        ("preview", f"{card['preview_png_bytes']} bytes PNG" if card["preview_png_bytes"] else "none"),
+    ]
+    for k, v in rows:
+        print(f"{k:>16}  {v}")
+
+
+def run(args) -> int:
+    from ...core.errors import StudioError
+    from ...core.library import list_models, resolve_model_path
+    from ...core.modelfile import import_checkpoint, read_info
+
+    if args.action == "list":
+        entries = list_models(args.dir)
+        if args.json:
+            print(json.dumps([e.card() for e in entries], indent=2))
+            return 0
+        if not entries:
+            print("no models found")
+        for e in entries:
+            if e.info is None:
+                print(f"[{e.source}] {e.path}: UNUSABLE: {e.error}")
+            else:
+                print(f"[{e.source}] {e.reference}: {_line(e.info.card())}")
+        return 0
+    if args.action == "inspect":
+        path = resolve_model_path(args.file, None, "file")
+        info = read_info(path)
+        card = info.card()
+        if args.preview:
+            if not info.spec.preview_png:
+                raise StudioError("this model has no preview image", path)
+            with open(args.preview, "wb") as fh:
+                fh.write(info.spec.preview_png)
+        if args.json:
+            print(json.dumps(card, indent=2))
+        else:
+            _print_card(card)
+        return 0
+    # import
+    try:
+        with open(args.meta, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except OSError as exc:
+        raise StudioError(f"cannot read: {exc.strerror}", args.meta) from None
+    except json.JSONDecodeError as exc:
+        raise StudioError(f"not valid JSON: {exc.msg} at line {exc.lineno}", args.meta) from None
+    if not isinstance(meta, dict):
+        raise StudioError("metadata must be a JSON object", args.meta)
+    arch = dict(meta.get("architecture") or {})
+    if args.arch:
+        arch["id"] = args.arch
+    if args.arch_config:
+        try:
+            arch["config"] = json.loads(args.arch_config)
+        except json.JSONDecodeError as exc:
+            raise StudioError(f"not valid JSON: {exc.msg}", "--arch-config") from None
+    arch.setdefault("config", {})
+    meta["architecture"] = arch
+    spec = import_checkpoint(args.checkpoint, meta, args.out, args.key, args.strip_prefix)
+    print(f"wrote {args.out}: {spec.name or 'model'} ({spec.architecture})", file=sys.stderr)
+    return 0

@@ -1,0 +1,55 @@
+"""Small PNG previews for the model browser: a scatter plot of points, a grid of images."""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+
+def _png(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def scatter_png(points: np.ndarray, size: int = 128, labels: np.ndarray | None = None) -> bytes:
+    """Points [N, 2] drawn as dots on white (colours by label if given)."""
+    from PIL import Image, ImageDraw
+
+    pts = np.asarray(points, dtype=np.float64)[:, :2]
+    pts = pts[np.isfinite(pts).all(1)]
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    if len(pts):
+        lo = np.percentile(pts, 0.5, axis=0)
+        hi = np.percentile(pts, 99.5, axis=0)
+        centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-9) * 1.1
+        uv = (pts - centre) / half                       # [-1, 1]
+        px = ((uv[:, 0] + 1) / 2 * (size - 1))
+        py = ((1 - uv[:, 1]) / 2 * (size - 1))
+        palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                   (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+        draw = ImageDraw.Draw(img)
+        for k, (x, y) in enumerate(zip(px, py)):
+            col = palette[int(labels[k]) % len(palette)] if labels is not None else (40, 70, 140)
+            draw.point((float(x), float(y)), fill=col)
+    return _png(img)
+
+
+def grid_png(images: np.ndarray, cols: int | None = None, cell: int = 24,
+             value_range: tuple[float, float] = (0.0, 1.0)) -> bytes:
+    """Images [N, C, H, W] (C = 1 or 3) tiled into a grid, each cell ``cell`` pixels."""
+    from PIL import Image
+
+    imgs = np.asarray(images, dtype=np.float64)
+    n, c = imgs.shape[:2]
+    cols = cols or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    lo, hi = value_range
+    u8 = (np.clip((imgs - lo) / (hi - lo), 0, 1) * 255).round().astype(np.uint8)
+    sheet = Image.new("L" if c == 1 else "RGB", (cols * cell, rows * cell), 0)
+    for k in range(n):
+        arr = u8[k, 0] if c == 1 else u8[k, :3].transpose(1, 2, 0)
+        tile = Image.fromarray(arr).resize((cell, cell), Image.NEAREST)
+        sheet.paste(tile, ((k % cols) * cell, (k // cols) * cell))
+    return _png(sheet)
