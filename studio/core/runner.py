@@ -135,7 +135,8 @@ class SamplingRun:
                     if step.x0 is not None:
                         x0s.append(step.x0.detach().cpu())
                 final_pred = step.final
-                n_steps = steps if not self.solver.adaptive else max(steps, step.i)
+                # adaptive solvers report a running estimate of their step count (Step.total)
+                n_steps = steps if not self.solver.adaptive else max(step.i, step.total or steps)
                 yield StepEvent(self.branch, step.i, n_steps, t, x, step.x0, model.nfe, now - start)
             if self.cancel is not None and self.cancel.cancelled:
                 raise Cancelled(f"{self.branch or 'run'} cancelled")

@@ -35,6 +35,8 @@ class Step:
     final: Optional[Prediction] = None
     #: adaptive solvers report the time they reached
     t: Optional[float] = None
+    #: adaptive solvers' running estimate of their total number of steps (for progress)
+    total: Optional[int] = None
 
 
 @dataclass
