@@ -17,14 +17,32 @@ ALL = SOLVERS.ids()
 DETERMINISTIC = [s for s in ALL if not SOLVERS.get(s).stochastic and not SOLVERS.get(s).adaptive]
 
 
+#: Step counts where a solver's asymptotic regime on this problem (EDM, Karras rho = 7, sigma from
+#: 80 to 0.002) starts later than the default's; measured local slopes between doublings:
+#: - dpm-solver-3: 3.97 4.32 4.98 4.07 1.67 2.62 2.84 2.93 from 8 to 2048 steps (a 4th-order term
+#:   dominates up to ~100 steps, then the error changes sign; 3rd order from ~256 steps on);
+#: - lms (order 4): 2.09 2.91 3.46 3.73 3.86 3.89 from 8 to 512 steps.
+ASYMPTOTIC_STEPS = {"dpm-solver-3": [256, 512, 1024, 2048], "lms": [64, 128, 256, 512]}
+
+
+def budget(sid: str, nfe: int) -> dict:
+    """An nfe budget, except for adaptive solvers (for them nfe is a cap that a modest budget would
+    hit at their default tolerances): they run at their defaults."""
+    return {} if SOLVERS.get(sid).adaptive else {"nfe": nfe}
+
+
 @pytest.mark.parametrize("sid", DETERMINISTIC)
 def test_order_of_convergence(sid):
-    """Empirical order on Gaussian data, against the closed-form PF-ODE, within 0.3 of the claim."""
+    """Empirical order on Gaussian data, against the closed-form PF-ODE, within 0.3 of the claim.
+
+    Order >= 3 starts at 32 steps: multistep methods of order 3 and 4 (dpm-solver++-3m, deis,
+    unipc) measure 3.1-4.2 on 8-64 steps, still in their pre-asymptotic regime on this grid."""
     cls = SOLVERS.get(sid)
     proc = process("edm")
     net = network("gaussian", **GAUSS)
     x_T = prior(proc)
-    ns = [10, 20, 40, 80] if cls.order < 3 else [8, 16, 32, 64]
+    ns = [10, 20, 40, 80] if cls.order < 3 else [32, 64, 128, 256]
+    ns = ASYMPTOTIC_STEPS.get(sid, ns)
     errs = []
     for n in ns:
         run, res = solve(sid, proc, net, x_T, steps=n, schedule="karras")
@@ -41,7 +59,7 @@ def test_every_solver_runs_on_every_process(sid, pid):
     proc = process(pid)
     net = network("gmm", **GMM8)
     x_T = prior(proc, n=256)
-    _, res = solve(sid, proc, net, x_T, nfe=60)
+    _, res = solve(sid, proc, net, x_T, **budget(sid, 60))
     assert torch.isfinite(res.samples).all()
     radius = res.samples.norm(dim=1)
     # the data lie on a circle of radius 4 (std 0.32 around it)
@@ -68,11 +86,11 @@ def test_deterministic_by_seed(sid):
     proc = process("vp-linear")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32)
-    _, a = solve(sid, proc, net, x_T, nfe=20, seed=3)
-    _, b = solve(sid, proc, net, x_T, nfe=20, seed=3)
+    _, a = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
+    _, b = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
     assert torch.equal(a.samples, b.samples)
     if build_solver(sid, {}, sid).is_stochastic():
-        _, c = solve(sid, proc, net, x_T, nfe=20, seed=4)
+        _, c = solve(sid, proc, net, x_T, seed=4, **budget(sid, 20))
         assert not torch.equal(a.samples, c.samples)
 
 
@@ -92,7 +110,7 @@ def test_float32_runs(sid):
     proc = process("edm")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32, dtype=torch.float32)
-    _, res = solve(sid, proc, net, x_T, nfe=20)
+    _, res = solve(sid, proc, net, x_T, **budget(sid, 20))
     assert res.samples.dtype == torch.float32
     assert torch.isfinite(res.samples).all()
 
