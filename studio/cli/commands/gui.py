@@ -1,4 +1,5 @@
-"""`studio gui [PIPELINE.json] [--run] [--screenshot OUT.png] [--quit]`: the desktop application."""
+"""`studio gui [PIPELINE.json] [--run] [--screenshot OUT.png] [--quit] [--self-test]`: the desktop
+application."""
 from __future__ import annotations
 
 import sys
@@ -12,9 +13,16 @@ def add_arguments(p) -> None:
     p.add_argument("--run", action="store_true", help="run the pipeline to the end")
     p.add_argument("--screenshot", help="save a PNG of the whole window")
     p.add_argument("--quit", action="store_true", help="quit when done")
+    p.add_argument("--self-test", action="store_true",
+                   help="smoke test: run the pipeline (default one) offscreen, check the result, "
+                   "save the screenshot (--screenshot), exit 0 or 1 (same as `studio self-test`)")
 
 
 def run(args) -> int:
+    if getattr(args, "self_test", False):
+        from .selftest import run as self_test
+        args.timeout = 300.0
+        return self_test(args)
     try:
         from ...app.main import run_app
     except ImportError as exc:

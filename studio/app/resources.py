@@ -1,0 +1,56 @@
+"""Where the app's files are: icons, example pipelines, bundled models — the same from a source
+checkout, an editable or a wheel install, and a PyInstaller bundle.
+
+* Package data (``studio/assets/...``) sits next to the code in every layout; in a PyInstaller
+  bundle the spec copies it to ``<bundle>/_internal/studio/assets`` so ``__file__`` paths work.
+* Example pipelines: ``studio/examples`` (package data) if present, else ``examples/`` in the
+  bundle (``sys._MEIPASS``) or in the source checkout above the package.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1]          # .../studio
+ICONS = PACKAGE / "assets" / "icons"
+ICON_NAME = "diffusion-studio"
+
+
+def bundle_root() -> Path | None:
+    """The PyInstaller bundle's data folder, or None when not frozen."""
+    root = getattr(sys, "_MEIPASS", None)
+    return Path(root) if root else None
+
+
+def examples_dir() -> Path | None:
+    """The folder of example pipelines (``*.json``), or None if none is installed."""
+    candidates = [PACKAGE / "examples"]
+    if bundle_root() is not None:
+        candidates.append(bundle_root() / "examples")
+    candidates.append(PACKAGE.parent / "examples")      # a source checkout / editable install
+    for c in candidates:
+        if c.is_dir() and any(c.glob("*.json")):
+            return c
+    return None
+
+
+def example_files() -> list[Path]:
+    d = examples_dir()
+    return sorted(d.glob("*.json")) if d is not None else []
+
+
+def icon_files() -> list[Path]:
+    """The raster icons, smallest first, then the SVG."""
+    pngs = sorted(ICONS.glob(f"{ICON_NAME}-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    svg = ICONS / f"{ICON_NAME}.svg"
+    return pngs + ([svg] if svg.is_file() else [])
+
+
+def app_icon():
+    """The application icon as a QIcon (every size), or an empty QIcon if the files are missing."""
+    from PySide6.QtGui import QIcon
+    icon = QIcon()
+    for f in icon_files():
+        if f.suffix == ".png":
+            icon.addFile(str(f))
+    return icon
