@@ -85,9 +85,33 @@ def check_installation(rep: Report) -> None:
     for m in models:
         rep.check(f"bundled model {os.path.basename(m.path)}", m.error is None,
                   m.error or "opens")
+    check_training_step(rep)
     icons = resources.icon_files()
     rep.check("application icon", any(p.suffix == ".png" for p in icons),
               f"{len(icons)} files in {resources.ICONS}")
+
+
+def check_training_step(rep: Report) -> None:
+    """A few optimiser steps on a tiny network: loads the parts of torch that training needs
+    (autograd, the optimisers and the compiler stack they import), which a bundle could miss."""
+    import torch
+
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 2, generator=g)
+    y = x @ torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.SiLU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    ok = all(map(lambda v: v == v, losses)) and losses[-1] < 0.5 * losses[0]
+    rep.check("torch training step", ok, f"loss {losses[0]:.3f} -> {losses[-1]:.3f} in 30 Adam "
+              f"steps, {time.perf_counter() - t0:.2f} s")
 
 
 def gmm_closeness(samples, network, seed: int = 12345) -> dict:
