@@ -2,3 +2,6 @@
 
 Entry point: :func:`studio.app.main.run_app` (``studio`` / ``studio gui``).
 """
+from .compat import protect_singletons as _protect
+
+_protect()

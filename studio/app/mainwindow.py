@@ -261,6 +261,7 @@ class MainWindow(QMainWindow):
 
     def _run_updated(self) -> None:
         self.panel.on_updated()
+        self.controller.pace(self.panel.cost_ms())
         self.progress.update_progress(*self.state.progress())
 
     def _run_finished(self, status: str, message: str) -> None:

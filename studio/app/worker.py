@@ -95,6 +95,7 @@ class SamplingWorker(QObject):
                 dt, last[r.branch] = now - last[r.branch], now
                 self._add(r.branch, info, ev.index, ev.steps, ev.t, ev.x, ev.x0, ev.nfe, ev.elapsed,
                           dt if ev.index else 0.0)
+                time.sleep(0)   # let the UI thread take the GIL if it is waiting for it
         return "finished", ""
 
     def _add(self, branch, info: RunInfo, index, steps, t, x, x0, nfe, elapsed, dt, final=False):
@@ -127,6 +128,7 @@ class RunController(QObject):
 
     def __init__(self, state: RunState | None = None, fps: float = 60.0, parent=None):
         super().__init__(parent)
+        self.min_interval = max(1, int(1000 / fps))
         self.state = state or RunState()
         self._thread: QThread | None = None
         self._worker: SamplingWorker | None = None
@@ -157,6 +159,7 @@ class RunController(QObject):
         self._thread, self._worker = thread, worker
         self.state.reset()
         self._seen = -1
+        self._timer.setInterval(self.min_interval)
         self.t_start = time.perf_counter()
         thread.start()
         self._timer.start()
@@ -177,6 +180,11 @@ class RunController(QObject):
         if ok:
             self._on_thread_finished()
         return ok
+
+    def pace(self, cost_ms: float) -> None:
+        """Space live updates so that drawing them takes at most half of the UI thread's time
+        (60 per second when they are cheap, fewer when a frame is costly to draw)."""
+        self._timer.setInterval(int(min(250, max(self.min_interval, 2 * cost_ms))))
 
     def _on_prepared(self, info) -> None:
         self.started.emit(info)

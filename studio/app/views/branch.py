@@ -1,6 +1,8 @@
 """One solver branch's live view: a header of per-step readouts over a point or image view."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -14,6 +16,8 @@ BACKGROUND = "#101418"
 DENSITY_CMAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0],
                            [(16, 20, 24), (28, 58, 96), (44, 128, 150), (170, 235, 210)])
 TRAILS = 64
+#: at most this many points per trail (long runs are subsampled)
+TRAIL_POINTS = 120
 
 
 def readout(title: str, f: Frame | None) -> str:
@@ -23,6 +27,17 @@ def readout(title: str, f: Frame | None) -> str:
     parts = [f"<b>{title}</b>", f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}",
              f"log-SNR {f.logsnr:+.2f}", f"NFE {f.nfe}", ms]
     return " &nbsp;·&nbsp; ".join(p for p in parts if p)
+
+
+class TimedPlot(pg.PlotWidget):
+    """A PlotWidget that remembers how long its last repaint took (for pacing live updates)."""
+
+    paint_ms = 0.0
+
+    def paintEvent(self, event):
+        t = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_ms = (time.perf_counter() - t) * 1e3
 
 
 class BranchView(QWidget):
@@ -45,15 +60,19 @@ class BranchView(QWidget):
         self.frame = frame
         self.header.setText(readout(self.title, frame))
 
+    def paint_ms(self) -> float:
+        return 0.0
+
 
 class PointsView(BranchView):
     """2-D data (or the PCA projection of D > 2): density, particles, trails, x0, velocity."""
 
     def __init__(self, branch, title, backdrop: Backdrop, parent=None):
         super().__init__(branch, title, backdrop, parent)
-        self.plot = pg.PlotWidget(background=BACKGROUND)
+        self.plot = TimedPlot(background=BACKGROUND)
         self.plot.setAspectLocked(True)
-        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        # no grid: replaying grid lines over the whole plot at every frame costs more than the
+        # 10,000 particles themselves
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         if backdrop.mode == "pca":
@@ -82,11 +101,16 @@ class PointsView(BranchView):
         self.follow = True
         self.process = self.network = None
         self._field_key = None
+        self._half = None
         self.reset_range()
 
     def reset_range(self) -> None:
+        self._half = None
         x0, x1, y0, y1 = self.backdrop.extent
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+    def paint_ms(self) -> float:
+        return self.plot.paint_ms
 
     def set_model(self, network, process) -> None:
         """What the velocity field is computed from (2-D data only)."""
@@ -105,6 +129,9 @@ class PointsView(BranchView):
                               else np.zeros((0, 2)))
         if self.show_trails and trail:
             k = min(TRAILS, len(frame.xy))
+            if len(trail) > TRAIL_POINTS:      # long runs: every n-th step, always the last
+                idx = np.unique(np.linspace(0, len(trail) - 1, TRAIL_POINTS).round().astype(int))
+                trail = [trail[i] for i in idx]
             stack = np.stack([f.xy[:k] for f in trail if len(f.xy) >= k], 1)   # [k, steps, 2]
             stack = np.concatenate([stack, np.full((k, 1, 2), np.nan, np.float32)], 1).reshape(-1, 2)
             self.trails.setData(stack[:, 0], stack[:, 1])
@@ -135,15 +162,24 @@ class PointsView(BranchView):
         self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
 
     def _follow(self, xy: np.ndarray) -> None:
+        """Zoom to the particles and the data. The half-width snaps to a ladder of factors 1.25,
+        so the axes (costly to redraw) change a few dozen times in a run, not at every frame."""
         x0, x1, y0, y1 = self.backdrop.extent
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        base = max(x1 - x0, y1 - y0) / 2
+        half = base
         if len(xy):
             finite = xy[np.isfinite(xy).all(1)]
             if len(finite):
                 lo = np.percentile(finite, 1, axis=0).astype(float)
                 hi = np.percentile(finite, 99, axis=0).astype(float)
-                x0, x1 = min(x0, float(lo[0])), max(x1, float(hi[0]))
-                y0, y1 = min(y0, float(lo[1])), max(y1, float(hi[1]))
-        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+                half = max(base, float(np.max(np.abs(np.concatenate([lo - [cx, cy], hi - [cx, cy]])))))
+        k = int(np.ceil(np.log(half / base) / np.log(1.25) - 1e-9)) if half > base else 0
+        half = base * 1.25 ** k
+        if half != self._half:
+            self._half = half
+            self.plot.setRange(xRange=(cx - half, cx + half), yRange=(cy - half, cy + half),
+                               padding=0.02)
 
 
 class ImagesView(BranchView):

@@ -7,6 +7,7 @@ of every branch; after the run the scrubber (or Play) replays it step by step.
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,6 +29,7 @@ class TrajectoryPanel(QWidget):
         self.info: RunInfo | None = None
         self.views: dict[str, BranchView] = {}
         self.live = False
+        self.update_ms = 0.0
         self._preview: Backdrop | None = None
 
         self.trails_box = QCheckBox("Trails")
@@ -131,15 +133,21 @@ class TrajectoryPanel(QWidget):
         self._sync_controls()
         self.on_updated()
 
+    def cost_ms(self) -> float:
+        """What the last live update cost the UI thread: building it plus repainting."""
+        return self.update_ms + sum(v.paint_ms() for v in self.views.values())
+
     def on_updated(self) -> None:
         if not self.live:
             return
+        t0 = time.perf_counter()
         n = self.state.num_frames()
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, max(n - 1, 0))
         self.scrubber.setValue(max(n - 1, 0))
         self.scrubber.blockSignals(False)
         self.show_frame(-1)
+        self.update_ms = (time.perf_counter() - t0) * 1e3
 
     def on_finished(self, status: str) -> None:
         self.live = False

@@ -1,0 +1,159 @@
+"""UI responsiveness of the desktop app.
+
+1. Event-loop latency while a 10,000-particle run streams to the trajectory view: a 10 ms timer
+   runs in the UI thread during the run; its lateness (time between ticks minus 10 ms) is the
+   latency a click or a key press would see. Aim: p99 < 50 ms.
+2. Time to a visible main window after ``studio`` starts: from launching the ``studio`` entry
+   point in a fresh process to the window's first paint. Aim: < 3 s.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/ui_latency.py [--particles 10000] [--steps 600]
+
+Prints a summary and writes benchmarks/results/ui_latency.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results", "ui_latency.json")
+
+# Run in a fresh interpreter: the real `studio` entry point, with a probe that reports the
+# window's first paint and then closes it.
+STARTUP_CHILD = r"""
+import sys, time
+from PySide6.QtCore import QEvent, QObject, QTimer
+import studio.app.mainwindow as mw
+
+class Probe(QObject):
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.done = False
+    def eventFilter(self, obj, ev):
+        if not self.done and ev.type() == QEvent.Paint:
+            self.done = True
+            print(f"VISIBLE {time.time():.6f}", flush=True)
+            self.win.ask_to_save = False
+            QTimer.singleShot(0, self.win.close)
+        return False
+
+_init = mw.MainWindow.__init__
+def init(self, *a, **k):
+    _init(self, *a, **k)
+    self._probe = Probe(self)
+    self.installEventFilter(self._probe)
+mw.MainWindow.__init__ = init
+from studio.cli.main import main
+sys.exit(main([]))
+"""
+
+
+def startup(repeats: int) -> dict:
+    times = []
+    with tempfile.TemporaryDirectory() as cfg:
+        env = dict(os.environ, XDG_CONFIG_HOME=cfg)
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")
+        for _ in range(repeats):
+            t0 = time.time()
+            r = subprocess.run([sys.executable, "-c", STARTUP_CHILD], env=env, capture_output=True,
+                               text=True, timeout=120)
+            line = next((ln for ln in r.stdout.splitlines() if ln.startswith("VISIBLE")), None)
+            if line is None:
+                raise RuntimeError(f"the window never became visible:\n{r.stderr[-2000:]}")
+            times.append(float(line.split()[1]) - t0)
+    return {"visible_s": [round(t, 3) for t in times], "median_s": round(float(np.median(times)), 3),
+            "best_s": round(min(times), 3), "target_s": 3.0}
+
+
+def latency(particles: int, steps: int, branches: int) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from studio.app.main import make_app
+    from studio.app.mainwindow import MainWindow
+
+    app = make_app()
+    tmp = tempfile.mkdtemp()
+    win = MainWindow(QSettings(os.path.join(tmp, "s.ini"), QSettings.IniFormat))
+    win.ask_to_save = False
+    win.show_dialogs = False
+    win.show()
+    app.processEvents()
+    win.doc.set_run("batch", particles)
+    win.doc.set_param("dpm-solver++-2m", "steps", steps)
+    for i in range(1, branches):
+        nid = win.doc.add_node("solver", "euler", {"steps": steps}, (540, 200 * i))
+        win.doc.link("network", nid)
+    win.panel.trails_box.setChecked(True)
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    updates = [0]
+    win.controller.updated.connect(lambda: updates.__setitem__(0, updates[0] + 1))
+    loop = QEventLoop()
+    status = {}
+
+    def finished(s, m):
+        status["status"], status["message"] = s, m
+        loop.quit()
+
+    win.runFinished.connect(finished)
+    timer.start()
+    t0 = time.perf_counter()
+    win.run()
+    loop.exec()
+    t1 = time.perf_counter()
+    timer.stop()
+    gaps = np.diff(np.asarray(ticks)) * 1e3
+    late = np.clip(gaps - 10.0, 0, None)
+    out = {"particles": particles, "steps": steps, "branches": branches,
+           "status": status.get("status"), "run_s": round(t1 - t0, 3),
+           "view_updates": updates[0], "updates_per_s": round(updates[0] / (t1 - t0), 1),
+           "ticks": len(ticks),
+           "latency_p50_ms": round(float(np.percentile(late, 50)), 2),
+           "latency_p99_ms": round(float(np.percentile(late, 99)), 2),
+           "latency_max_ms": round(float(late.max()), 2), "target_p99_ms": 50.0}
+    win.close()
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--particles", type=int, default=10000)
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--startup-repeats", type=int, default=3)
+    p.add_argument("--out", default=RESULTS)
+    args = p.parse_args()
+    res = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
+                       "cpus": os.cpu_count(), "qpa": os.environ.get("QT_QPA_PLATFORM", ""),
+                       "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+           "latency": [latency(args.particles, args.steps, b) for b in (1, 2)],
+           "startup": startup(args.startup_repeats)}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(res, fh, indent=2)
+    for lat in res["latency"]:
+        print(f"event-loop latency, {lat['particles']} particles x {lat['branches']} branch(es), "
+              f"{lat['steps']} steps ({lat['run_s']} s, {lat['updates_per_s']} view updates/s): "
+              f"p50 {lat['latency_p50_ms']} ms, p99 {lat['latency_p99_ms']} ms, "
+              f"max {lat['latency_max_ms']} ms (target p99 < 50 ms)")
+    st = res["startup"]
+    print(f"time to a visible main window: median {st['median_s']} s, best {st['best_s']} s "
+          f"over {len(st['visible_s'])} starts (target < 3 s)")
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
