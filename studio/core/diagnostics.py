@@ -311,18 +311,17 @@ def ode_sde_gap(den: Denoiser, x_T: Tensor, *, steps: int = 200, ode_solver: str
     b = SamplingRun(den, sde, x_T, seed=seed, branch="sde", cancel=cancel).run().samples
     a64, b64 = a.to(torch.float64), b.to(torch.float64)
     res = GapResult(True, "", ode_solver, sid, steps, ode_samples=a, sde_samples=b)
-    dirs = distances.random_directions(int(np.prod(a.shape[1:])), projections, seed)
-    res.swd_ode_sde = distances.sliced_wasserstein(a64, b64, directions=dirs)
+    res.swd_ode_sde = distances.sliced_wasserstein(a64, b64, projections, seed)
     res.mmd_ode_sde = distances.mmd(a64, b64)
     try:
         ref = data_samples(den, 4 * len(a), seed + 1, data)
     except ParamError:
         return res
-    res.swd_ode_data = distances.sliced_wasserstein(a64, ref, directions=dirs)
-    res.swd_sde_data = distances.sliced_wasserstein(b64, ref, directions=dirs)
+    res.swd_ode_data = distances.sliced_wasserstein(a64, ref, projections, seed)
+    res.swd_sde_data = distances.sliced_wasserstein(b64, ref, projections, seed)
     if data is None and hasattr(den.network, "sample"):
         fresh = den.network.sample(len(a), torch.Generator().manual_seed(seed + 2)).to(torch.float64)
-        res.swd_floor = distances.sliced_wasserstein(fresh, ref, directions=dirs)
+        res.swd_floor = distances.sliced_wasserstein(fresh, ref, projections, seed)
     return res
 
 

@@ -232,17 +232,18 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
     by_id = {m.id: m for m in comp.metrics}
     ids = [i for i in ids if any(v for v in comp.series(i).values())]
     win = pg.GraphicsLayoutWidget()
-    win.resize(max(1, len(ids)) * panel_px + 40, panel_px + 130)
+    win.resize(max(1, len(ids)) * panel_px + 250, panel_px + 130)
     lay = win.ci
-    lay.addLabel(_title(comp), col=0, colspan=max(1, len(ids)), size="11pt")
+    lay.addLabel(_title(comp), col=0, colspan=max(1, len(ids)) + 1, size="11pt")
     ref = comp.reference_summary()
     if ref["methods"]:
         lay.nextRow()
-        lay.addLabel("reference: " + "; ".join(ref["methods"]), col=0, colspan=max(1, len(ids)),
+        lay.addLabel("reference: " + "; ".join(ref["methods"]), col=0, colspan=max(1, len(ids)) + 1,
                      size="8pt", color="#555")
     lay.nextRow()
     all_nfe = sorted({n for i in ids for s in comp.series(i).values() for n, _ in s})
     rows = comp.spec.row_labels()
+    keyed: dict = {}
     for k, mid in enumerate(ids):
         m = by_id[mid]
         p = lay.addPlot(col=k)
@@ -255,21 +256,21 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
         logy = m.lower_is_better and vals and min(vals) > 0
         p.setLogMode(x=True, y=bool(logy))
         p.showGrid(x=True, y=True, alpha=0.25)
-        legend = p.addLegend(offset=(8, -8), labelTextSize="10pt", brush=pg.mkBrush(255, 255, 255, 220),
-                             pen=pg.mkPen("#bbb"))
         for r, label in enumerate(rows):
             pts = sorted(series.get(label, []))
             if not pts:
                 continue
             xs, ys = zip(*pts)
-            p.plot(list(xs), list(ys), pen=pg.mkPen(row_color(r), width=2),
-                   symbol=SYMBOLS[r % len(SYMBOLS)], symbolSize=7, symbolBrush=row_color(r),
-                   symbolPen=pg.mkPen(row_color(r)), name=label if k == 0 else None)
+            item = p.plot(list(xs), list(ys), pen=pg.mkPen(row_color(r), width=2),
+                          symbol=SYMBOLS[r % len(SYMBOLS)], symbolSize=7, symbolBrush=row_color(r),
+                          symbolPen=pg.mkPen(row_color(r)))
+            if label not in keyed:
+                keyed[label] = item
         if all_nfe and mid in comp.floors and comp.floors[mid] is not None:
             f = comp.floors[mid]
-            p.plot([all_nfe[0], all_nfe[-1]], [f, f],
-                   pen=pg.mkPen("#444", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
-                   name="floor: data vs data")
+            item = p.plot([all_nfe[0], all_nfe[-1]], [f, f],
+                          pen=pg.mkPen("#444", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine))
+            keyed.setdefault("floor: data vs data (same batch size)", item)
         if mid == "rmse" and all_nfe and len(all_nfe) > 1:
             ys_last = [v for s in series.values() for n, v in s if n == max(n2 for n2, _ in s)]
             if ys_last:
@@ -278,9 +279,9 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
                 for order, style in ((1, pg.QtCore.Qt.PenStyle.DotLine),
                                      (2, pg.QtCore.Qt.PenStyle.DashDotLine)):
                     x0 = all_nfe[0]
-                    p.plot([x0, anchor_x], [anchor_y * (anchor_x / x0) ** order, anchor_y],
-                           pen=pg.mkPen("#999", width=1, style=style),
-                           name=f"slope -{order} (order {order})" if k == 0 else None)
+                    item = p.plot([x0, anchor_x], [anchor_y * (anchor_x / x0) ** order, anchor_y],
+                                  pen=pg.mkPen("#888", width=1.2, style=style))
+                    keyed.setdefault(f"guide: slope -{order} (order {order})", item)
         budgets = comp.spec.nfes
         lo_x, hi_x = min(all_nfe + budgets), max(all_nfe + budgets)
         p.getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in budgets]])
@@ -291,8 +292,12 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
         unit = f" [{m.unit}]" if m.unit else ""
         p.setLabel("left", f"{m.title}{unit}")
         p.setTitle(mid, size="10pt")
-        if k > 0 and legend is not None and not legend.items:
-            legend.hide()
+    if keyed:
+        legend = pg.LegendItem(labelTextSize="12pt", brush=pg.mkBrush(255, 255, 255),
+                               pen=pg.mkPen("#bbb"))
+        for name, item in keyed.items():
+            legend.addItem(item, name)
+        lay.addItem(legend, col=len(ids))
     if not ids:
         lay.addLabel("no metric values to plot", col=0)
     return win

@@ -1,12 +1,12 @@
 """Distances between sample sets used by the comparison metrics (torch only, float64).
 
 * :func:`sliced_wasserstein` - sliced 2-Wasserstein distance (Rabin et al. 2011; Bonneel et al.
-  2015): the root mean over random unit directions of the squared 1-D W2 between projections. The
-  1-D W2 between two empirical measures of different sizes is computed exactly by integrating the
-  difference of their quantile functions over the merged breakpoints.
+  2015), delegated to :mod:`studio.core.metrics`.
 * :func:`mmd` - maximum mean discrepancy (Gretton et al. 2012) with a sum of Gaussian kernels at
-  a few bandwidths; the biased (V-statistic) estimate, so it is never negative and a set against
-  itself gives 0. Returned as sqrt(MMD^2).
+  bandwidths fixed once per comparison from the data (so cells are scored by the same kernel);
+  the biased (V-statistic) estimate, never negative (log-scale plots, a positive data-vs-data
+  floor), returned as sqrt(MMD^2). :func:`studio.core.metrics.mmd2` is the unbiased MMD^2 with
+  bandwidths from the pooled samples, which can go below zero.
 * :func:`frechet_distance` - Frechet distance between Gaussians fitted to two feature sets
   (Heusel et al. 2017), with the matrix square root by symmetric eigendecompositions.
 """
@@ -18,48 +18,20 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .. import metrics as _metrics
+
 
 def _flat(x: Tensor) -> Tensor:
     x = torch.as_tensor(x)
     return x.reshape(len(x), -1).to(torch.float64)
 
 
-def random_directions(dim: int, n: int, seed: int = 0) -> Tensor:
-    """``n`` unit vectors in R^dim, from a seeded CPU generator (the same for every call)."""
-    g = torch.Generator().manual_seed(int(seed))
-    d = torch.randn(n, dim, generator=g, dtype=torch.float64)
-    return d / d.norm(dim=1, keepdim=True)
-
-
-def wasserstein_1d_sq(a: Tensor, b: Tensor) -> Tensor:
-    """Exact squared W2 between the empirical measures of the columns: a [N, P], b [M, P] -> [P]."""
-    a, _ = torch.sort(a, dim=0)
-    b, _ = torch.sort(b, dim=0)
-    n, m = a.shape[0], b.shape[0]
-    if n == m:
-        return (a - b).pow(2).mean(0)
-    # Quantile functions are step functions with breaks at i/n and j/m: merge them.
-    u = torch.cat([torch.arange(1, n + 1, dtype=torch.float64) / n,
-                   torch.arange(1, m + 1, dtype=torch.float64) / m])
-    u, _ = torch.sort(u)
-    u = torch.cat([torch.zeros(1, dtype=torch.float64), u])
-    du = u[1:] - u[:-1]
-    mid = 0.5 * (u[1:] + u[:-1])
-    ia = torch.clamp((mid * n).long(), max=n - 1)
-    ib = torch.clamp((mid * m).long(), max=m - 1)
-    return (du[:, None] * (a[ia] - b[ib]).pow(2)).sum(0)
-
-
-def sliced_wasserstein(x: Tensor, y: Tensor, projections: int = 256, seed: int = 0,
-                       directions: Tensor | None = None) -> float:
-    """Sliced 2-Wasserstein distance between sample sets x [N, ...] and y [M, ...]."""
-    x, y = _flat(x), _flat(y)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"dimension mismatch: {x.shape[1]} vs {y.shape[1]}")
-    if directions is None:
-        directions = random_directions(x.shape[1], projections, seed)
-    w = wasserstein_1d_sq(x @ directions.T, y @ directions.T)
-    return float(w.mean().sqrt())
+def sliced_wasserstein(x: Tensor, y: Tensor, projections: int = 256, seed: int = 0) -> float:
+    """Sliced 2-Wasserstein distance between sample sets x [N, ...] and y [M, ...]: the engine's
+    :func:`studio.core.metrics.sliced_wasserstein` (exact 1-D distances for any sizes, random
+    directions from ``seed``: the same for every call with the same seed and dimension)."""
+    return float(_metrics.sliced_wasserstein(_flat(x), _flat(y), n_projections=int(projections),
+                                             p=2.0, seed=int(seed)))
 
 
 def median_bandwidth(x: Tensor, max_points: int = 2000, seed: int = 0) -> float:
@@ -121,5 +93,5 @@ def frechet_distance(f1: Tensor | tuple, f2: Tensor | tuple) -> float:
     return float(val.clamp(min=0))
 
 
-__all__ = ["sliced_wasserstein", "mmd", "median_bandwidth", "kernel_mean", "random_directions",
-           "wasserstein_1d_sq", "frechet_distance", "gaussian_stats"]
+__all__ = ["sliced_wasserstein", "mmd", "median_bandwidth", "kernel_mean", "frechet_distance",
+           "gaussian_stats"]

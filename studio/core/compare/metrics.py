@@ -45,7 +45,7 @@ class MetricInput:
     labels: Optional[Tensor] = None
     nfe: int = 0
     seconds: float = 0.0
-    #: per-comparison cache shared by every cell (random directions, kernel terms, features)
+    #: per-comparison cache shared by every cell (kernel bandwidths and terms, features)
     shared: dict = field(default_factory=dict)
     seed: int = 0
 
@@ -155,11 +155,7 @@ class SlicedWasserstein(_LowD):
     projections: int = param(256, "random projection directions", min=1)
 
     def compute(self, inp):
-        x = inp.samples.reshape(inp.batch, -1).to(torch.float64)
-        key = ("swd-dirs", self.projections, x.shape[1], inp.seed)
-        if key not in inp.shared:
-            inp.shared[key] = distances.random_directions(x.shape[1], self.projections, inp.seed)
-        return distances.sliced_wasserstein(x, inp.data, directions=inp.shared[key])
+        return distances.sliced_wasserstein(inp.samples, inp.data, self.projections, inp.seed)
 
 
 @METRICS.register("mmd")
