@@ -16,10 +16,7 @@ from studio.core.pipeline import build_solver
 from studio.core.registry import GUIDANCE, NETWORKS, PROCESSES
 from studio.core.runner import SamplingRun
 
-try:
-    from studio.core.metrics import sliced_wasserstein
-except ImportError:  # pragma: no cover - the metrics module of another change
-    from studio.core.inverse.exactness import sliced_wasserstein
+from studio.core.metrics import sliced_wasserstein
 
 @pytest.fixture(autouse=True)
 def _one_thread():

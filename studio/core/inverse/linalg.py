@@ -16,22 +16,24 @@ def _col(v: Tensor, like: Tensor) -> Tensor:
 
 
 def cg(apply: Callable[[Tensor], Tensor], b: Tensor, x0: Tensor, iters: int,
-       tol: float = 0.0) -> Tensor:
+       tol: float = 1e-10) -> Tensor:
     """``iters`` conjugate-gradient iterations on apply(x) = b from x0, for every item of the batch
     separately (Hestenes & Stiefel 1952). Items whose residual falls below ``tol`` (relative to
-    ||b||) stop moving; a zero curvature p^T A p (a direction in the null space) stops an item too.
+    ||b||, or to the initial residual if b = 0) stop moving; so does an item whose direction has
+    (numerically) zero curvature p^T A p.
     """
     x = x0.clone()
     r = b - apply(x)
     p = r.clone()
     rs = _bdot(r, r)
-    bnorm = _bdot(b, b).clamp_min(torch.finfo(b.dtype).tiny)
+    bnorm = torch.maximum(_bdot(b, b), rs).clamp_min(torch.finfo(b.dtype).tiny)
+    eps = torch.finfo(b.dtype).eps
     for _ in range(iters):
         if bool((rs <= (tol * tol) * bnorm).all()):
             break
         ap = apply(p)
         pap = _bdot(p, ap)
-        active = (pap > 0) & (rs > (tol * tol) * bnorm)
+        active = (pap > eps * eps * _bdot(p, p)) & (rs > (tol * tol) * bnorm)
         step = torch.where(active, rs / torch.where(active, pap, torch.ones_like(pap)),
                            torch.zeros_like(pap))
         x = x + _col(step, x) * p
