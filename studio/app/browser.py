@@ -103,12 +103,20 @@ class BrowserModel(QAbstractListModel):
             return self._icons[key]
         if key in _PICTURES:
             pic = _PICTURES[key]
-            self._icons[key] = QIcon(to_pixmap(*pic)) if pic is not None else QIcon()
+            self._icons[key] = QIcon(to_pixmap(*pic)) if pic is not None else self._blank()
             return self._icons[key]
         if key not in self._queued:
             self._queued.add(key)
             self._pool.start(_PictureJob(key, e, self._signals))
-        return QIcon()
+        return self._blank()
+
+    def _blank(self) -> QIcon:
+        """A placeholder of the picture's size, so rows do not jump when pictures arrive."""
+        if not hasattr(self, "_blank_icon"):
+            pm = QPixmap(THUMB, THUMB)
+            pm.fill(QColor(16, 20, 24))
+            self._blank_icon = QIcon(pm)
+        return self._blank_icon
 
     def _picture_ready(self, key: str) -> None:
         for i, e in enumerate(self.entries):
@@ -195,6 +203,8 @@ class ModelBrowser(QWidget):
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSpacing(2)
         self.list.setUniformItemSizes(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.list.setWordWrap(True)
         self.list.setDragEnabled(True)
         self.list.setDragDropMode(QAbstractItemView.DragOnly)
         self.list.setToolTip("Double-click to use as the pipeline's network; drag onto the canvas "

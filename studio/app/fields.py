@@ -85,6 +85,8 @@ class ChoiceField(ParamField):
     def __init__(self, spec, where, parent=None):
         super().__init__(spec, where, parent)
         self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(8)
         self.values = list(spec.choices or ())
         for v in self.values:
             self.combo.addItem(str(v) + ("  (default)" if v == spec.default else ""))

@@ -6,14 +6,16 @@ choosing another schedule drops the parameters the new one lacks.
 """
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 from . import specs
 from .document import UNSET, PipelineDocument
 from .editor.items import TYPE_COLORS
-from .fields import ParamField, make_field
+from .fields import INVALID_STYLE, ParamField, make_field
 
 
 class Inspector(QScrollArea):
@@ -104,6 +106,36 @@ class Inspector(QScrollArea):
         label.setObjectName("inspectorSummary")
         lay.addWidget(label)
         self.summary_label = label
+        if len(self.selection) <= 1:
+            self._labels_field(lay)
+
+    def _labels_field(self, lay: QVBoxLayout) -> None:
+        """Class labels of a run (class-conditional networks); the toolbar holds the rest."""
+        form = QFormLayout()
+        edit = QLineEdit()
+        edit.setPlaceholderText("unconditional")
+        edit.setToolTip("Class labels for a class-conditional network: one integer for every "
+                        "sample, or a JSON list of one integer per sample. Empty: none.")
+        labels = self.doc.run.labels
+        edit.setText("" if labels is None else json.dumps(labels))
+
+        def commit() -> None:
+            text = edit.text().strip()
+            try:
+                value = None if not text else json.loads(text)
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool)) or (
+                    isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                    for v in value))
+            except ValueError:
+                ok = False
+            edit.setStyleSheet("" if ok else INVALID_STYLE)
+            if ok:
+                self.doc.set_run("labels", value)
+
+        edit.editingFinished.connect(commit)
+        form.addRow("labels", edit)
+        lay.addLayout(form)
+        self.labels_edit = edit
 
     def _node_form(self, lay: QVBoxLayout) -> None:
         n = self.doc.nodes[self.node_id]
@@ -113,6 +145,8 @@ class Inspector(QScrollArea):
         head.setTextFormat(Qt.RichText)
         lay.addWidget(head)
         self.kind_combo = QComboBox()
+        self.kind_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.kind_combo.setMinimumContentsLength(14)
         kinds = specs.kinds(n.type)
         for k in kinds:
             self.kind_combo.addItem(f"{specs.kind_title(n.type, k)}  ({k})", k)

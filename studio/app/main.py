@@ -42,12 +42,15 @@ def run_app(args, settings=None) -> int:
             print(f"studio: error: {win.log.entries[-1][2]}", file=sys.stderr)
             win.close()
             return 2
+    if args.screenshot:
+        win.resize(1440, 920)       # the same picture whatever layout was saved last
     win.show()
     win.view.fit()
     result = {"code": 0}
 
     def finish() -> None:
         if args.screenshot:
+            win.browser.model.wait(5000)       # the model pictures
             app.processEvents()
             win.panel.show_frame(-1)
             app.processEvents()

@@ -49,8 +49,13 @@ def test_browser_lists_models_and_uses_one(win, qtbot):
     win.undo_action.trigger()
     assert win.doc.nodes["network"].params == catalog.get("eight-gaussians").node["params"]
     # density pictures are drawn in the background
-    qtbot.waitUntil(lambda: not win.browser.model.icon(win.browser.model.entries[0]).isNull(),
-                    timeout=20000)
+    from studio.app import browser
+    model = win.browser.model
+    first = model.entries[0]
+    model.icon(first)
+    qtbot.waitUntil(lambda: model.key(first) in browser._PICTURES, timeout=20000)
+    assert browser._PICTURES[model.key(first)] is not None
+    assert model.icon(first) is not model._blank()
 
 
 def test_a_new_provider_shows_up(win, tmp_path):

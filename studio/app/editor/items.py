@@ -170,9 +170,9 @@ class NodeItem(QGraphicsObject):
         p.setFont(self._small)
         p.setPen(DIM)
         y = HEADER + 6
-        sub = f"{specs.kind_title(self.ntype, self.kind)} · id {self.node_id}"
+        sub = f"id {self.node_id} · {specs.kind_title(self.ntype, self.kind)}"
         p.drawText(QRectF(12, y, WIDTH - 24, LINE), Qt.AlignVCenter,
-                   QFontMetrics(self._small).elidedText(sub, Qt.ElideMiddle, int(WIDTH - 24)))
+                   QFontMetrics(self._small).elidedText(sub, Qt.ElideRight, int(WIDTH - 24)))
         p.setPen(TEXT)
         p.setFont(self._font)
         fm = QFontMetrics(self._font)

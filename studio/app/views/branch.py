@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..backdrop import Backdrop, velocity_field
 from ..runstate import Frame
@@ -21,12 +21,14 @@ TRAIL_POINTS = 120
 
 
 def readout(title: str, f: Frame | None) -> str:
+    """Two lines: the branch, then the step's t, sigma, log-SNR, NFE and step time."""
     if f is None:
-        return f"<b>{title}</b>"
+        return f"<b>{title}</b><br><span style='color:#8a949e'>waiting for the first step…</span>"
     ms = f"{f.step_seconds * 1e3:.1f} ms/step" if f.step_seconds else ""
-    parts = [f"<b>{title}</b>", f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}",
-             f"log-SNR {f.logsnr:+.2f}", f"NFE {f.nfe}", ms]
-    return " &nbsp;·&nbsp; ".join(p for p in parts if p)
+    parts = [f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}", f"log-SNR {f.logsnr:+.2f}",
+             f"NFE {f.nfe}", ms]
+    return (f"<b>{title}</b><br><span style='color:#c8d0d8'>"
+            + " &nbsp;·&nbsp; ".join(p for p in parts if p) + "</span>")
 
 
 class TimedPlot(pg.PlotWidget):
@@ -46,10 +48,13 @@ class BranchView(QWidget):
     def __init__(self, branch: str, title: str, backdrop: Backdrop, parent=None):
         super().__init__(parent)
         self.branch, self.title, self.backdrop = branch, title, backdrop
-        self.header = QLabel(f"<b>{title}</b>")
+        self.header = QLabel(f"<b>{title}</b><br>&nbsp;")
         self.header.setTextFormat(Qt.RichText)
         self.header.setObjectName("branchHeader")
         self.header.setStyleSheet("padding: 3px 6px;")
+        # long readouts are clipped rather than widening the window
+        self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.header.setMinimumWidth(40)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -89,7 +94,7 @@ class PointsView(BranchView):
             x0, x1, y0, y1 = backdrop.extent
             self.density.setRect(x0, y0, x1 - x0, y1 - y0)
         self.plot.addItem(self.density)
-        self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 60, width=1), connect="finite")
+        self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 45, width=1), connect="finite")
         self.x0_layer = ParticleItem((240, 90, 200, 150), 3.0)
         self.particles = ParticleItem((255, 196, 64, 210), 4.0)
         self.arrows = ArrowField()

@@ -110,7 +110,11 @@ class TrajectoryPanel(QWidget):
         if self.live or self.info is not None or backdrop is None:
             return
         self._clear()
-        self._make("preview", title, backdrop)
+        view = self._make("preview", title, backdrop)
+        what = {"2d": "data density", "pca": "data density, PCA projection",
+                "image": "image data"}[backdrop.mode]
+        view.header.setText(f"<b>{title}</b><br><span style='color:#8a949e'>{what} · press Run "
+                            "(Ctrl+R) to sample</span>")
         self._apply_options()
         self._sync_controls()
 
@@ -165,6 +169,8 @@ class TrajectoryPanel(QWidget):
     def show_frame(self, i: int) -> None:
         """Frame ``i`` of every branch (-1: the latest); branches with fewer frames show their last."""
         label = ""
+        if self.info is None:      # the density preview: nothing to show yet
+            return
         for b, view in self.views.items():
             frames = self.state.frames(b)
             if not frames:
