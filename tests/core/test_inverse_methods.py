@@ -194,3 +194,13 @@ def test_per_sample_measurements():
     assert torch.allclose(out[:, 0], torch.tensor([1.2, -1.2, 0.0, 0.85], dtype=torch.float64))
     with pytest.raises(Exception, match="y holds 4 measurements but the batch has 5"):
         _sample(RING, _guidance("ddnm", spec, ys, 0.0), n=5, solver=("ddim", {"steps": 2}))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_runs(kind):
+    spec = {"kind": "inpaint", "mask": [1, 0]}
+    z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).float()
+    run = SamplingRun(Denoiser(RING, VP, _guidance(kind, spec, [0.85, 0], 0.05)),
+                      build_solver("ddim", {"steps": 10, "eta": 1.0}, "s"), z)
+    out = run.run().samples
+    assert out.dtype == torch.float32 and bool(torch.isfinite(out).all())

@@ -132,3 +132,30 @@ def test_unknown_kind_and_params():
         build_operator({"kind": "nope"})
     with pytest.raises(ParamError, match="operator.*unknown parameter 'sigmaa'"):
         build_operator({"kind": "blur", "sigmaa": 1})
+
+
+def test_batched_cg_solves_each_item_and_handles_singular_systems():
+    from studio.core.inverse.linalg import cg
+    g = torch.Generator().manual_seed(0)
+    b_mat = torch.randn(5, 5, generator=g, dtype=torch.float64)
+    spd = b_mat @ b_mat.T + 0.5 * torch.eye(5, dtype=torch.float64)
+    rhs = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    x = cg(lambda v: v @ spd, rhs, torch.zeros_like(rhs), iters=20)
+    assert torch.allclose(x, torch.linalg.solve(spd, rhs.T).T, atol=1e-9)
+    # rank one: converges in one step to the projection of x0 onto {a.x = b}, then stays put
+    a = torch.tensor([[0.6, -0.8]], dtype=torch.float64)
+    x0 = torch.randn(50, 2, generator=g, dtype=torch.float64)
+    rhs = torch.randn(50, 1, generator=g, dtype=torch.float64) @ a
+    x = cg(lambda v: (v @ a.T) @ a, rhs, x0, iters=5)
+    assert torch.allclose((x @ a.T) @ a, rhs, atol=1e-12)
+    assert torch.allclose(x @ torch.tensor([0.8, 0.6], dtype=torch.float64),
+                          x0 @ torch.tensor([0.8, 0.6], dtype=torch.float64), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float32_batches(name):
+    op, shape = _op(name)
+    x = torch.randn((2,) + shape, generator=torch.Generator().manual_seed(0)).float()
+    y = op.forward(x)
+    assert y.dtype == torch.float32 and op.adjoint(y).dtype == torch.float32
+    assert op.pinv(y).dtype == torch.float32 and op.gram_solve(y, 0.5, 0.1).dtype == torch.float32

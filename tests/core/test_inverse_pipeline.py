@@ -108,3 +108,13 @@ def test_kinds_are_registered_with_documented_params():
     with pytest.raises(ParamError):
         from studio.core.inverse.guidance import build_operator
         build_operator({"kind": "inpaint"})
+
+
+def test_studio_operators_lists_operators_and_methods(capsys):
+    assert main(["operators", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in data["operators"]} == {"inpaint", "super-resolution", "blur", "colorize",
+                                                    "projection"}
+    assert {r["id"] for r in data["methods"]} == {"replace", "dps", "pigdm", "ddnm", "red-diff", "dds"}
+    assert main(["operators"]) == 0
+    assert "super-resolution" in capsys.readouterr().out
