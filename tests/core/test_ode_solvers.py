@@ -95,3 +95,55 @@ def test_unipc_final_step_reuses_its_evaluation():
     x0 = Denoiser(net, proc)(predicted.samples, run.ts[-1]).x0
     assert res.nfe == 7 and predicted.nfe == 6
     assert torch.allclose(res.samples, x0, atol=1e-12, rtol=0)
+
+
+MINE = ["rk4", "dopri5", "dpm-solver-1", "dpm-solver-2", "dpm-solver-3", "dpm-solver++-3m", "unipc",
+        "plms", "ipndm", "deis", "lms"]
+
+
+def _gmm_predicting(kind: str):
+    """The GMM8 network re-expressed as an eps-, v-, score- or velocity-network (exactly)."""
+    from studio.core.networks.gmm import GMM
+    from studio.core.parameterization import from_x0_eps, x0_to_eps
+
+    class Reparam(GMM):
+        parameterization = kind
+
+        def predict(self, x, t, process, labels=None):
+            x0 = super().predict(x, t, process)
+            c = Denoiser(self, process).coeffs(t, x)
+            return from_x0_eps(kind, x0, x0_to_eps(x, x0, c), c)
+
+    return Reparam(**GMM8)
+
+
+@pytest.mark.parametrize("kind", ["eps", "v", "score", "velocity"])
+@pytest.mark.parametrize("pid", ["edm", "vp-linear", "rectified-flow"])
+def test_every_parameterization(kind, pid):
+    """Same samples whatever the network predicts (an eps- or score-network gives no x0 where
+    alpha = 0, so rectified flow runs with v and velocity only)."""
+    if pid == "rectified-flow" and kind in ("eps", "score"):
+        pytest.skip("x0 is undefined from eps at alpha = 0")
+    proc = process(pid)
+    x_T = prior(proc, 16)
+    net = _gmm_predicting(kind)
+    for sid in MINE:
+        params = {"rtol": 1e-6, "atol": 1e-6} if sid == "dopri5" else {"steps": 8}
+        _, a = solve(sid, proc, network("gmm", **GMM8), x_T, **params)
+        _, b = solve(sid, proc, net, x_T, **params)
+        assert torch.allclose(a.samples, b.samples, atol=1e-6, rtol=1e-6), (sid, kind, pid)
+
+
+@pytest.mark.parametrize("pid", ["edm", "ve", "vp-linear", "vp-cosine", "sub-vp", "trig",
+                                 "rectified-flow", "ddpm-discrete"])
+def test_float32_close_to_float64(pid):
+    proc = process(pid)
+    net = network("gmm", **GMM8)
+    x_T = prior(proc, 16)
+    for sid in MINE:
+        params = {} if sid == "dopri5" else {"nfe": 30}
+        _, a = solve(sid, proc, net, x_T, **params)
+        _, b = solve(sid, proc, net, x_T.float(), **params)
+        assert b.samples.dtype == torch.float32
+        err = float((a.samples - b.samples.double()).abs().max())
+        assert err < 1e-4, f"{sid} on {pid}: float32 differs by {err:.3g}"
