@@ -204,3 +204,31 @@ def test_float32_runs(kind):
                       build_solver("ddim", {"steps": 10, "eta": 1.0}, "s"), z)
     out = run.run().samples
     assert out.dtype == torch.float32 and bool(torch.isfinite(out).all())
+
+
+def test_y_in_data_units_of_a_normalised_model():
+    """A trained model works in its own units (data = model * scale + shift): y and sigma_y are
+    mapped to them at bind time, and the result (in data units) satisfies the measurement."""
+    from types import SimpleNamespace
+
+    from studio.core.networks.gmm import GMM
+
+    class Normalised(GMM):
+        def to_data_units(self, x):
+            return x * 2.0 + 0.5
+
+    net = Normalised(means=[[1.0, 0.0], [-1.0, 0.0]], vars=[[0.1, 0.1]] * 2)
+    net.spec = SimpleNamespace(shift=0.5, scale=2.0, to_model_units=lambda x: (x - 0.5) / 2.0)
+    for kind in ("replace", "ddnm"):
+        g = _guidance(kind, {"kind": "projection", "m": 1, "seed": 0}, [1.3], 0.0)
+        g.bind(net, VP)
+        out = _sample(net, g, n=20, solver=("ddim", {"steps": 10})).samples   # data units
+        assert torch.allclose(g.op.forward(out), torch.tensor(1.3, dtype=torch.float64), atol=1e-9)
+        model_units = (out - 0.5) / 2.0
+        assert torch.allclose(g.residual(model_units), torch.zeros(20, dtype=torch.float64), atol=1e-9)
+    g = _guidance("pigdm", {"kind": "inpaint", "mask": [1, 0]}, [0.5, 0], 0.4)
+    g.bind(net, VP)
+    assert g.sy == pytest.approx(0.2)
+    net.spec = SimpleNamespace(shift=0.0, scale=[1.0, 2.0], to_model_units=lambda x: x)
+    with pytest.raises(Exception, match="normalises each channel differently"):
+        g.bind(net, VP)

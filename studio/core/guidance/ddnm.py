@@ -32,8 +32,8 @@ class DDNM(InverseGuidance):
         x0 = self.x0_of(net, kind, x, t, coeffs, labels)
         y = self.y_like(x0)
         corr = self.op.pinv(self.op.measured(self.op.forward(x0)) - y)
-        if self.sigma_y > 0:
-            lam = torch.clamp(per_sample(coeffs.sigma / coeffs.alpha) / self.sigma_y, max=1.0)
+        if self.sy > 0:
+            lam = torch.clamp(per_sample(coeffs.sigma / coeffs.alpha) / self.sy, max=1.0)
             corr = col(lam, corr) * corr
         return "x0", x0 - corr
 

@@ -35,9 +35,9 @@ class DDS(InverseGuidance):
         x0 = self.x0_of(net, kind, x, t, coeffs, labels)
         if self.gamma is not None:
             gamma = self.gamma
-        elif self.sigma_y > 0:
+        elif self.sy > 0:
             s2 = per_sample(coeffs.sigma / coeffs.alpha) ** 2
-            gamma = self.sigma_y ** 2 * (self.data_var + s2) / (self.data_var * s2)
+            gamma = self.sy ** 2 * (self.data_var + s2) / (self.data_var * s2)
         else:
             gamma = 0.0
         op = self.op

@@ -42,6 +42,7 @@ class DPS(InverseGuidance):
                 xg = x.detach().requires_grad_(True)
                 pred = ctx(xg, ts[i])
                 x0 = pred.x0
+                self.needs_grad(x0)
                 r = self.y_like(x0) - self.op.measured(self.op.forward(x0))
                 norm = r.reshape(r.shape[0], -1).norm(dim=1)
                 (grad,) = torch.autograd.grad(norm.sum(), xg)

@@ -39,7 +39,8 @@ class PiGDM(InverseGuidance):
             x0 = convert(net(xg, t, labels), kind, "x0", xg, coeffs)
             s2 = per_sample(coeffs.sigma / coeffs.alpha) ** 2
             r2 = self.data_var * s2 / (self.data_var + s2)
+            self.needs_grad(x0)
             r = self.y_like(x0) - self.op.measured(self.op.forward(x0.detach()))
-            u = self.op.adjoint(self.op.gram_solve(r, r2, self.sigma_y ** 2))
+            u = self.op.adjoint(self.op.gram_solve(r, r2, self.sy ** 2))
             (g,) = torch.autograd.grad(x0, xg, grad_outputs=u)
         return "x0", x0.detach() + self.scale * (coeffs.sigma ** 2 / coeffs.alpha) * g

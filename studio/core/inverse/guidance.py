@@ -13,6 +13,12 @@ restarts its history at every step; single-step solvers are unaffected).
 
 For the app: :meth:`InverseGuidance.residual` gives ``||y - A x0||`` per sample from a step
 event's x0-prediction.
+
+Units: ``y`` and ``sigma_y`` are in the data's own units. A trained model that records a
+normalisation (data = model * scale + shift, ``studio.core.modelfile``) works in its own units:
+:meth:`InverseGuidance.bind` maps y to them, y_model = (y - A shift) / scale and
+sigma_model = sigma_y / scale (exact for a linear A and one scale for all channels), and
+:meth:`residual` reports in data units again.
 """
 from __future__ import annotations
 
@@ -80,11 +86,36 @@ class InverseGuidance(Guidance):
     def __post_init__(self) -> None:
         self.op = build_operator(self.operator, self._base_dir or None)
         self._y = load_array(self.y, "y", self._base_dir or None)
+        self._y_data = self._y
+        self._scale = 1.0
         self._ycache: dict = {}
+
+    @property
+    def sy(self) -> float:
+        """sigma_y in the network's units (= sigma_y unless the model records a normalisation)."""
+        return self.sigma_y / self._scale
 
     # -- shapes ---------------------------------------------------------------------------------
     def bind(self, network, process=None) -> None:
         self.bind_shape(network.data_shape)
+        self._bind_units(network)
+
+    def _bind_units(self, network) -> None:
+        """Map y to the units of a trained model that records a normalisation."""
+        spec = getattr(network, "spec", None)
+        if spec is None or not hasattr(spec, "to_model_units"):
+            return
+        scale = np.asarray(spec.scale, dtype=np.float64).reshape(-1)
+        if scale.size == 0 or not np.all(scale == scale[0]) or scale[0] == 0:
+            raise ParamError(f"the model normalises each channel differently (scale "
+                             f"{scale.tolist()}); y cannot be mapped to its units", "y")
+        k = float(scale[0])
+        zero = torch.zeros((1,) + tuple(self.op.data_shape), dtype=torch.float64)
+        shift = -k * spec.to_model_units(zero)                 # the shift, broadcast to one item
+        a_shift = self.op.measured(self.op.forward(shift)).numpy()
+        self._y = (self._y_data - a_shift[0]) / k
+        self._scale = k
+        self._ycache = {}
 
     def bind_shape(self, data_shape) -> None:
         """Validate the operator and y against one data item's shape."""
@@ -120,15 +151,24 @@ class InverseGuidance(Guidance):
         return self._ycache[key]
 
     def residual(self, x0: Tensor) -> Tensor:
-        """||y - A x0|| per sample [B] (over the measured entries)."""
+        """||y - A x0|| per sample [B] over the measured entries, in the data's units, for an x0 in
+        the network's units (a step event's x0-prediction)."""
         x0 = x0.to(torch.float64)
         r = self.y_like(x0) - self.op.measured(self.op.forward(x0))
-        return r.reshape(r.shape[0], -1).norm(dim=1)
+        return r.reshape(r.shape[0], -1).norm(dim=1) * self._scale
 
     # -- helpers for the kinds ------------------------------------------------------------------
     @staticmethod
     def x0_of(net, kind: str, x: Tensor, t: Tensor, coeffs: Coeffs, labels) -> Tensor:
         return convert(net(x, t, labels), kind, "x0", x, coeffs)
+
+    def needs_grad(self, x0: Tensor) -> None:
+        """Raise a clear error if the network's output carries no gradient (a network that
+        evaluates under torch.no_grad cannot drive DPS or PiGDM)."""
+        if not x0.requires_grad:
+            raise StudioError(f"guidance {self.id!r} differentiates through the network, but this "
+                              "network returns no gradient (it evaluates under torch.no_grad)",
+                              f"guidance {self.id}")
 
     def guide(self, net, kind, x, t, coeffs, labels):
         """Default: the network unchanged (kinds that only change the trajectory)."""
