@@ -232,13 +232,13 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
     by_id = {m.id: m for m in comp.metrics}
     ids = [i for i in ids if any(v for v in comp.series(i).values())]
     win = pg.GraphicsLayoutWidget()
-    win.resize(max(1, len(ids)) * panel_px + 250, panel_px + 130)
+    win.resize(max(1, len(ids)) * panel_px + 40, panel_px + 130 + 22 * (2 + len(comp.spec.row_labels()) // 3))
     lay = win.ci
-    lay.addLabel(_title(comp), col=0, colspan=max(1, len(ids)) + 1, size="11pt")
+    lay.addLabel(_title(comp), col=0, colspan=max(1, len(ids)), size="11pt")
     ref = comp.reference_summary()
     if ref["methods"]:
         lay.nextRow()
-        lay.addLabel("reference: " + "; ".join(ref["methods"]), col=0, colspan=max(1, len(ids)) + 1,
+        lay.addLabel("reference: " + "; ".join(ref["methods"]), col=0, colspan=max(1, len(ids)),
                      size="8pt", color="#555")
     lay.nextRow()
     all_nfe = sorted({n for i in ids for s in comp.series(i).values() for n, _ in s})
@@ -293,11 +293,12 @@ def error_figure(comp, metrics: Optional[list[str]] = None, panel_px: int = 380)
         p.setLabel("left", f"{m.title}{unit}")
         p.setTitle(mid, size="10pt")
     if keyed:
-        legend = pg.LegendItem(labelTextSize="12pt", brush=pg.mkBrush(255, 255, 255),
-                               pen=pg.mkPen("#bbb"))
+        legend = pg.LegendItem(labelTextSize="11pt", brush=pg.mkBrush(255, 255, 255),
+                               pen=pg.mkPen("#bbb"), colCount=3, horSpacing=24)
         for name, item in keyed.items():
             legend.addItem(item, name)
-        lay.addItem(legend, col=len(ids))
+        lay.nextRow()
+        lay.addItem(legend, col=0, colspan=max(1, len(ids)))
     if not ids:
         lay.addLabel("no metric values to plot", col=0)
     return win
