@@ -1,4 +1,4 @@
-"""The adaptive dopri5 solver: against scipy's solve_ivp, its tolerance, its budget and its errors."""
+"""The adaptive dopri5 solver: against scipy's solve_ivp; its tolerance, budget and errors."""
 from __future__ import annotations
 
 import numpy as np

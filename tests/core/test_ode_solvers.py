@@ -56,7 +56,8 @@ def test_dpm_solver_1_is_ddim():
 def test_first_step_from_pure_noise(pid, sid, local_order):
     """From t = 1 (alpha = 0, lambda = -inf; trig: alpha = 6e-17) one step of length h has the
     local error O(h^(k+1)) of the solver's order k: there the singlestep solvers (and PLMS's
-    pseudo-Heun start) use the Runge-Kutta scheme of their order on d(x/sigma)/d(alpha/sigma) = x0."""
+    pseudo-Heun start) use the Runge-Kutta scheme of their order on
+    d(x/sigma)/d(alpha/sigma) = x0."""
     proc = process(pid)
     net = network("gaussian", **GAUSS)
     x_T = prior(proc)
@@ -79,7 +80,8 @@ def test_evaluations_with_and_without_final_denoise(sid, nfe_final, nfe_no_final
     x_T = prior(proc, 8)
     for final, expected in [(True, nfe_final), (False, nfe_no_final)]:
         _, res = solve(sid, proc, net, x_T, steps=8, denoise_final=final)
-        assert res.nfe == expected == build_solver(sid, {"denoise_final": final}, sid).nfe_for_steps(8)
+        solver = build_solver(sid, {"denoise_final": final}, sid)
+        assert res.nfe == expected == solver.nfe_for_steps(8)
         assert torch.isfinite(res.samples).all()
 
 

@@ -55,7 +55,8 @@ def sigma_edm(p, t) -> float:
 
 def rho_rk(ctx, x: Tensor, t0, t1, c: Sequence[float], A: Sequence[Sequence[float]],
            b: Sequence[float], first=None):
-    """One explicit Runge-Kutta step on the data-prediction ODE d(x/sigma)/d rho = x0, rho = alpha/sigma.
+    """One explicit Runge-Kutta step on the data-prediction ODE d(x/sigma)/d rho = x0, where
+    rho = alpha/sigma.
 
     This ODE is regular where alpha = 0 (rho = 0), where every exponential integrator in lambda
     degenerates (h = inf); solvers take their first step from such a point with it, with the

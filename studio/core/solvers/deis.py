@@ -2,7 +2,6 @@
 exponential integrator with the noise prediction extrapolated by a polynomial in t."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -16,8 +15,9 @@ from .base import Solver, Step
 @SOLVERS.register("deis")
 @dataclass
 class DEIS(Solver):
-    """The PF-ODE is exactly d(x/alpha)/dt = eps d(sigma/alpha)/dt. tAB-DEIS replaces eps over a step
-    by the Lagrange polynomial in t through the last k predictions (k = min(i + 1, solver_order)):
+    """The PF-ODE is exactly d(x/alpha)/dt = eps d(sigma/alpha)/dt. tAB-DEIS replaces eps over a
+    step by the Lagrange polynomial in t through the last k predictions,
+    k = min(i + 1, solver_order):
 
         x_{i+1} = (alpha_{i+1}/alpha_i) x_i + sum_j C_j eps_{i-j},
         C_j = alpha_{i+1} int_{t_i}^{t_{i+1}} l_j(tau) d(sigma/alpha)/dtau dtau,

@@ -7,9 +7,10 @@ order k evaluates the network k times: at t_s and at the intermediate times of l
 (r1 = 1/2 for order 2; r1 = 1/3, r2 = 2/3 for order 3). DPM-Solver-1 is DDIM.
 
 A step that starts where alpha = 0 (lambda = -inf: rectified flow and trig at t = 1) has h = inf
-(or, numerically, h > 16: e^h amplifies every rounding error of eps beyond use); that step is taken with the Runge-Kutta method of the same
-order (Euler / midpoint / Heun's third-order) on the equivalent data-prediction ODE
-d(x/sigma)/d(alpha/sigma) = x0, which is regular at alpha = 0 and costs the same k evaluations.
+(or, numerically, h > 16: e^h amplifies every rounding error of eps beyond use). That step is taken
+with the Runge-Kutta method of the same order (Euler / midpoint / Heun's third-order) on the
+equivalent data-prediction ODE d(x/sigma)/d(alpha/sigma) = x0, regular at alpha = 0, for the same
+k evaluations.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ class _SinglestepDPMSolver(Solver):
 @SOLVERS.register("dpm-solver-1")
 @dataclass
 class DPMSolver1(_SinglestepDPMSolver):
-    """DPM-Solver-1 (Lu et al. 2022): x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps; = DDIM."""
+    """DPM-Solver-1 (Lu et al. 2022): x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps (DDIM)."""
 
     title = "DPM-Solver-1 (singlestep, noise prediction)"
     order = 1
@@ -99,7 +100,7 @@ class DPMSolver2(_SinglestepDPMSolver):
 @SOLVERS.register("dpm-solver-3")
 @dataclass
 class DPMSolver3(_SinglestepDPMSolver):
-    """DPM-Solver-3 (Lu et al. 2022, Algorithm 2 with r1 = 1/3, r2 = 2/3): three evaluations per step."""
+    """DPM-Solver-3 (Lu et al. 2022, Algorithm 2, r1 = 1/3, r2 = 2/3): three evaluations a step."""
 
     title = "DPM-Solver-3 (singlestep, noise prediction)"
     order = 3

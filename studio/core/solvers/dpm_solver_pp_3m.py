@@ -14,26 +14,28 @@ from .base import Solver, Step
 @SOLVERS.register("dpm-solver++-3m")
 @dataclass
 class DPMSolverPP3M(Solver):
-    """x_t = (sigma_t/sigma_s) x_s + alpha_t [phi_1 D0 + phi_2 D1 - phi_3 D2], h = lambda_t - lambda_s,
-    with phi_1 = 1 - e^-h, phi_2 = 1 - phi_1 / h, phi_3 = 2 ((h - phi_1) / h^2 - 1/2) and D0, D1, D2
-    the data prediction and its divided differences in lambda over the last three points
-    (D1 ~ h D', D2 ~ h^2 D''/2; r0, r1 = previous step sizes / h). The first step is first order,
-    the second second order; points where lambda = -inf (alpha = 0) are left out.
+    """x_t = (sigma_t/sigma_s) x_s + alpha_t [phi_1 D0 + phi_2 D1 - phi_3 D2] over a step of
+    h = lambda_t - lambda_s, with phi_1 = 1 - e^-h, phi_2 = 1 - phi_1 / h and
+    phi_3 = 2 ((h - phi_1) / h^2 - 1/2); D0, D1, D2 are the data prediction and its divided
+    differences in lambda over the last three points (D1 ~ h D', D2 ~ h^2 D''/2; r0, r1 = the
+    previous step sizes / h). The first step is first order, the second second order; points
+    where lambda = -inf (alpha = 0) are left out.
 
     ``variant="reference"`` uses the D2 coefficient of the authors' code (LuChengTHU/dpm-solver),
     also in diffusers and k-diffusion: half of the Taylor one. The Taylor term is
     alpha_t int_0^h e^(u-h) u^2/2 D'' du = alpha_t C D2 with C = -phi_3 = h/3 + O(h^2); the
     reference uses C/2, leaving an O(h^3) local error: second order in general (measured slopes
-    2.0 vs 3.0 on Gaussian data, tests/core/test_solver_conformance.py).
+    3.0 and 2.0 on Gaussian data; tests/core/test_ode_solvers.py).
     """
 
     title = "DPM-Solver++(3M)"
     order = 3
-    variant: str = param("taylor", "taylor: the third-order phi_3 term; reference: the authors' code "
-                                   "and diffusers (half that term; second order)",
+    variant: str = param("taylor", "taylor: the third-order phi_3 term; reference: the authors' "
+                                   "code and diffusers (half that term; second order)",
                          choices=("taylor", "reference"))
-    lower_order_final: bool = param(True, "second order on the last step when there are fewer than "
-                                          "15 time points (diffusers' rule; steadier with few steps)")
+    lower_order_final: bool = param(True, "second order on the last step when there are fewer "
+                                          "than 15 time points (diffusers' rule; steadier with "
+                                          "few steps)")
 
     def sample(self, ctx, x, ts):
         p = ctx.process

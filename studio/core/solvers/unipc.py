@@ -54,7 +54,7 @@ class UniPC(Solver):
         return h_phi_1, big, b
 
     def _update(self, p, x, s, t, lam_s, lam_t, m0, hist, k, m_new=None):
-        """UniP-k (``m_new`` None) or UniC-k (with the new evaluation ``m_new`` at t) from (x, s)."""
+        """UniP-k (``m_new`` None) or UniC-k (new evaluation ``m_new`` at t), from (x, s)."""
         h = lam_t - lam_s
         a_t, s_t = ab(p, t)
         s_s = ab(p, s)[1]
