@@ -95,7 +95,7 @@ class SamplingRun:
                  ts: Tensor | None = None):
         self.model, self.solver, self.x_T = model, solver, x_T
         self.branch, self.cancel, self.record = branch, cancel, record
-        self.ts = solver.times(model.process) if ts is None else ts
+        self.ts = solver.times_for(model) if ts is None else ts
         self.generator = branch_generator(seed, branch)
         self.result: RunResult | None = None
 

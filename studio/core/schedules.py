@@ -31,7 +31,10 @@ class Schedule:
         """n + 1 decreasing times from t_max to t_min (before any shift)."""
         raise NotImplementedError
 
-    def times(self, process: Process, n: int, shift: float = 1.0) -> Tensor:
+    def times(self, process: Process, n: int, shift: float = 1.0, *, model=None,
+              solver=None) -> Tensor:
+        """``model`` (a Denoiser) and ``solver`` are given by runs, for schedules that depend on
+        them (``optimized``); the others ignore them."""
         if n < 1:
             raise ParamError(f"need at least one step, got {n}", "steps")
         t = as_time(self.grid(process, n))
@@ -164,7 +167,7 @@ class Custom(Schedule):
             raise ParamError("times must decrease", "schedule")
         return t
 
-    def times(self, process, n, shift=1.0):
+    def times(self, process, n, shift=1.0, *, model=None, solver=None):
         return as_time(self.grid(process, n))  # explicit times are used as given
 
 
@@ -217,3 +220,6 @@ class Trailing(_Spacing):
     """ddpm-discrete: timesteps round(N - k N / m) - 1 (diffusers 'trailing'; reaches t_max)."""
 
     title = "Discrete 'trailing' spacing"
+
+
+from . import schedule_opt as _schedule_opt  # noqa: E402,F401  (registers "optimized")

@@ -11,6 +11,7 @@ and ``denoise_final``.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Iterator, Optional
 
@@ -108,8 +109,17 @@ class Solver:
     def make_schedule(self):
         return SCHEDULES.get(self.schedule, "schedule")(**self.schedule_params)
 
-    def times(self, process) -> Tensor:
-        return self.make_schedule().times(process, self.num_steps(), self.shift)
+    def times(self, process, model=None) -> Tensor:
+        """The time grid; ``model`` (a Denoiser) is needed by schedules fitted to it."""
+        return self.make_schedule().times(process, self.num_steps(), self.shift, model=model,
+                                          solver=self)
+
+    def times_for(self, model) -> Tensor:
+        """The grid of a run on ``model`` (what the runner calls); subclasses that override
+        ``times(process)`` without ``model`` keep working."""
+        if "model" in inspect.signature(self.times).parameters:
+            return self.times(model.process, model=model)
+        return self.times(model.process)
 
     def is_stochastic(self) -> bool:
         """Whether this instance draws noise (a solver may depend on its params, e.g. DDIM's eta)."""

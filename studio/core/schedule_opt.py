@@ -1,0 +1,247 @@
+"""Optimised time schedules (in the spirit of Sabour, Fidler & Kreis 2024, "Align Your Steps:
+Optimizing Sampling Schedules in Diffusion Models").
+
+For a given model (network + process + guidance), deterministic solver and number of steps n, the
+n - 1 interior time points are chosen to minimise the discrepancy between the solver's output and
+a fine reference solve of the probability-flow ODE from the same prior samples:
+
+    J(t_1 .. t_{n-1}) = RMS over particles and components of (solve(x_T; t_0 .. t_n) - ref(x_T)).
+
+Align Your Steps bounds the KL divergence of the SDE path; here the target is the quantity a
+deterministic sampler is judged by, the error of its endpoint, measured directly. The points are
+parametrised by their log-SNR, monotone by construction: p_k in (0, 1) is the position of lambda_k
+between the noisy end (lambda(t_max), held above -2 log SIGMA_EDM_INFINITE where alpha vanishes)
+and the clean end (lambda(t_min)). A compass search moves one point at a time by a fraction of
+the gap to its neighbour, halving the fraction when a sweep brings no improvement. It needs no
+gradients (any network, any solver that runs on a given grid) and costs one n-step solve of
+``particles`` samples per evaluation. The reference is the engine's Dormand-Prince integrator at a
+tight tolerance. Results are cached per (model, solver, n, settings).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .errors import NonFiniteError, ParamError
+from .params import param, to_params
+from .processes.base import as_time
+from .registry import SCHEDULES
+from .schedules import SIGMA_EDM_INFINITE, Schedule
+
+__all__ = ["optimize_schedule", "OptimizedSchedule", "ScheduleFit", "clear_cache"]
+
+_CACHE: "OrderedDict[str, ScheduleFit]" = OrderedDict()
+_CACHE_SIZE = 64
+#: the Karras rho values init="auto" starts from (with log-SNR-uniform)
+AUTO_RHOS = (1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 14.0, 20.0)
+
+
+@dataclass
+class ScheduleFit:
+    """The result of :func:`optimize_schedule`."""
+
+    #: n + 1 decreasing float64 times
+    times: Tensor
+    #: RMSE to the reference with the initial times (Karras rho = 7 for init="auto") and the
+    #: optimised ones, on the optimisation's particles
+    initial_error: float
+    error: float
+    #: objective evaluations (each one n-step solve)
+    evaluations: int
+    #: the optimisation's particles' reference endpoints were solved with this many evaluations
+    reference_nfe: int
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _fingerprint(model, solver, n: int, settings: dict) -> str:
+    def plugin(obj):
+        if obj is None:
+            return None
+        return [type(obj).__module__ + "." + type(obj).__qualname__, repr(to_params(obj))]
+    params = {k: v for k, v in to_params(solver).items() if k not in ("steps", "nfe")}
+    labels = None
+    if model.labels is not None:
+        labels = model.labels.detach().cpu().tolist()
+    return json.dumps([plugin(model.network), plugin(model.process), plugin(model.guidance),
+                       labels, solver.id, repr(params), n, repr(sorted(settings.items()))])
+
+
+def _reference(model, x_T: Tensor, t0: float, t1: float, denoise_final: bool,
+               rtol: float) -> tuple[Tensor, int]:
+    """The probability-flow ODE from t0 to t1 solved to ``rtol`` (+ the final x0-prediction)."""
+    from .odeint import dopri5
+    start = model.nfe
+    with torch.no_grad():
+        sol = dopri5(lambda t, x: model(x, t).velocity, x_T, t0, t1, rtol=rtol, atol=rtol)
+        out = sol.y
+        if denoise_final:
+            out = model(out, t1).x0
+    return out, model.nfe - start
+
+
+def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None, *,
+                      init: str = "auto", particles: int = 512, seed: int = 0,
+                      evaluations: int = 400, rtol: float = 1e-7,
+                      reference: Optional[Tensor] = None,
+                      progress: Optional[Callable[[int, float], None]] = None) -> ScheduleFit:
+    """Interior times minimising ``solver``'s endpoint RMSE to the PF-ODE for ``model``.
+
+    ``model`` is a :class:`studio.core.model.Denoiser`; ``solver`` a deterministic, non-adaptive
+    :class:`Solver` (its ``denoise_final`` is honoured; its schedule and step count are not used:
+    the grid has ``n_steps`` steps). ``x_T`` are the prior samples to fit on (default:
+    ``particles`` draws from the process's prior with ``seed``). ``init`` names the schedule to
+    start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
+    solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
+    """
+    from .model import Denoiser
+    from .runner import SamplingRun
+
+    where = "schedule"
+    if n_steps < 1:
+        raise ParamError(f"need at least one step, got {n_steps}", "steps")
+    if solver.adaptive:
+        raise ParamError(f"{solver.id} chooses its own steps; an optimised schedule needs a "
+                         "fixed-grid solver", where)
+    if solver.is_stochastic():
+        raise ParamError(f"the optimised schedule minimises the error to the probability-flow ODE "
+                         f"and needs a deterministic solver; {solver.id} draws noise", where)
+    if init != "auto" and (init in ("optimized", "custom") or init not in SCHEDULES):
+        raise ParamError(f"init must be 'auto' or a built-in schedule id, got {init!r}",
+                         f"{where}.init")
+    proc = model.process
+    den = model
+    if x_T is None:
+        net = model.network
+        g = torch.Generator().manual_seed(int(seed))
+        x_T = torch.randn((particles,) + tuple(net.data_shape), generator=g, dtype=torch.float64)
+        x_T = (x_T * proc.prior_std).to(net.default_dtype)
+        labels = model.labels
+        if labels is not None and labels.ndim > 0 and len(labels) != particles:
+            labels = labels[torch.arange(particles) % len(labels)]
+        den = Denoiser(net, proc, model.guidance, labels)
+
+    t_max, t_min = float(proc.t_max), float(proc.t_min)
+    if n_steps == 1:
+        return ScheduleFit(as_time([t_max, t_min]), math.nan, math.nan, 0, 0)
+
+    if reference is None:
+        reference, ref_nfe = _reference(den, x_T, t_max, t_min, solver.denoise_final, rtol)
+    else:
+        ref_nfe = 0
+    reference = reference.to(torch.float64)
+
+    lam_lo = max(float(proc.logsnr(as_time(t_max))), -2.0 * math.log(SIGMA_EDM_INFINITE))
+    lam_hi = float(proc.logsnr(as_time(t_min)))
+    if not (math.isfinite(lam_hi) and lam_hi > lam_lo):
+        raise ParamError(f"the process's log-SNR range [{lam_lo:g}, {lam_hi:g}] cannot be "
+                         "searched (is t_min a point with zero noise?)", where)
+    span = lam_hi - lam_lo
+
+    def times_of(p: list[float]) -> Tensor:
+        lam = torch.tensor([lam_lo + span * v for v in p], dtype=torch.float64)
+        inner = torch.clamp(proc.t_of_logsnr(lam), t_min, t_max)
+        return torch.cat([as_time([t_max]), inner, as_time([t_min])])
+
+    used = 0
+
+    def cost(p: list[float]) -> float:
+        nonlocal used
+        used += 1
+        ts = times_of(p)
+        if not bool(torch.all(ts[1:] < ts[:-1])):
+            return math.inf
+        try:
+            out = SamplingRun(den, solver, x_T, ts=ts).run().samples
+        except NonFiniteError:
+            return math.inf
+        return float((out.to(torch.float64) - reference).pow(2).mean().sqrt())
+
+    def positions(schedule) -> list[float]:
+        lam = proc.logsnr(schedule.times(proc, n_steps)[1:-1])
+        eps = 1e-6
+        p = sorted(min(max((float(v) - lam_lo) / span, eps), 1 - eps) for v in lam)
+        for k in range(1, len(p)):  # strictly increasing
+            p[k] = max(p[k], p[k - 1] + eps)
+        return p
+
+    # 0) the starting grid: the given schedule, or the best of the Karras family
+    #    (rho from 1.5 to 20; log-SNR-uniform is its rho -> infinity limit)
+    if init == "auto":
+        karras = SCHEDULES.get("karras")
+        starts = [positions(karras(rho=r)) for r in AUTO_RHOS]
+        starts.append(positions(SCHEDULES.get("logsnr")()))
+    else:
+        starts = [positions(SCHEDULES.get(init, f"{where}.init")())]
+    scored = [(cost(q), q) for q in starts]
+    first = scored[0][0] if init != "auto" else scored[AUTO_RHOS.index(7.0)][0]
+    best, p = min(scored, key=lambda c: c[0])
+    # 1) compass search: +-frac of the gap to the neighbour, frac halved after a barren sweep
+    frac = 0.25
+    while used < evaluations and frac > 1e-3:
+        improved = False
+        for k in range(len(p)):
+            for direction in (1, -1):
+                if used >= evaluations:
+                    break
+                lo = p[k - 1] if k > 0 else 0.0
+                hi = p[k + 1] if k + 1 < len(p) else 1.0
+                gap = (hi - p[k]) if direction > 0 else (p[k] - lo)
+                trial = list(p)
+                trial[k] = p[k] + direction * frac * gap
+                c = cost(trial)
+                if c < best:
+                    # a gain below 1e-4 relative does not keep the step size up
+                    improved = improved or c < best * (1.0 - 1e-4)
+                    p, best = trial, c
+                    break
+        if progress is not None:
+            progress(used, best)
+        if not improved:
+            frac *= 0.5
+    return ScheduleFit(times_of(p), first, best, used, ref_nfe)
+
+
+@SCHEDULES.register("optimized")
+@dataclass
+class OptimizedSchedule(Schedule):
+    """Times minimising the chosen solver's endpoint error for the model at this step count
+    (Align-Your-Steps-like; see :func:`optimize_schedule`). Needs the model: runs compute it on
+    first use and cache it. The time shift does not apply."""
+
+    title = "Optimised for the model and solver"
+    init: str = param("auto", "schedule the search starts from ('auto': the best Karras rho)",
+                      choices=("auto", "karras", "logsnr", "uniform", "exponential", "quadratic"))
+    particles: int = param(512, "prior samples the error is measured on", min=1)
+    evaluations: int = param(400, "most solves the search may spend", min=1)
+    opt_seed: int = param(0, "seed of the prior samples the search uses", min=0)
+
+    def times(self, process, n, shift=1.0, *, model=None, solver=None):
+        if n < 1:
+            raise ParamError(f"need at least one step, got {n}", "steps")
+        if model is None or solver is None:
+            raise ParamError("the 'optimized' schedule needs the model and the solver "
+                             "(Solver.times(process, model=...))", "schedule")
+        if model.process is not process:
+            from .model import Denoiser
+            model = Denoiser(model.network, process, model.guidance, model.labels)
+        settings = {"init": self.init, "particles": self.particles,
+                    "evaluations": self.evaluations, "seed": self.opt_seed}
+        key = _fingerprint(model, solver, n, settings)
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key].times.clone()
+        fit = optimize_schedule(model, solver, n, init=self.init, particles=self.particles,
+                                seed=self.opt_seed, evaluations=self.evaluations)
+        _CACHE[key] = fit
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return fit.times.clone()
