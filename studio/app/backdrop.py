@@ -28,8 +28,8 @@ class Backdrop:
     mean: Optional[np.ndarray] = None
     axes: Optional[np.ndarray] = None
     explained: tuple = ()
-    #: image range (lo, hi) used to map pixel values to grey levels
-    value_range: tuple = (-1.0, 1.0)
+    #: image range (lo, hi) mapped to black..white (None: each frame's own 1..99% range)
+    value_range: Optional[tuple] = None
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """[N, *data_shape] -> [N, 2] view coordinates."""
@@ -69,12 +69,14 @@ def make_backdrop(network, samples: int = 4000, grid: int = GRID) -> Backdrop:
     # fewer samples in high dimension: a PCA needs few, and sampling costs O(n D^2)
     data = data_samples(network, samples if dim <= 8 else max(samples // 4, 500))
     if is_image(shape):
-        lo, hi = (-1.0, 1.0)
-        if data is not None and data.size:
+        value_range = None          # unknown: each frame is scaled to its own range
+        declared = getattr(getattr(network, "spec", None), "data_range", None)
+        if declared is not None and len(declared) == 2 and declared[1] > declared[0]:
+            value_range = (float(declared[0]), float(declared[1]))
+        elif data is not None and data.size:
             lo, hi = float(np.percentile(data, 0.5)), float(np.percentile(data, 99.5))
-            if hi <= lo:
-                hi = lo + 1.0
-        return Backdrop("image", shape, value_range=(lo, hi))
+            value_range = (lo, hi if hi > lo else lo + 1.0)
+        return Backdrop("image", shape, value_range=value_range)
     if dim <= 2:
         extent = _extent(data[:, :2] if data is not None and dim == 2 else None)
         density = None

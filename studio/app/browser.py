@@ -8,6 +8,7 @@ user adds).
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 from typing import Callable
@@ -101,6 +102,12 @@ class BrowserModel(QAbstractListModel):
         key = self.key(e)
         if key in self._icons:
             return self._icons[key]
+        if e.preview_png:
+            pm = QPixmap()
+            if pm.loadFromData(e.preview_png, "PNG"):
+                self._icons[key] = QIcon(pm.scaled(THUMB, THUMB, Qt.KeepAspectRatio,
+                                                   Qt.SmoothTransformation))
+                return self._icons[key]
         if key in _PICTURES:
             pic = _PICTURES[key]
             self._icons[key] = QIcon(to_pixmap(*pic)) if pic is not None else self._blank()
@@ -169,21 +176,46 @@ class BrowserModel(QAbstractListModel):
         return QModelIndex()
 
 
+def _get(c: dict, *path, default=None):
+    for key in path:
+        if not isinstance(c, dict) or key not in c:
+            return default
+        c = c[key]
+    return c
+
+
+def card_fields(c: dict) -> list[tuple[str, object]]:
+    """The card's rows, for built-in (network.card()) and model-file (library) cards alike."""
+    process = c.get("process")
+    if isinstance(process, dict):
+        process = process.get("kind")
+    classes = c.get("num_classes", _get(c, "conditioning", "num_classes", default=0))
+    rows = [("name", c.get("name")), ("kind", c.get("kind")),
+            ("data shape", c.get("data_shape", _get(c, "data", "shape"))),
+            ("data", _get(c, "data", "kind")),
+            ("parameterization", c.get("parameterization")),
+            ("trained with process", process or "any"),
+            ("classes", classes or "unconditional"),
+            ("architecture", _get(c, "architecture", "id")),
+            ("parameters", c.get("parameters")), ("components", c.get("components")),
+            ("points", c.get("points")), ("source", c.get("source")),
+            ("file", c.get("path")), ("problem", c.get("error"))]
+    return [(k, v) for k, v in rows if v is not None]
+
+
 def card_html(entry: catalog.Entry) -> str:
     try:
         c = entry.card()
     except Exception as exc:  # noqa: BLE001 - show why the model cannot be loaded
-        return f"<b>{entry.title}</b><p style='color:#e0564a'>Cannot load: {exc}</p>"
-    rows = [("name", c.get("name")), ("kind", c.get("kind")), ("data shape", c.get("data_shape")),
-            ("parameterization", c.get("parameterization")),
-            ("trained with process", c.get("process")),
-            ("classes", c.get("num_classes") or "unconditional"), ("source", c.get("source"))]
-    rows += [(k, v) for k, v in c.items() if k not in {"name", "kind", "data_shape", "title",
-             "parameterization", "process", "num_classes", "source", "description"}]
+        return f"<b>{html.escape(entry.title)}</b><p style='color:#e0564a'>Cannot load: " \
+               f"{html.escape(str(exc))}</p>"
     table = "".join(f"<tr><td style='color:#9aa4ae; padding-right:8px'>{k}</td>"
-                    f"<td>{json.dumps(v) if isinstance(v, list) else v}</td></tr>" for k, v in rows)
-    return (f"<b>{entry.title}</b><br><span style='color:#9aa4ae'>{c.get('title', '')}</span>"
-            f"<p>{entry.description}</p><table>{table}</table>")
+                    f"<td>{html.escape(json.dumps(v) if isinstance(v, list) else str(v))}</td></tr>"
+                    for k, v in card_fields(c))
+    subtitle = c.get("title", "") if entry.source == "built-in" else ""
+    return (f"<b>{html.escape(entry.title)}</b><br><span style='color:#9aa4ae'>"
+            f"{html.escape(str(subtitle))}</span><p>{html.escape(entry.description)}</p>"
+            f"<table>{table}</table>")
 
 
 class ModelBrowser(QWidget):

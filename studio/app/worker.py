@@ -105,7 +105,10 @@ class SamplingWorker(QObject):
         logsnr = float(info.process.logsnr(tt))
 
         def host(v, n):
-            return v[:n].detach().to("cpu", torch.float64).numpy()
+            v = v[:n].detach()
+            if not final:   # the views show data units, as the final samples are
+                v = info.network.to_data_units(v)
+            return v.to("cpu", torch.float64).numpy()
 
         if bd.mode == "image":
             imgs = host(x, MAX_IMAGES).astype(np.float32)

@@ -38,6 +38,8 @@ class Entry:
     source: str = "built-in"
     tags: tuple = ()
     _card: dict | None = field(default=None, repr=False, compare=False)
+    #: a small PNG picture of the model (e.g. samples stored in a model file), if any
+    preview_png: bytes | None = field(default=None, repr=False, compare=False)
 
     def network_node(self) -> dict:
         """A fresh copy of the network node (type, kind, params)."""
@@ -98,12 +100,8 @@ def get(name: str, folders: Iterable[str] = ()) -> Entry:
 
 def default_library_dir() -> str:
     """The per-user model library folder (it may not exist yet)."""
-    try:
-        from platformdirs import user_data_dir
-        base = user_data_dir("diffusion-studio", appauthor=False)
-    except ImportError:  # pragma: no cover
-        base = os.path.join(os.path.expanduser("~"), ".diffusion-studio")
-    return os.path.join(base, "models")
+    from .library import user_dir
+    return str(user_dir())
 
 
 # -- built-in Gaussian mixtures -------------------------------------------------------------------
@@ -224,23 +222,26 @@ def _builtin_provider(folders: list[str]) -> list[Entry]:
 
 @provider("files")
 def _files_provider(folders: list[str]) -> list[Entry]:
-    """Model files in the library folders, if some network kind loads files (kind ``file``)."""
+    """Model files of the model library (bundled, the user's library, extra folders and
+    ``folders``), as ``file`` network nodes; their cards come from the files' metadata, so listing
+    never loads weights."""
     from .registry import NETWORKS
     if "file" not in NETWORKS:
         return []
+    from . import library
     specs = NETWORKS.specs("file")
-    key = next((s.name for s in specs if s.ui == "path"), "path")
+    key = "path" if any(s.name == "path" for s in specs) else specs[0].name
     out = []
-    for folder in folders:
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for fname in names:
-            if not fname.endswith(MODEL_FILE_SUFFIXES):
-                continue
-            path = os.path.abspath(os.path.join(folder, fname))
-            stem = fname.rsplit(".", 1)[0]
-            out.append(Entry(stem, stem, {"type": "network", "kind": "file", "params": {key: path}},
-                             f"Model file {path}", source=folder, tags=("file",)))
+    for item in library.list_models(extra=list(folders)):
+        card = item.card()
+        stem = os.path.basename(item.path).rsplit(".", 1)[0]
+        title = str(card.get("title") or card.get("name") or stem)
+        desc = str(card.get("description") or "") or (
+            f"Cannot be used: {item.error}" if item.error else f"Model file {item.path}")
+        card = dict(card, name=stem, description=desc, source=item.source)
+        card.setdefault("kind", "file")
+        out.append(Entry(stem, title, {"type": "network", "kind": "file",
+                                       "params": {key: item.reference}},
+                         desc, source=item.source, tags=("file", item.source), _card=card,
+                         preview_png=getattr(getattr(item.info, "spec", None), "preview_png", None)))
     return out

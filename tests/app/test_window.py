@@ -37,7 +37,8 @@ def test_layout_persists_between_runs(qtbot, settings):
 def test_browser_lists_models_and_uses_one(win, qtbot):
     names = [e.name for e in win.browser.model.entries]
     assert {"eight-gaussians", "two-moons", "clusters-64d"} <= set(names)
-    assert len([n for n in names if catalog.get(n).card()["data_shape"] != [2]]) >= 2
+    builtin = [e for e in win.browser.model.entries if e.source == "built-in"]
+    assert len([e for e in builtin if e.card()["data_shape"] != [2]]) >= 2
     win.browser.select("two-moons")
     assert "Two moons" in win.browser.card.toPlainText()
     assert "parameterization" in win.browser.card.toPlainText()
@@ -127,3 +128,26 @@ def test_gui_automation_malformed_pipeline(qtbot, settings, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "bad.json" in err and "not valid JSON" in err
+
+
+def test_model_files_from_a_folder(win, tmp_path):
+    """Model files of a folder the user adds are listed with their card; using one runs it."""
+    import pytest
+
+    from studio.core.registry import NETWORKS
+    if "file" not in NETWORKS:
+        pytest.skip("no network kind loads model files")
+    models_helpers = pytest.importorskip("tests.core.models_helpers")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    models_helpers.tiny_model_file(folder / "tiny.safetensors")
+    win.browser.add_folder(str(folder))
+    entry = next(e for e in win.browser.model.entries if e.name == "tiny")
+    assert entry.node == {"type": "network", "kind": "file",
+                          "params": {"path": str(folder / "tiny.safetensors")}}
+    win.browser.select("tiny")
+    card = win.browser.card.toPlainText()
+    assert "a tiny test model" in card and "vp-linear" in card and "[2]" in card
+    win.use_model(entry)
+    assert win.doc.nodes["network"].kind == "file"
+    assert win.doc.problem() is None

@@ -207,7 +207,6 @@ class ImagesView(BranchView):
 
     def show_frame(self, frame, trail=None) -> None:
         super().show_frame(frame, trail)
-        lo, hi = self.backdrop.value_range
         for name, arr in (("x_t", None if frame is None else frame.images),
                           ("x0-prediction", None if frame is None else
                            (frame.images if frame.final else frame.x0_images))):
@@ -215,8 +214,17 @@ class ImagesView(BranchView):
             if arr is None or not len(arr):
                 img.clear()
                 continue
+            lo, hi = self.backdrop.value_range or _auto_range(arr)
             img.setImage(mosaic(arr, lo, hi), levels=(0, 255))
             self.boxes[name].autoRange(padding=0.01)
 
     def pixels(self, name: str = "x_t") -> np.ndarray | None:
         return self.images[name].image
+
+
+def _auto_range(arr: np.ndarray) -> tuple[float, float]:
+    finite = arr[np.isfinite(arr)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(np.percentile(finite, 1)), float(np.percentile(finite, 99))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
