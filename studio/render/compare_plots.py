@@ -128,13 +128,13 @@ def grid_figure(comp, cell_px: int = 200, max_points: int = 3000, tiles: int = 4
     active = [m.id for m in comp.active_metrics() if m.plot]
     metric = metric or (active[0] if active else None)
     win = pg.GraphicsLayoutWidget()
-    win.resize(100 + (cell_px + 8) * len(nfes), 110 + (cell_px + 8) * len(rows))
+    win.resize(max(760, 100 + (cell_px + 8) * len(nfes)), 110 + (cell_px + 8) * len(rows))
     lay = win.ci
     lay.setSpacing(4)
     lay.addLabel(_title(comp), col=0, colspan=len(nfes) + 1, size="11pt")
     lay.nextRow()
     ref = comp.reference_summary()
-    sub = ("grey: data samples; " if comp.data is not None else "") + (
+    sub = ("grey: data samples; " if comp.data is not None and not image else "") + (
         f"{metric} against the reference ({'; '.join(ref['methods'])})" if metric == "rmse" and
         ref["methods"] else "")
     lay.addLabel(sub, col=0, colspan=len(nfes) + 1, size="8pt", color="#555")

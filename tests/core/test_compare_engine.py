@@ -224,3 +224,28 @@ def test_registered_dopri5_and_builtin_references_agree():
     b = Adaptive(integrator="dopri5").compute(task)
     assert "registered dopri5" in b.method and "built-in" in a.method
     assert float((a.samples - b.samples).abs().max()) < 1e-9
+
+
+def test_solver_reference_and_image_grid(tmp_path):
+    """A user-chosen high-NFE reference (as for trained models), and image data: tiles in the
+    grid, the low-D distances reported as not applicable."""
+    from studio.cli.commands.compare import parse_reference
+    from studio.render.compare_plots import save_grid
+
+    ref = parse_reference("solver:heun:nfe=201:schedule=karras")
+    assert ref == {"kind": "solver", "params": {"solver": "heun",
+                                                "params": {"nfe": 201, "schedule": "karras"}}}
+    imgs = torch.tanh(torch.randn(200, 1, 5, 5, generator=torch.Generator().manual_seed(0)))
+    np.save(tmp_path / "imgs.npy", imgs.numpy())
+    d = pipeline_dict(net=("gaussian", {"data": str(tmp_path / "imgs.npy")}), proc=("vp-linear", {}),
+                      batch=16)
+    spec = CompareSpec.from_pipeline(Pipeline.from_dict(d), [4], ["dpm-solver++-2m"],
+                                     reference=ref, n_data=100)
+    comp = ComparisonRun(spec).run()
+    r = comp.results[0]
+    assert comp.reference_for(r).method.startswith("heun") and comp.reference_for(r).nfe == 201
+    assert {"swd", "mmd"} <= set(comp.unavailable) and r.metrics["rmse"] > 0
+    im = save_grid(comp, str(tmp_path / "grid.png"))
+    from PIL import Image
+
+    assert Image.open(im).size[0] > 400
