@@ -22,6 +22,13 @@ def make_app():
     app.setApplicationDisplayName(APP)
     from .style import apply_style
     apply_style(app)
+    try:
+        from .resources import app_icon
+        icon = app_icon()
+        if not icon.isNull():
+            app.setWindowIcon(icon)
+    except Exception:  # noqa: BLE001 - an icon is cosmetic
+        pass
     return app
 
 

@@ -14,6 +14,9 @@ class Menus:
         for act in (win.new_action, win.open_action):
             f.addAction(act)
         self.recent = f.addMenu("Open &Recent")
+        self.examples = f.addMenu("Open E&xample")
+        self.examples.aboutToShow.connect(self.refresh_examples)
+        self.refresh_examples()
         f.addSeparator()
         for act in (win.save_action, win.save_as_action):
             f.addAction(act)
@@ -60,6 +63,20 @@ class Menus:
             self.recent.addAction("Clear list", self._clear)
         else:
             self.recent.addAction("(none)").setEnabled(False)
+
+    def refresh_examples(self) -> None:
+        """The example pipelines that ship with the app."""
+        self.examples.clear()
+        try:
+            from .resources import example_files
+            files = example_files()
+        except Exception:  # noqa: BLE001 - no examples is not an error
+            files = []
+        for path in files:
+            act = self.examples.addAction(path.stem, lambda p=str(path): self._open(p))
+            act.setToolTip(str(path))
+        if not files:
+            self.examples.addAction("(none installed)").setEnabled(False)
 
     def _open(self, path: str) -> None:
         if self.win._maybe_save():

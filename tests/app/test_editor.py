@@ -217,3 +217,21 @@ def test_incomplete_draft_saves_and_reopens(win, tmp_path):
     assert win.doc.of_type("solver") == []
     assert not win.run()
     assert "no solver node" in win.log.entries[-1][2]
+
+
+def test_example_pipelines_open_in_the_editor(win):
+    from studio.app.resources import example_files
+    files = example_files()
+    if not files:
+        import pytest
+        pytest.skip("no example pipelines installed")
+    for path in files:
+        assert win.open_path(str(path)), win.log.entries[-1]
+        assert set(win.scene.nodes) == set(win.doc.nodes)
+        # what the editor holds is what the engine reads (plus positions under "ui")
+        engine = Pipeline.load(str(path), strict=False).to_dict()
+        mine = win.doc.to_dict()
+        assert {k: v for k, v in mine.items() if k != "ui"} == \
+            {k: v for k, v in engine.items() if k != "ui"}
+    titles = [a.text() for a in win.menus.examples.actions()]
+    assert [p.stem for p in files] == titles
