@@ -11,8 +11,12 @@ Align Your Steps bounds the KL divergence of the SDE path; here the target is th
 deterministic sampler is judged by, the error of its endpoint, measured directly. The points are
 parametrised by their log-SNR, monotone by construction: p_k in (0, 1) is the position of lambda_k
 between the noisy end (lambda(t_max), held above -2 log SIGMA_EDM_INFINITE where alpha vanishes)
-and the clean end (lambda(t_min)). A compass search moves one point at a time by a fraction of
-the gap to its neighbour, halving the fraction when a sweep brings no improvement. It needs no
+and the clean end (lambda(t_min)). The search starts from the best of the Karras family
+(rho = 1.5 .. 20, and log-SNR-uniform, its rho -> infinity limit) or from a given schedule; a
+compass search then moves one point at a time by a fraction of the gap to its neighbour, halving
+the fraction when a sweep brings no significant improvement. The objective is not convex: points
+may merge (a step of nearly zero length gives a multistep method a cheap derivative estimate),
+and the search finds a good local optimum, not the global one. It needs no
 gradients (any network, any solver that runs on a given grid) and costs one n-step solve of
 ``particles`` samples per evaluation. The reference is the engine's Dormand-Prince integrator at a
 tight tolerance. Results are cached per (model, solver, n, settings).
@@ -134,7 +138,8 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
         return ScheduleFit(as_time([t_max, t_min]), math.nan, math.nan, 0, 0)
 
     if reference is None:
-        reference, ref_nfe = _reference(den, x_T, t_max, t_min, solver.denoise_final, rtol)
+        tol = rtol if x_T.dtype == torch.float64 else max(rtol, 1e-5)
+        reference, ref_nfe = _reference(den, x_T, t_max, t_min, solver.denoise_final, tol)
     else:
         ref_nfe = 0
     reference = reference.to(torch.float64)
