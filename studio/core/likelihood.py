@@ -253,6 +253,24 @@ def log_likelihood(den: Denoiser, x: Tensor, settings: LikelihoodSettings | None
                             time.perf_counter() - start, dim, how)
 
 
+def log_density_grid(den: Denoiser, xlim, ylim, n: int = 48,
+                     settings: LikelihoodSettings | None = None, **kw):
+    """The model's log-density (-NLL through the PF-ODE) on an n x n grid of a 2-D model, for the
+    heatmap beside the exact one (:func:`studio.core.diagnostics.density_grid` at t_min)."""
+    from .diagnostics import Grid2D
+
+    if tuple(den.network.data_shape) != (2,):
+        raise ParamError(f"needs 2-D data; the network's data shape is "
+                         f"{list(den.network.data_shape)}", "network")
+    xs = np.linspace(float(xlim[0]), float(xlim[1]), int(n))
+    ys = np.linspace(float(ylim[0]), float(ylim[1]), int(n))
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float64)
+    s = settings or LikelihoodSettings(dequantize="none")
+    res = log_likelihood(den, pts, s, **kw)
+    return Grid2D(xs, ys, (-res.nll).reshape(n, n), float(den.process.t_min), res.method)
+
+
 def pipeline_likelihood(built, x, settings: LikelihoodSettings | None = None,
                         branch: int = 0, **kw) -> LikelihoodResult:
     """:func:`log_likelihood` with a built pipeline's process, network and (branch's) guidance."""
@@ -264,4 +282,5 @@ def pipeline_likelihood(built, x, settings: LikelihoodSettings | None = None,
 
 
 __all__ = ["LikelihoodSettings", "LikelihoodResult", "log_likelihood", "pipeline_likelihood",
+           "log_density_grid",
            "divergence_exact", "divergence_hutchinson", "make_probes", "velocity_and_divergence"]

@@ -138,3 +138,14 @@ def test_cli_nll(tmp_path):
     assert np.abs(got["nll"] - exact).mean() < 1e-3
     assert main(["nll", str(tmp_path / "p.json"), "--data", str(tmp_path / "missing.npy"),
                  "--out", str(out), "--quiet"]) == 2
+
+
+def test_log_density_grid_matches_exact_heatmap():
+    from studio.core.diagnostics import density_grid
+    from studio.core.likelihood import log_density_grid
+
+    net, proc = network("gmm", **GMM2), process("rectified-flow")
+    den = Denoiser(net, proc)
+    model = log_density_grid(den, (-3, 3), (-1, 3), 5, LikelihoodSettings(rtol=1e-6, atol=1e-6))
+    exact = density_grid(den, proc.t_min, (-3, 3), (-1, 3), 5)
+    assert np.abs(model.values - exact.values).max() < 1e-3

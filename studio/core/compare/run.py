@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ..arrays import load_array
-from ..errors import Cancelled, NonFiniteError, ParamError, StudioError
+from ..errors import Cancelled, ParamError, StudioError
 from ..pipeline import Branch, Built, build_solver
 from ..runner import CancelToken, StepEvent
 from .metrics import Metric, MetricInput, resolve_metrics
@@ -178,7 +178,7 @@ class ComparisonRun:
                 for ev in run:
                     if self.on_progress is not None:
                         self._emit("cell", cell.index, cell, ev)
-            except NonFiniteError as exc:
+            except StudioError as exc:  # NaN/Inf at a step, an adaptive solver over its cap, ...
                 res = CellResult(cell, "failed", str(exc), steps=len(run.ts) - 1)
                 comp.add(res)
                 self._emit("cell", cell.index + 1, cell, message=f"failed {cell.key}")
