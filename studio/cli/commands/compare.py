@@ -41,6 +41,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     p.add_argument("--no-samples", action="store_true",
                    help="leave samples out of comparison.json and skip samples.npz")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (1 is fastest for small "
+                   "analytic models and gives steadier per-sample times)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -147,6 +149,10 @@ def run(args) -> int:
 
     if args.metrics == "list":
         return _list_metrics()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ParamError("must be a positive integer", "--threads")
+        torch.set_num_threads(args.threads)
     if not args.pipeline:
         raise ParamError("give a pipeline JSON (or a saved comparison)", "pipeline")
     if not args.out:

@@ -19,8 +19,7 @@ the cell's single-solver pipeline (:meth:`CompareSpec.cell_pipeline`), so result
 from __future__ import annotations
 
 import dataclasses
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
 import numpy as np
