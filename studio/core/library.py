@@ -34,6 +34,21 @@ def user_dir(create: bool = False) -> Path:
     return path
 
 
+def new_model_path(name: str, folder: Path | None = None) -> Path:
+    """A free ``.safetensors`` path for a model called ``name`` in ``folder`` (default: the
+    user's library, created if needed): the name slugified, then -2, -3, ... if taken."""
+    import re
+    folder = Path(folder) if folder is not None else user_dir(create=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.").lower()[:80] or "model"
+    path = folder / f"{slug}.safetensors"
+    k = 2
+    while path.exists():
+        path = folder / f"{slug}-{k}.safetensors"
+        k += 1
+    return path
+
+
 def extra_dirs() -> list[Path]:
     env = os.environ.get("STUDIO_MODEL_PATH", "")
     return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]

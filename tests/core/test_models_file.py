@@ -10,7 +10,7 @@ import torch
 
 from studio.core import modelfile
 from studio.core.errors import ParamError, StudioError
-from studio.core.library import bundled_dir, list_models, resolve_model_path
+from studio.core.library import bundled_dir, list_models, new_model_path, resolve_model_path
 from studio.core.modelfile import (ModelFileError, ModelSpec, import_checkpoint, load_model,
                                    read_info, save_model)
 
@@ -236,6 +236,10 @@ def test_library_lists_good_and_bad_files(tmp_path, monkeypatch):
     entries = {os.path.basename(e.path): e for e in list_models() if e.source == "user"}
     assert entries["a.safetensors"].info is not None
     assert "header length" in entries["broken.safetensors"].error
+    p = new_model_path("My Model: v2!")
+    assert p == tmp_path / "user" / "my-model-v2.safetensors"
+    tiny_model_file(p)
+    assert new_model_path("My Model: v2!").name == "my-model-v2-2.safetensors"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in bundled_dir().glob("*.safetensors")))

@@ -1,4 +1,4 @@
-"""`studio train CONFIG.json --out MODEL.safetensors`: train a model from a configuration."""
+"""`studio train CONFIG.json --out MODEL.safetensors | --library`: train a model."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +9,10 @@ HELP = "train a model from a training configuration (studio.train/1) and save th
 
 def add_arguments(p) -> None:
     p.add_argument("config", help="training configuration JSON (studio.train/1)")
-    p.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", help="model file to write (.safetensors)")
+    dest.add_argument("--library", action="store_true", help="write it into the user's model "
+                      "library (named after the model)")
     p.add_argument("--steps", type=int, help="override optim.steps")
     p.add_argument("--seed", type=int, help="override the seed")
     p.add_argument("--checkpoint", help="checkpoint file (.safetensors) written every "
@@ -35,7 +38,7 @@ def run(args) -> int:
     from ...core.training import (TrainConfig, Trainer, TrainFinished, TrainPreview,
                                   TrainProgress)
 
-    if not args.out.lower().endswith(".safetensors"):
+    if args.out and not args.out.lower().endswith(".safetensors"):
         raise StudioError("the model file must end in .safetensors", "--out")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,6 +84,9 @@ def run(args) -> int:
         out.write("\n")
     if args.checkpoint:
         trainer.save_checkpoint(args.checkpoint)
+    if args.library:
+        from ...core.library import new_model_path
+        args.out = str(new_model_path(args.name or trainer.config.name or "model"))
     spec = trainer.export(args.out, name=args.name, preview=not args.no_preview)
     if not quiet:
         print(f"saved {args.out}: {spec.name or 'model'}, {finished.step} steps, loss "

@@ -146,6 +146,7 @@ class Trainer:
         except StudioError as exc:
             raise StudioError(f"{exc.problem} (data set {config.data['kind']!r})",
                               f"{where}: architecture") from None
+        self.fingerprint = self.data.fingerprint()
         self.shift, self.scale = normalisation(self.data)
         spec0 = ModelSpec("", {}, "x0", {}, list(shape), shift=self.shift, scale=self.scale)
         self.x = spec0.to_model_units(torch.as_tensor(self.data.x, dtype=torch.float32))
@@ -280,7 +281,7 @@ class Trainer:
         from .objectives import resolved_t_sampling, resolved_weighting
         training = {
             "dataset": {"kind": cfg.data["kind"], "params": cfg.data.get("params", {}),
-                        "items": int(len(self.x)), "fingerprint": self.data.fingerprint()},
+                        "items": int(len(self.x)), "fingerprint": self.fingerprint},
             "objective": cfg.objective.target, "weighting": resolved_weighting(cfg.objective),
             "t_sampling": resolved_t_sampling(cfg.objective, self.process),
             "steps": self.step, "batch": o.batch, "lr": o.lr, "ema": o.ema,
@@ -385,7 +386,7 @@ class Trainer:
         tensors["rng/global"] = torch.get_rng_state()
         state = {"config": self.config.to_dict(), "base_dir": self.config.base_dir,
                  "step": self.step, "elapsed": self.elapsed, "history": self.history,
-                 "last_loss": self.last_loss, "data_fingerprint": self.data.fingerprint()}
+                 "last_loss": self.last_loss, "data_fingerprint": self.fingerprint}
         save_tensors_atomic(path, tensors, {"format": CHECKPOINT_FORMAT,
                                             "state": json.dumps(state)})
 
@@ -412,7 +413,7 @@ class Trainer:
             cfg_dict["optim"]["steps"] = steps
         cfg = TrainConfig.from_dict(cfg_dict, state.get("base_dir", ""), str(path))
         tr = cls(cfg, device, data)
-        if tr.data.fingerprint() != state.get("data_fingerprint"):
+        if tr.fingerprint != state.get("data_fingerprint"):
             raise StudioError("the training data changed since this checkpoint was written",
                               str(path))
         with open(path, "rb") as fh:
