@@ -37,7 +37,7 @@ class DDS(InverseGuidance):
             gamma = self.gamma
         elif self.sy > 0:
             s2 = per_sample(coeffs.sigma / coeffs.alpha) ** 2
-            gamma = self.sy ** 2 * (self.data_var + s2) / (self.data_var * s2)
+            gamma = self.sy ** 2 * (1.0 / s2 + 1.0 / self.data_var)   # = sigma_y^2 / r_t^2
         else:
             gamma = 0.0
         op = self.op

@@ -37,10 +37,15 @@ class PiGDM(InverseGuidance):
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             x0 = convert(net(xg, t, labels), kind, "x0", xg, coeffs)
-            s2 = per_sample(coeffs.sigma / coeffs.alpha) ** 2
-            r2 = self.data_var * s2 / (self.data_var + s2)
+            s2 = per_sample(coeffs.sigma / coeffs.alpha) ** 2       # inf where alpha = 0
+            r2 = self.data_var / (1.0 + self.data_var / s2)
             self.needs_grad(x0)
             r = self.y_like(x0) - self.op.measured(self.op.forward(x0.detach()))
             u = self.op.adjoint(self.op.gram_solve(r, r2, self.sy ** 2))
             (g,) = torch.autograd.grad(x0, xg, grad_outputs=u)
-        return "x0", x0.detach() + self.scale * (coeffs.sigma ** 2 / coeffs.alpha) * g
+        # sigma^2/alpha g has a finite limit as alpha -> 0, but at alpha = 0 itself x0_hat does not
+        # depend on x_t (g = 0): no guidance there
+        a = coeffs.alpha
+        factor = torch.where(a > 0, coeffs.sigma ** 2 / torch.where(a > 0, a, torch.ones_like(a)),
+                             torch.zeros_like(a))
+        return "x0", x0.detach() + self.scale * factor * g

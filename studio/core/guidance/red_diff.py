@@ -53,7 +53,8 @@ class REDDiff(InverseGuidance):
             noise = ctx.randn_like(mu)
             x_t = a * mu + s * noise
             eps_hat = ctx(x_t, t).eps
-            grad = (self.lam * (s / a)) * (eps_hat - noise) / d \
+            snr_inv = s / a if float(a) > 0 else torch.zeros_like(s)   # alpha = 0: eps_hat = eps
+            grad = (self.lam * snr_inv) * (eps_hat - noise) / d \
                 + self.obs_weight * op.adjoint(op.measured(op.forward(mu)) - y) / m
             k = i + 1
             m1 = self.beta1 * m1 + (1 - self.beta1) * grad
