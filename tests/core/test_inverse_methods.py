@@ -168,6 +168,11 @@ def test_every_kind_runs_with_every_kind_of_solver(kind):
         assert res.samples.shape == (16, 2) and bool(torch.isfinite(res.samples).all())
         if kind in ("dps", "red-diff") and solver[0] == "euler":
             assert res.nfe == (9 if kind == "dps" else 8)   # DPS reuses its gradient evaluation
+    for pid in ("rectified-flow", "edm", "ve"):   # alpha = 0 at t_max (flow), huge sigma (ve, edm)
+        proc = build(PROCESSES.get(pid), {}, pid)
+        res = _sample(RING, _guidance(kind, spec, [0.5], 0.1), n=16, process=proc,
+                      solver=("euler", {"steps": 8}))
+        assert bool(torch.isfinite(res.samples).all()), pid
 
 
 @pytest.mark.parametrize("kind", ["pigdm", "ddnm", "dds", "replace"])
