@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt,
-                            QThreadPool, Signal)
+                            QThreadPool, QTimer, Signal)
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListView, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
@@ -63,6 +63,23 @@ _PICTURES: dict[str, tuple | None] = {}
 
 class _PictureSignals(QObject):
     done = Signal(str)
+    listed = Signal(int, object)       # generation, entries
+
+
+class _ListJob(QRunnable):
+    """Ask every catalog provider for its entries (reading model files' metadata can take a
+    while: it must not hold up the window)."""
+
+    def __init__(self, gen: int, folders: list[str], signals: _PictureSignals):
+        super().__init__()
+        self.gen, self.folders, self.signals = gen, folders, signals
+
+    def run(self) -> None:
+        entries = catalog.entries(self.folders)
+        try:
+            self.signals.listed.emit(self.gen, entries)
+        except RuntimeError:  # the browser is gone
+            pass
 
 
 class _PictureJob(QRunnable):
@@ -79,7 +96,11 @@ class _PictureJob(QRunnable):
 
 
 class BrowserModel(QAbstractListModel):
-    """Catalog entries as a list model (thumbnails drawn lazily, once)."""
+    """Catalog entries as a list model. The built-in models are listed at once; every provider
+    (model files too) is asked in a background thread by :meth:`refresh`, which emits
+    :attr:`listed` when done. Pictures are drawn lazily in the background, once per process."""
+
+    listed = Signal()
 
     def __init__(self, folders: Callable[[], list[str]] = lambda: [], parent=None):
         super().__init__(parent)
@@ -91,7 +112,11 @@ class BrowserModel(QAbstractListModel):
         self._pool.setMaxThreadCount(1)
         self._signals = _PictureSignals(self)
         self._signals.done.connect(self._picture_ready)
-        self.refresh()
+        self._signals.listed.connect(self._listed)
+        self._list_pool = QThreadPool(self)
+        self._list_pool.setMaxThreadCount(1)
+        self._gen = 0
+        self.entries = catalog.builtin()
 
     @staticmethod
     def key(e: catalog.Entry) -> str:
@@ -132,12 +157,20 @@ class BrowserModel(QAbstractListModel):
                 self.dataChanged.emit(idx, idx, [Qt.DecorationRole])
 
     def wait(self, ms: int = 10000) -> bool:
-        return self._pool.waitForDone(ms)
+        return self._list_pool.waitForDone(ms) and self._pool.waitForDone(ms)
 
     def refresh(self) -> None:
+        """List every provider's entries again (in the background; :attr:`listed` when done)."""
+        self._gen += 1
+        self._list_pool.start(_ListJob(self._gen, list(self._folders()), self._signals))
+
+    def _listed(self, gen: int, entries: list) -> None:
+        if gen != self._gen:
+            return
         self.beginResetModel()
-        self.entries = catalog.entries(self._folders())
+        self.entries = entries
         self.endResetModel()
+        self.listed.emit()
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.entries)
@@ -226,6 +259,8 @@ class ModelBrowser(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.model = BrowserModel(self.folders, self)
+        self.model.listed.connect(self._listed)
+        self._listed_once = False
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter models…")
         self.filter.setClearButtonEnabled(True)
@@ -284,9 +319,24 @@ class ModelBrowser(QWidget):
         return [catalog.default_library_dir()] + self.settings.model_folders()
 
     def refresh(self) -> None:
+        """List the models again (model files are read in the background)."""
         self.model.refresh()
-        self._apply_filter(self.filter.text())
         self._update_folder_label()
+
+    def _listed(self) -> None:
+        current = self.current()
+        self._apply_filter(self.filter.text())
+        if current is not None:
+            self.select(current.name)
+        elif self.model.rowCount():
+            self.list.setCurrentIndex(self.model.index(0))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._listed_once:
+            self._listed_once = True
+            # after the window is up: reading model files can take seconds on a busy machine
+            QTimer.singleShot(400, self.refresh)
 
     def select(self, name: str) -> None:
         idx = self.model.index_of(name)

@@ -59,14 +59,15 @@ def test_browser_lists_models_and_uses_one(win, qtbot):
     assert model.icon(first) is not model._blank()
 
 
-def test_a_new_provider_shows_up(win, tmp_path):
+def test_a_new_provider_shows_up(win, qtbot, tmp_path):
     @catalog.provider("test-provider")
     def _extra(folders):
         return [catalog.Entry("test-model", "Test model",
                               {"type": "network", "kind": "gmm", "params": {"means": [[0.0, 1.0]]}},
                               f"folders: {len(folders)}", source="test")]
     try:
-        win.browser.add_folder(str(tmp_path))
+        with qtbot.waitSignal(win.browser.model.listed, timeout=60000):
+            win.browser.add_folder(str(tmp_path))
         assert str(tmp_path) in win.settings.model_folders()
         names = [e.name for e in win.browser.model.entries]
         assert "test-model" in names
@@ -130,7 +131,7 @@ def test_gui_automation_malformed_pipeline(qtbot, settings, tmp_path, capsys):
     assert "bad.json" in err and "not valid JSON" in err
 
 
-def test_model_files_from_a_folder(win, tmp_path):
+def test_model_files_from_a_folder(win, qtbot, tmp_path):
     """Model files of a folder the user adds are listed with their card; using one runs it."""
     import pytest
 
@@ -141,7 +142,8 @@ def test_model_files_from_a_folder(win, tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     models_helpers.tiny_model_file(folder / "tiny.safetensors")
-    win.browser.add_folder(str(folder))
+    with qtbot.waitSignal(win.browser.model.listed, timeout=60000):
+        win.browser.add_folder(str(folder))
     entry = next(e for e in win.browser.model.entries if e.name == "tiny")
     assert entry.node == {"type": "network", "kind": "file",
                           "params": {"path": str(folder / "tiny.safetensors")}}

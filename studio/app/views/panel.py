@@ -29,7 +29,7 @@ class TrajectoryPanel(QWidget):
         self.info: RunInfo | None = None
         self.views: dict[str, BranchView] = {}
         self.live = False
-        self.update_ms = 0.0
+        self.update_ms = self.update_cpu_ms = 0.0
         self._preview: Backdrop | None = None
 
         self.trails_box = QCheckBox("Trails")
@@ -144,7 +144,7 @@ class TrajectoryPanel(QWidget):
     def on_updated(self) -> None:
         if not self.live:
             return
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         n = self.state.num_frames()
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, max(n - 1, 0))
@@ -152,6 +152,7 @@ class TrajectoryPanel(QWidget):
         self.scrubber.blockSignals(False)
         self.show_frame(-1)
         self.update_ms = (time.perf_counter() - t0) * 1e3
+        self.update_cpu_ms = (time.thread_time() - c0) * 1e3
 
     def on_finished(self, status: str) -> None:
         self.live = False
