@@ -1,0 +1,301 @@
+"""Accuracy of the deterministic solvers against the exact probability-flow ODE endpoint.
+
+Problem: the 8-component 2-D Gaussian mixture of the tests (means 4 (cos k pi/4, sin k pi/4),
+k = 0..7, variance 0.1 per coordinate, equal weights; exact denoiser), the EDM process
+(sigma from 80 to 0.002), 500 particles x_T = 80 z from seed 0, float64. The reference endpoint
+is the PF-ODE solved by the engine's Dormand-Prince 5(4) at rtol = atol = 1e-10, then denoised
+at sigma = 0.002 (what every run returns). Error = RMSE over particles and coordinates.
+
+Rows: every registered deterministic fixed-grid solver of the studio x schedule (uniform,
+quadratic, logsnr, karras, optimized; the optimized schedule is fitted at NFE <= --opt-max-nfe with
+its default settings, on prior samples other than these) and, driven with the same analytic
+denoiser, the same x_T and the same sigma range, diffusers' EDMEulerScheduler,
+EDMDPMSolverMultistepScheduler, DPMSolverMultistepScheduler and UniPCMultistepScheduler
+(orders 2 and 3, Karras and exponential sigmas, final sigma 0, i.e. the last call's x0).
+NFE counts every network evaluation, our final denoise included.
+
+    python benchmarks/solver_accuracy.py [--opt-max-nfe 20] [--quick]
+
+Prints a table at NFE 10, writes benchmarks/results/solver_accuracy.csv and
+benchmarks/results/solver_accuracy.png.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from studio.core.model import Denoiser  # noqa: E402
+from studio.core.odeint import dopri5  # noqa: E402
+from studio.core.params import build  # noqa: E402
+from studio.core.pipeline import build_solver  # noqa: E402
+from studio.core.registry import NETWORKS, PROCESSES, SOLVERS  # noqa: E402
+from studio.core.runner import SamplingRun  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+NFES = [5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100]
+SCHEDULES = ["uniform", "quadratic", "logsnr", "karras", "optimized"]
+GMM8 = {"means": [[4 * math.cos(k * math.pi / 4), 4 * math.sin(k * math.pi / 4)] for k in range(8)],
+        "vars": [[0.1, 0.1]] * 8}
+SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
+
+
+def setup(particles: int, seed: int):
+    proc = build(PROCESSES.get("edm"), {"sigma_min": SIGMA_MIN, "sigma_max": SIGMA_MAX}, "edm")
+    net = build(NETWORKS.get("gmm"), GMM8, "gmm")
+    g = torch.Generator().manual_seed(seed)
+    x_T = torch.randn(particles, 2, generator=g, dtype=torch.float64) * SIGMA_MAX
+    return proc, net, x_T
+
+
+def reference(net, proc, x_T, rtol: float) -> tuple[torch.Tensor, int]:
+    den = Denoiser(net, proc)
+    sol = dopri5(lambda t, x: den(x, t).velocity, x_T, SIGMA_MAX, SIGMA_MIN, rtol=rtol, atol=rtol)
+    return den(sol.y, SIGMA_MIN).x0, den.nfe
+
+
+def rmse(a, b) -> float:
+    return float((a.to(torch.float64) - b).pow(2).mean().sqrt())
+
+
+# -- ours --------------------------------------------------------------------------------------
+def our_solvers() -> list[str]:
+    return [s for s, cls in SOLVERS.items() if not cls.stochastic and not cls.adaptive]
+
+
+def run_ours(sid, schedule, nfe, net, proc, x_T):
+    try:
+        solver = build_solver(sid, {"nfe": nfe, "schedule": schedule}, sid)
+        solver.num_steps()
+    except Exception:  # budget too small for this solver
+        return None
+    res = SamplingRun(Denoiser(net, proc), solver, x_T).run()
+    return res.samples, res.nfe
+
+
+# -- diffusers peers ---------------------------------------------------------------------------
+def peer_configs():
+    import diffusers as d
+    out = {}
+    out["diffusers EDMEuler karras"] = ("edm", lambda: d.EDMEulerScheduler(
+        sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX, sigma_schedule="karras"))
+    for order in (2, 3):
+        for sched in ("karras", "exponential"):
+            out[f"diffusers EDMDPMSolver++ {order}M {sched}"] = ("edm", lambda o=order, s=sched:
+                d.EDMDPMSolverMultistepScheduler(sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX,
+                                                 sigma_schedule=s, solver_order=o))
+            flag = {"karras": "use_karras_sigmas", "exponential": "use_exponential_sigmas"}[sched]
+            out[f"diffusers DPMSolver++ {order}M {sched}"] = ("vp", lambda o=order, f=flag: _vp(
+                d.DPMSolverMultistepScheduler(solver_order=o, prediction_type="sample",
+                                              final_sigmas_type="zero", **{f: True})))
+            out[f"diffusers UniPC bh2 order {order} {sched}"] = ("vp", lambda o=order, f=flag: _vp(
+                d.UniPCMultistepScheduler(solver_order=o, prediction_type="sample",
+                                          final_sigmas_type="zero", **{f: True})))
+    return out
+
+
+def _vp(scheduler):
+    """A VP-discrete diffusers scheduler whose Karras / exponential sigmas span EDM's range: its
+    sigma conversions read config.sigma_min / sigma_max when present."""
+    scheduler.register_to_config(sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+    return scheduler
+
+
+def run_peer(kind, make, nfe, net, proc, x_T):
+    """Drive a diffusers scheduler with the exact denoiser: nfe scheduler steps = nfe calls."""
+    sch = make()
+    sch.set_timesteps(nfe)
+    den = Denoiser(net, proc)
+    sigmas = sch.sigmas.to(torch.float64)
+    if abs(float(sigmas[0]) - SIGMA_MAX) > 1e-3 or abs(float(sigmas[-2]) - SIGMA_MIN) > 1e-6:
+        raise RuntimeError(f"peer sigmas span {float(sigmas[0])}..{float(sigmas[-2])}")
+    sd = float(getattr(sch.config, "sigma_data", 0.5))
+    x = x_T.clone() if kind == "edm" else x_T / math.sqrt(1.0 + float(sigmas[0]) ** 2)
+    for i, t in enumerate(sch.timesteps):
+        sigma = float(sigmas[i])
+        if kind == "edm":
+            sch.scale_model_input(x, t)  # c_in x is the network's input; ours takes x itself
+            d0 = den(x, sigma).x0
+            c_skip = sd ** 2 / (sigma ** 2 + sd ** 2)
+            c_out = sigma * sd / math.sqrt(sigma ** 2 + sd ** 2)
+            out = (d0 - c_skip * x) / c_out  # the 'epsilon' output whose preconditioning is d0
+        else:
+            out = den(x * math.sqrt(1.0 + sigma ** 2), sigma).x0  # prediction_type 'sample'
+        x = sch.step(out, t, x).prev_sample
+    if float(sigmas[-1]) != 0.0:
+        raise RuntimeError("peer did not end at sigma 0")
+    return x, den.nfe
+
+
+# -- figure ------------------------------------------------------------------------------------
+SYMBOLS = ("o", "s", "t", "d", "star", "p", "h", "t1", "x", "+")
+
+
+def render(rows: list[dict], panels: list[tuple[str, list[str]]], path: str, title: str):
+    """One log-log panel per (title, row labels), each with its legend underneath; diffusers rows
+    are dashed."""
+    from studio.render import ensure_app, pin_none
+    from studio.render.compare_plots import PALETTE, log_ticks
+    pin_none()
+    app = ensure_app()
+    import pyqtgraph as pg
+    import pyqtgraph.exporters as exporters
+    from PySide6.QtGui import QFont
+
+    pg.setConfigOptions(antialias=True, background="w", foreground="k")
+    series: dict[str, list] = {}
+    for r in rows:
+        series.setdefault(r["label"], []).append((r["nfe"], r["rmse"]))
+    shown = [v for _, labels in panels for lab in labels for _, v in series.get(lab, []) if v > 0]
+    lo, hi = min(shown), max(shown)
+    nfe_hi = max(n for lab in series for n, _ in series[lab])
+    win = pg.GraphicsLayoutWidget()
+    width, height = 640 * len(panels), 1020
+    win.resize(width, height)
+    win.ci.addLabel(title, col=0, colspan=len(panels), size="13pt")
+    win.ci.nextRow()
+    font = QFont()
+    font.setPointSize(10)
+    plots = []
+    for col, (name, labels) in enumerate(panels):
+        p = win.ci.addPlot(row=1, col=col, title=f"<span style='font-size:11pt'>{name}</span>")
+        p.setLogMode(x=True, y=True)
+        p.showGrid(x=True, y=True, alpha=0.25)
+        p.setLabel("bottom", "network evaluations (NFE)")
+        p.setLabel("left", "RMSE to the exact PF-ODE endpoint")
+        for ax in ("left", "bottom"):
+            p.getAxis(ax).setStyle(tickFont=font)
+        p.getAxis("bottom").setTicks(log_ticks(4, nfe_hi * 1.05))
+        p.getAxis("left").setTicks(log_ticks(lo, hi))
+        p.setXRange(math.log10(4.6), math.log10(nfe_hi * 1.05), padding=0)
+        p.setYRange(math.log10(lo) - 0.05, math.log10(hi) + 0.05, padding=0)
+        p.setMinimumHeight(560)
+        legend = pg.LegendItem(labelTextSize="9pt", verSpacing=-8, colCount=1)
+        legend.setMaximumHeight(20 * len(labels) + 10)  # no stretching between the entries
+        win.ci.addItem(legend, row=2, col=col)
+        for k, label in enumerate(labels):
+            pts = sorted(series.get(label, []))
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            dashed = label.startswith("diffusers")
+            style = pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
+            color = PALETTE[k % len(PALETTE)]
+            item = p.plot(list(xs), list(ys), pen=pg.mkPen(color, width=2, style=style),
+                          symbol=SYMBOLS[k % len(SYMBOLS)], symbolSize=7, symbolBrush=color,
+                          symbolPen=pg.mkPen(color))
+            legend.addItem(item, label)
+        plots.append(p)
+    win.show()
+    for _ in range(5):
+        app.processEvents()
+    ex = exporters.ImageExporter(win.scene())
+    ex.parameters()["width"] = width
+    ex.export(path)
+    win.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--particles", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--opt-max-nfe", type=int, default=20,
+                    help="fit the optimized schedule up to this NFE (each fit costs seconds)")
+    ap.add_argument("--quick", action="store_true", help="NFE 5, 10, 20 only, fewer solvers")
+    ap.add_argument("--out", default=RESULTS)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(1)
+
+    proc, net, x_T = setup(args.particles, args.seed)
+    t0 = time.perf_counter()
+    ref, ref_nfe = reference(net, proc, x_T, 1e-10)
+    ref_check, _ = reference(net, proc, x_T, 1e-8)
+    print(f"reference: dopri5 rtol 1e-10, {ref_nfe} evaluations; |ref(1e-8) - ref(1e-10)| RMSE "
+          f"{rmse(ref_check, ref):.2e} ({time.perf_counter() - t0:.1f}s)")
+
+    nfes = [5, 10, 20] if args.quick else NFES
+    solvers = our_solvers()
+    if args.quick:
+        solvers = [s for s in solvers if s in ("euler", "heun", "dpm-solver++-2m", "unipc")]
+    rows: list[dict] = []
+
+    def add(label, family, schedule, nfe_budget, out):
+        if out is None:
+            return
+        x, used = out
+        rows.append({"label": label, "family": family, "schedule": schedule,
+                     "nfe_budget": nfe_budget, "nfe": used, "rmse": rmse(x, ref)})
+
+    for sid in solvers:
+        t1 = time.perf_counter()
+        for sched in SCHEDULES:
+            for nfe in nfes:
+                if sched == "optimized" and nfe > args.opt_max_nfe:
+                    continue
+                add(f"{sid} {sched}", "studio", sched, nfe, run_ours(sid, sched, nfe, net, proc, x_T))
+        print(f"  {sid}: {time.perf_counter() - t1:.1f}s", flush=True)
+    for label, (kind, make) in peer_configs().items():
+        for nfe in nfes:
+            add(label, "diffusers", label.rsplit(" ", 1)[1], nfe, run_peer(kind, make, nfe, net,
+                                                                             proc, x_T))
+
+    csv_path = os.path.join(args.out, "solver_accuracy.csv")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["label", "family", "schedule", "nfe_budget", "nfe", "rmse"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "rmse": f"{r['rmse']:.6e}"})
+
+    # the table at NFE 10 (rows that used at most 10 evaluations, budget 10)
+    at10 = sorted((r for r in rows if r["nfe_budget"] == 10), key=lambda r: r["rmse"])
+    print(f"\nRMSE at an NFE budget of 10 (EDM, 8-mode GMM, {args.particles} particles):")
+    print(f"{'solver / schedule':44s} {'NFE':>4s} {'RMSE':>10s}")
+    for r in at10:
+        print(f"{r['label']:44s} {r['nfe']:4d} {r['rmse']:10.4g}")
+    ours = [r for r in at10 if r["family"] == "studio"]
+    theirs = [r for r in at10 if r["family"] == "diffusers"]
+    if ours and theirs:
+        print(f"\nbest studio: {ours[0]['label']} {ours[0]['rmse']:.4g}; best diffusers: "
+              f"{theirs[0]['label']} {theirs[0]['rmse']:.4g}; ratio "
+              f"{theirs[0]['rmse'] / ours[0]['rmse']:.2f}x")
+        kar = {r["label"]: r["rmse"] for r in at10}
+        if "dpm-solver++-2m karras" in kar and "dpm-solver++-2m optimized" in kar:
+            print(f"dpm-solver++-2m at NFE 10: karras {kar['dpm-solver++-2m karras']:.4g}, optimized "
+                  f"{kar['dpm-solver++-2m optimized']:.4g} "
+                  f"({kar['dpm-solver++-2m karras'] / kar['dpm-solver++-2m optimized']:.2f}x)")
+
+    # figure: (1) the schedules with dpm-solver++-2m; (2) every solver with Karras' schedule;
+    # (3) the best studio rows at NFE 10 against the best configuration of each diffusers family
+    schedules_panel = [f"dpm-solver++-2m {s}" for s in SCHEDULES]
+    karras_panel = [f"{sid} karras" for sid in solvers]
+    best_rows = list(dict.fromkeys([r["label"] for r in ours[:4]]
+                                   + [r["label"] for r in ours if r["schedule"] == "karras"][:1]))
+    families = {}
+    for r in theirs:  # sorted by error: the first of each family is its best configuration
+        fam = r["label"].rsplit(" ", 1)[0].replace(" karras", "").replace(" exponential", "")
+        if fam.startswith("diffusers EDMDPMSolver"):
+            continue  # the same numbers as DPMSolverMultistepScheduler (see the CSV)
+        families.setdefault(fam, r["label"])
+    panels = [("Schedules (dpm-solver++-2m)", schedules_panel),
+              ("Studio solvers, Karras schedule", karras_panel),
+              ("Best studio vs best of each diffusers scheduler", best_rows + list(families.values()))]
+    png = os.path.join(args.out, "solver_accuracy.png")
+    render(rows, panels, png, f"Solver error vs NFE: 8-mode 2-D GMM, EDM process (sigma "
+           f"{SIGMA_MAX:g} to {SIGMA_MIN:g}), {args.particles} particles, same x_T; optimized "
+           f"schedule fitted up to NFE {args.opt_max_nfe}")
+    print(f"\nwrote {csv_path} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
