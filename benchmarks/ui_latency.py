@@ -85,7 +85,7 @@ def latency(particles: int, steps: int, branches: int) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    from studio.app.main import make_app
+    from studio.app.main import make_app, tune_gc
     from studio.app.mainwindow import MainWindow
 
     app = make_app()
@@ -95,6 +95,7 @@ def latency(particles: int, steps: int, branches: int) -> dict:
     win.show_dialogs = False
     win.show()
     app.processEvents()
+    tune_gc()                   # as `studio` does once its window is up
     win.doc.set_run("batch", particles)
     win.doc.set_param("dpm-solver++-2m", "steps", steps)
     for i in range(1, branches):

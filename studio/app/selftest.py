@@ -252,11 +252,6 @@ def _run_window(rep: Report, screenshot: str, pipeline: str | None, timeout: flo
 
     app = make_app()
     _quiet_platform_warnings()
-    try:
-        from .resources import app_icon
-        app.setWindowIcon(app_icon())
-    except Exception:  # noqa: BLE001 - cosmetic
-        pass
     tmp = tempfile.TemporaryDirectory(prefix="studio-selftest-")
     settings = QSettings(os.path.join(tmp.name, "settings.ini"), QSettings.IniFormat)
     win = MainWindow(settings)
