@@ -46,11 +46,13 @@ DIST=$ROOT/dist
 NAME=DiffusionStudio
 T0=$(date +%s)
 say() { printf '[build %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+# pip, without the notices about this machine's unreachable extra indexes
+pip_q() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
 
 # -- the build environment --------------------------------------------------------------------------
 if [ "$USE_CURRENT" = 1 ]; then
   PY=$(command -v "$PYTHON")
-  "$PY" -c "import PyInstaller" 2>/dev/null || "$PY" -m pip install -q "$PYINSTALLER_SPEC"
+  "$PY" -c "import PyInstaller" 2>/dev/null || pip_q "$PY" -m pip install -q "$PYINSTALLER_SPEC"
 else
   # the runtime dependencies, read from pyproject.toml (one source of truth)
   DEPS=$("$PYTHON" - <<'EOF'
@@ -66,9 +68,9 @@ EOF
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
     # torch first, so the CPU build stays the one chosen here (the others only require torch>=...)
-    "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
-    # shellcheck disable=SC2086
-    echo "$DEPS" | xargs -d '\n' "$VENV/bin/python" -m pip install -q "$PYINSTALLER_SPEC"
+    pip_q "$VENV/bin/python" -m pip install -q "$TORCH_SPEC"
+    mapfile -t DEPS_ARR <<< "$DEPS"
+    pip_q "$VENV/bin/python" -m pip install -q "$PYINSTALLER_SPEC" "${DEPS_ARR[@]}"
     echo "$STAMP" > "$VENV/.studio-stamp"
   else
     say "reusing the build environment $VENV"
@@ -88,7 +90,7 @@ fi
 say "PyInstaller (trim=$TRIM)"
 rm -rf "${DIST:?}/$NAME"
 mkdir -p "$WORK" "$DIST"
-STUDIO_TRIM=$TRIM "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+STUDIO_TRIM=$TRIM "$PY" -m PyInstaller --noconfirm --log-level WARN \
   --distpath "$DIST" --workpath "$WORK" packaging/diffusion_studio.spec
 APP=$DIST/$NAME
 [ -x "$APP/$NAME" ] || { echo "build.sh: PyInstaller made no $APP/$NAME" >&2; exit 1; }
@@ -101,9 +103,13 @@ cp packaging/linux/README.txt "$APP/README.txt"
 VERSION=$("$PY" -c 'import sys; sys.path.insert(0, "."); import studio; print(studio.__version__)')
 echo "$VERSION" > "$APP/VERSION"
 
-# -- trimming that PyInstaller cannot express: caches --------------------------------------------------
+# -- trimming that PyInstaller cannot express: caches, symbol tables ----------------------------------
 if [ "$TRIM" = 1 ]; then
   find "$APP" -name __pycache__ -type d -prune -exec rm -rf {} +
+  # torch's wheel ships its libraries with full symbol tables (~100 MB); the dynamic symbols stay
+  if command -v strip >/dev/null; then
+    find "$APP/_internal/torch/lib" -name '*.so*' -type f -exec strip --strip-unneeded {} +
+  fi
 fi
 SIZE=$(du -sm "$APP" | cut -f1)
 say "bundle: $APP ($SIZE MiB, $(find "$APP" -type f | wc -l) files)"
