@@ -23,7 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-ORDER = ["moons", "checkerboard", "swiss-roll", "pinwheel", "digits"]
+ORDER = ["moons", "rings", "swiss-roll", "pinwheel", "digits"]
 
 
 def main() -> int:
@@ -32,6 +32,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "studio", "assets", "models"))
+    ap.add_argument("--refresh-previews", action="store_true",
+                    help="only re-render the previews of the existing model files")
     ap.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
                                                       "train_bundled.json"))
     args = ap.parse_args()
@@ -42,6 +44,18 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     names = args.only or ORDER
+    if args.refresh_previews:
+        from studio.core.modelfile import save_model
+        from studio.core.networks.file import FileNetwork
+        from studio.core.training.preview import model_preview_png
+        for name in names:
+            path = os.path.join(args.out_dir, f"{name}.safetensors")
+            net = FileNetwork(path=path)
+            seed = net.spec.training.get("seed", 0) + 3
+            net.spec.preview_png = model_preview_png(net, net.trained_process, seed=seed)
+            save_model(path, net.model.net.state_dict(), net.spec)
+            print(f"{name}: preview {len(net.spec.preview_png)} bytes", flush=True)
+        return 0
     results = {}
     if os.path.exists(args.results):
         with open(args.results) as fh:

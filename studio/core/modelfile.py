@@ -612,6 +612,7 @@ def import_checkpoint(src: str, card: dict, out: str, key: str | None = None,
     return spec
 
 
-__all__ = ["import_checkpoint", "FORMAT", "ModelSpec", "ModelInfo", "LoadedModel", "ModelFileError", "read_info",
+__all__ = ["import_checkpoint", "FORMAT", "ModelSpec", "ModelInfo", "LoadedModel", "ModelFileError",
+           "read_info",
            "load_model", "save_model", "encode_model", "read_container", "pickle_message",
            "save_tensors_atomic"]

@@ -68,7 +68,9 @@ class UNetModule(nn.Module):
         self.cond = Conditioning(emb_dim, num_classes, fourier_dim=ch)
         self.conv_in = nn.Conv2d(channels_in, ch, 3, padding=1)
         chans = [ch * m for m in mults]
-        attn = lambda c, res: Attention(c, groups, head_dim) if res <= attn_res else nn.Identity()  # noqa: E731
+
+        def attn(c: int, res: int) -> nn.Module:
+            return Attention(c, groups, head_dim) if res <= attn_res else nn.Identity()
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         skips = [ch]

@@ -1,11 +1,11 @@
 """The training loop: an object that yields progress events, for the CLI and the app alike.
 
-    trainer = Trainer(TrainConfig.load("moons.json"))          # or Trainer.resume("ckpt.safetensors")
-    control = TrainControl()                                   # pause() / resume() / cancel(), any thread
-    for ev in trainer.run(control):                            # in a worker thread
-        ...                                                    # TrainProgress / TrainPreview / TrainFinished
-    trainer.save_checkpoint("ckpt.safetensors")                # resumable, bit-exact
-    trainer.export("model.safetensors")                        # the model file (EMA weights)
+    trainer = Trainer(TrainConfig.load("moons.json"))   # or Trainer.resume("ck.safetensors")
+    control = TrainControl()                            # pause() resume() cancel(), any thread
+    for ev in trainer.run(control):                     # in a worker thread
+        ...                                             # TrainProgress, TrainPreview, TrainFinished
+    trainer.save_checkpoint("ck.safetensors")           # resumable, bit-exact
+    trainer.export("model.safetensors")                 # the model file (EMA weights)
 
 Everything random (batches, times, noise, class dropout) comes from one CPU generator seeded from
 the config, saved in checkpoints with the weights, the EMA, the optimiser state and the global
@@ -343,27 +343,10 @@ class Trainer:
         samples = self.sample(pv.count, labels)
         return TrainPreview(self.step, samples, labels, time.perf_counter() - t0)
 
-    def preview_png(self, samples: Tensor | None = None, labels: Tensor | None = None) -> bytes:
-        from .preview import grid_png, scatter_png
-        if samples is None:
-            if self.data.kind == "image":
-                n = 40 if self.num_classes == 10 else 36
-                labels = self.preview_labels(n)
-                if labels is not None:  # one row per class reads best: column-major
-                    labels = (torch.arange(n) // (n // self.num_classes)) % self.num_classes \
-                        if n % self.num_classes == 0 else labels
-            else:
-                n = 2000
-                labels = self.preview_labels(n)
-            samples = self.sample(n, labels)
-        arr = samples.numpy()
-        if self.data.kind == "image":
-            order = np.argsort(labels.numpy(), kind="stable") if labels is not None else None
-            arr = arr[order] if order is not None else arr
-            cols = len(arr) // self.num_classes if self.num_classes and len(arr) % self.num_classes == 0 \
-                else None
-            return grid_png(arr, cols=cols, cell=16, value_range=tuple(self.data.range or (0, 1)))
-        return scatter_png(arr, 128, labels.numpy() if labels is not None else None)
+    def preview_png(self) -> bytes:
+        """The model browser's preview, sampled from the EMA weights."""
+        from .preview import model_preview_png
+        return model_preview_png(self.network(), self.process, seed=self.config.seed + 3)
 
     # -- export, checkpoints -------------------------------------------------------------------
     def export(self, path: str, name: str | None = None, description: str | None = None,
