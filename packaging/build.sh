@@ -111,6 +111,9 @@ if [ "$TRIM" = 1 ]; then
     find "$APP/_internal/torch/lib" -name '*.so*' -type f -exec strip --strip-unneeded {} +
   fi
 fi
+# readable by every user whatever the build machine's umask or the sources' modes (an admin
+# unpacking into /opt must not end up with models only root can read)
+chmod -R u+rwX,go+rX,go-w "$APP"
 SIZE=$(du -sm "$APP" | cut -f1)
 say "bundle: $APP ($SIZE MiB, $(find "$APP" -type f | wc -l) files)"
 
@@ -121,13 +124,13 @@ if [ "$ARCHIVE" = 1 ]; then
   rm -f "$BASE.tar.gz" "$BASE.tar.zst"
   if [ "$ZSTD" = 1 ] && command -v zstd >/dev/null; then
     OUTF=$BASE.tar.zst
-    tar -C "$DIST" -cf - "$NAME" | zstd -q -T0 -15 -o "$OUTF"
+    tar -C "$DIST" --owner=0 --group=0 --numeric-owner -cf - "$NAME" | zstd -q -T0 -15 -o "$OUTF"
   else
     OUTF=$BASE.tar.gz
     if command -v pigz >/dev/null; then
-      tar -C "$DIST" -cf - "$NAME" | pigz -9 > "$OUTF"
+      tar -C "$DIST" --owner=0 --group=0 --numeric-owner -cf - "$NAME" | pigz -9 > "$OUTF"
     else
-      tar -C "$DIST" -cf - "$NAME" | gzip -6 > "$OUTF"
+      tar -C "$DIST" --owner=0 --group=0 --numeric-owner -cf - "$NAME" | gzip -6 > "$OUTF"
     fi
   fi
   (cd "$DIST" && sha256sum "$(basename "$OUTF")" > "$(basename "$OUTF").sha256")

@@ -56,6 +56,9 @@ def _clean_env(home: Path) -> dict:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     timings = {}
+    # the models there before the build must be in the bundle (others may appear while it runs)
+    models = {p.name for d in (ROOT / "studio" / "assets" / "models", ROOT / "assets" / "models")
+              for p in d.glob("*.safetensors") if not p.name.startswith(".")}
     t0 = time.perf_counter()
     args = os.environ.get("STUDIO_BUNDLE_ARGS", "").split()
     build = subprocess.run(["bash", str(ROOT / "packaging" / "build.sh"), *args],
@@ -67,8 +70,9 @@ def bundle(tmp_path_factory):
     assert archives, "build.sh made no archive in dist/"
     archive = max(archives, key=lambda p: p.stat().st_mtime)
     folder = ROOT / "dist" / NAME
-    timings["bundle_mib"] = round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-                                  / 2**20, 1)
+    timings["bundle_mib"] = round(sum(f.stat().st_size for f in folder.rglob("*")
+                                      if f.is_file() and not f.is_symlink()) / 2**20, 1)
+    timings["bundle_files"] = sum(1 for f in folder.rglob("*") if f.is_file())
     timings["archive_mib"] = round(archive.stat().st_size / 2**20, 1)
 
     # unpack the artefact itself (not the build folder) where nothing of the build is around
@@ -83,7 +87,7 @@ def bundle(tmp_path_factory):
     app = dest / NAME
     assert (app / NAME).is_file() and os.access(app / NAME, os.X_OK)
     home = tmp_path_factory.mktemp("home")
-    yield {"app": app, "folder": folder, "timings": timings, "home": home,
+    yield {"app": app, "folder": folder, "timings": timings, "home": home, "models": models,
            "offline": _offline_prefix(), "log": build.stdout}
     timings["offline"] = bool(_offline_prefix())
     out = ROOT / "build" / "bundle-timings.json"
@@ -108,10 +112,11 @@ def test_bundle_contents(bundle):
         assert (app / rel).is_file(), rel
     assert sorted(p.name for p in (internal / "examples").glob("*.json")) == \
         sorted(p.name for p in (ROOT / "examples").glob("*.json"))
-    want_models = {p.name for p in (ROOT / "studio" / "assets" / "models").glob("*.safetensors")}
-    want_models |= {p.name for p in (ROOT / "assets" / "models").glob("*.safetensors")}
     have_models = {p.name for p in (internal / "studio" / "assets" / "models").glob("*.safetensors")}
-    assert want_models <= have_models
+    assert bundle["models"] <= have_models
+    # everything readable by every user
+    private = [p for p in app.rglob("*") if not p.is_symlink() and not (p.stat().st_mode & 0o004)]
+    assert not private, private[:5]
     plugins = internal / "PySide6" / "Qt" / "plugins"
     for p in ("platforms/libqxcb.so", "platforms/libqoffscreen.so", "imageformats/libqsvg.so"):
         assert (plugins / p).is_file(), p
