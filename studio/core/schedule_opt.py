@@ -42,6 +42,7 @@ __all__ = ["optimize_schedule", "OptimizedSchedule", "ScheduleFit", "clear_cache
 
 _CACHE: "OrderedDict[str, ScheduleFit]" = OrderedDict()
 _CACHE_SIZE = 64
+_SEED_OFFSET = 0x5EED_0F_0A75
 #: the Karras rho values init="auto" starts from (with log-SNR-uniform)
 AUTO_RHOS = (1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 14.0, 20.0)
 
@@ -102,7 +103,8 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
     ``model`` is a :class:`studio.core.model.Denoiser`; ``solver`` a deterministic, non-adaptive
     :class:`Solver` (its ``denoise_final`` is honoured; its schedule and step count are not used:
     the grid has ``n_steps`` steps). ``x_T`` are the prior samples to fit on (default:
-    ``particles`` draws from the process's prior with ``seed``). ``init`` names the schedule to
+    ``particles`` draws from the process's prior, from a generator seeded with ``seed`` plus a fixed
+offset, so that they differ from the noise of a run with the same seed). ``init`` names the schedule to
     start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
     solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
     """
@@ -125,7 +127,8 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
     den = model
     if x_T is None:
         net = model.network
-        g = torch.Generator().manual_seed(int(seed))
+        # a stream of its own, so the fit never sees the noise of a run with the same seed
+        g = torch.Generator().manual_seed(_SEED_OFFSET + int(seed))
         x_T = torch.randn((particles,) + tuple(net.data_shape), generator=g, dtype=torch.float64)
         x_T = (x_T * proc.prior_std).to(net.default_dtype)
         labels = model.labels
