@@ -22,13 +22,18 @@ def bundle_root() -> Path | None:
     return Path(root) if root else None
 
 
-def examples_dir() -> Path | None:
-    """The folder of example pipelines (``*.json``), or None if none is installed."""
+def example_candidates() -> list[Path]:
+    """Where example pipelines are looked for, in order."""
     candidates = [PACKAGE / "examples"]
     if bundle_root() is not None:
         candidates.append(bundle_root() / "examples")
     candidates.append(PACKAGE.parent / "examples")      # a source checkout / editable install
-    for c in candidates:
+    return candidates
+
+
+def examples_dir() -> Path | None:
+    """The folder of example pipelines (``*.json``), or None if none is installed."""
+    for c in example_candidates():
         if c.is_dir() and any(c.glob("*.json")):
             return c
     return None

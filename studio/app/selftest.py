@@ -72,7 +72,8 @@ def check_installation(rep: Report) -> None:
 
     files = resources.example_files()
     rep.check("example pipelines installed", bool(files),
-              f"{len(files)} in {resources.examples_dir()}" if files else "no examples folder found")
+              f"{len(files)} in {resources.examples_dir()}" if files else
+              "no *.json in " + ", ".join(map(str, resources.example_candidates())))
     for f in files:
         try:
             Pipeline.load(str(f)).build()
