@@ -16,6 +16,7 @@ from ..core.errors import StudioError
 from .browser import ModelBrowser
 from .document import PipelineDocument
 from .editor.palette import Palette
+from .extensions import install_all as install_extensions
 from .editor.scene import NodeScene
 from .editor.view import NodeView
 from .inspector import Inspector
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("trajectories", "Trajectories", self.panel, Qt.BottomDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
+        self.extra_menu_actions: dict[str, list[QAction]] = {}
+        install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
         self.toolbar = RunToolbar(self.doc, self.run_action, self.cancel_action, self)
@@ -92,6 +95,19 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[name] = dock
         return dock
+
+    def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
+                  tabify_with: str | None = None) -> QDockWidget:
+        """Add a dock panel (for workspaces in :mod:`studio.app.extensions`)."""
+        dock = self._dock(name, title, widget, area)
+        if tabify_with is not None and tabify_with in self.docks:
+            self.tabifyDockWidget(self.docks[tabify_with], dock)
+            self.docks[tabify_with].raise_()
+        return dock
+
+    def add_menu_action(self, menu_title: str, action: QAction) -> None:
+        """Queue an action for a top-level menu (created if it does not exist)."""
+        self.extra_menu_actions.setdefault(menu_title, []).append(action)
 
     def _default_sizes(self) -> None:
         self.resizeDocks([self.docks["browser"], self.docks["inspector"]], [270, 330], Qt.Horizontal)

@@ -47,7 +47,17 @@ class Menus:
         r.addAction(win.run_action)
         r.addAction(win.cancel_action)
 
+        extra = dict(getattr(win, "extra_menu_actions", {}))
+        menus = {"&File": f, "&Edit": e, "&View": v, "&Run": r}
+        for title in list(extra):
+            if title not in menus and title != "&Help":
+                menus[title] = bar.addMenu(title)
         h = bar.addMenu("&Help")
+        menus["&Help"] = h
+        for title, actions in extra.items():
+            menus[title].addSeparator()
+            for act in actions:
+                menus[title].addAction(act)
         h.addAction("&About Diffusion Studio", self.about)
         self.refresh_recent()
 
