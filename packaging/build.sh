@@ -86,11 +86,11 @@ if [ ! -f studio/assets/icons/diffusion-studio-256.png ] || [ "$SVG" -nt studio/
   QT_QPA_PLATFORM=offscreen "$PY" packaging/make_icons.py >/dev/null
 fi
 
-# -- PyInstaller ------------------------------------------------------------------------------------
+# -- PyInstaller (--clean: a cached analysis would keep an old list of data files) -------------------
 say "PyInstaller (trim=$TRIM)"
 rm -rf "${DIST:?}/$NAME"
 mkdir -p "$WORK" "$DIST"
-STUDIO_TRIM=$TRIM "$PY" -m PyInstaller --noconfirm --log-level WARN \
+STUDIO_TRIM=$TRIM "$PY" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath "$DIST" --workpath "$WORK" packaging/diffusion_studio.spec
 APP=$DIST/$NAME
 [ -x "$APP/$NAME" ] || { echo "build.sh: PyInstaller made no $APP/$NAME" >&2; exit 1; }
