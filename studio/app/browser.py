@@ -231,9 +231,29 @@ def card_fields(c: dict) -> list[tuple[str, object]]:
             ("classes", classes or "unconditional"),
             ("architecture", _get(c, "architecture", "id")),
             ("parameters", c.get("parameters")), ("components", c.get("components")),
-            ("points", c.get("points")), ("source", c.get("source")),
-            ("file", c.get("path")), ("problem", c.get("error"))]
+            ("points", c.get("points"))] + training_rows(c.get("training")) + [
+            ("source", c.get("source")), ("file", c.get("path")), ("problem", c.get("error"))]
     return [(k, v) for k, v in rows if v is not None]
+
+
+def training_rows(t) -> list[tuple[str, object]]:
+    """A trained model's training summary (model-file metadata), as card rows."""
+    if not isinstance(t, dict) or not t:
+        return []
+    ds = t.get("dataset") if isinstance(t.get("dataset"), dict) else {}
+    data = ds.get("kind")
+    if data and ds.get("items"):
+        data = f"{data} ({ds['items']} items)"
+    obj = t.get("objective")
+    if obj and t.get("weighting") not in (None, "none"):
+        obj = f"{obj}, {t['weighting']} weighting"
+    num = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+    steps = f"{t['steps']} × batch {t.get('batch', '?')}" if num(t.get("steps")) else None
+    loss = f"{t['loss']:.4g}" if num(t.get("loss")) else None
+    took = (f"{t['seconds']:.1f} s on {t.get('device', '?')}" if num(t.get("seconds")) else None)
+    return [("trained on", data), ("objective", obj), ("training steps", steps),
+            ("final loss", loss), ("training time", took), ("seed", t.get("seed")),
+            ("trained", t.get("date"))]
 
 
 def card_html(entry: catalog.Entry) -> str:

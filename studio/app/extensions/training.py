@@ -1,0 +1,61 @@
+"""The training workspace: a "Training" panel (tabbed with the trajectories) and a Tools menu
+entry. A finished model lands in the user's model library; the model browser then lists it again
+and selects it, and "Use in pipeline" makes it the pipeline's network."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction
+
+
+class _CloseGuard(QObject):
+    """Stops a running training before the window closes (its worker thread must not outlive
+    the window)."""
+
+    def __init__(self, window, panel):
+        super().__init__(window)
+        self.window, self.panel = window, panel
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.window and event.type() == QEvent.Close and self.panel.controller.running:
+            self.window.log.info("stopping the training…")
+            if not self.panel.shutdown():
+                self.window.log.error("the training did not stop in time")
+        return False
+
+
+def install(window) -> None:
+    from ..training.panel import TrainingPanel
+
+    panel = TrainingPanel()
+    window.training_panel = panel
+    dock = window.add_panel("training", "Training", panel, Qt.BottomDockWidgetArea,
+                            tabify_with="trajectories")
+    panel.message.connect(window.log.add)
+    panel.problem.connect(window.report)
+    panel.useRequested.connect(window.use_model)
+
+    def saved(path: str) -> None:
+        stem = os.path.basename(path).rsplit(".", 1)[0]
+        browser = window.browser
+
+        def select() -> None:
+            browser.model.listed.disconnect(select)
+            browser.select(stem)
+        browser.model.listed.connect(select)
+        browser.refresh()
+
+    panel.modelSaved.connect(saved)
+
+    def show() -> None:
+        dock.show()
+        dock.raise_()
+        panel.setFocus()
+
+    action = QAction("&Train a model…", window)
+    action.setToolTip("Open the training panel: train a model on 2-D data, digits or your images")
+    action.setStatusTip(action.toolTip())
+    action.triggered.connect(show)
+    window.add_menu_action("&Tools", action)
+    window.installEventFilter(_CloseGuard(window, panel))

@@ -1,0 +1,64 @@
+"""Starting points for the training panel: tried configurations (``studio.train/1``) that train
+in about a minute on two CPU cores (the digits U-Net in a few), with live previews."""
+from __future__ import annotations
+
+import copy
+
+_MLP = {"id": "mlp", "params": {"width": 96, "depth": 3, "emb_dim": 64}}
+_OPTIM_2D = {"steps": 2000, "batch": 256, "lr": 0.002, "warmup": 100, "ema": 0.995}
+_PREVIEW_2D = {"every": 250, "count": 1000, "steps": 20}
+
+PRESETS: dict[str, dict] = {
+    "Two moons · MLP, eps on VP": {
+        "name": "Two moons", "seed": 0,
+        "data": {"kind": "moons", "params": {"n": 20000}, "conditional": False},
+        "architecture": _MLP, "process": {"kind": "vp-linear", "params": {}},
+        "objective": {"target": "eps", "precond": "edm"},
+        "optim": _OPTIM_2D, "preview": _PREVIEW_2D, "log_every": 20},
+    "Swiss roll · MLP, x0 on EDM": {
+        "name": "Swiss roll", "seed": 0,
+        "data": {"kind": "swiss-roll", "params": {"n": 20000}, "conditional": False},
+        "architecture": _MLP, "process": {"kind": "edm", "params": {}},
+        "objective": {"target": "x0", "precond": "edm", "p_mean": -1.0, "p_std": 1.4},
+        "optim": _OPTIM_2D, "preview": _PREVIEW_2D, "log_every": 20},
+    "Checkerboard · MLP, flow matching": {
+        "name": "Checkerboard", "seed": 0,
+        "data": {"kind": "checkerboard", "params": {"n": 20000}, "conditional": False},
+        "architecture": {"id": "mlp", "params": {"width": 128, "depth": 4, "emb_dim": 64}},
+        "process": {"kind": "rectified-flow", "params": {}},
+        "objective": {"target": "velocity"},
+        "optim": dict(_OPTIM_2D, steps=3000), "preview": _PREVIEW_2D, "log_every": 20},
+    "Pinwheel · class-conditional MLP, v on VP-cosine": {
+        "name": "Pinwheel", "seed": 0,
+        "data": {"kind": "pinwheel", "params": {"n": 20000}, "conditional": True},
+        "architecture": _MLP, "process": {"kind": "vp-cosine", "params": {}},
+        "objective": {"target": "v", "precond": "edm"},
+        "optim": dict(_OPTIM_2D, class_dropout=0.15), "preview": _PREVIEW_2D, "log_every": 20},
+    "Digits 8×8 · class-conditional U-Net, v": {
+        "name": "Digits", "seed": 0,
+        "data": {"kind": "digits", "params": {}, "conditional": True},
+        "architecture": {"id": "unet", "params": {"channels": 32, "mults": [1, 2], "blocks": 1,
+                                                  "attn_res": 4}},
+        "process": {"kind": "vp-cosine", "params": {}},
+        "objective": {"target": "v", "precond": "edm"},
+        "optim": {"steps": 1500, "batch": 96, "lr": 0.002, "warmup": 100, "ema": 0.998,
+                  "class_dropout": 0.1},
+        "preview": {"every": 150, "count": 100, "steps": 20}, "log_every": 10},
+    "Image folder · U-Net 32×32, v": {
+        "name": "My images", "seed": 0,
+        "data": {"kind": "image-folder", "params": {"path": "", "size": 32, "channels": 3},
+                 "conditional": False},
+        "architecture": {"id": "unet", "params": {"channels": 32, "mults": [1, 2, 2], "blocks": 1,
+                                                  "attn_res": 8}},
+        "process": {"kind": "vp-cosine", "params": {}},
+        "objective": {"target": "v", "precond": "edm"},
+        "optim": {"steps": 4000, "batch": 32, "lr": 0.001, "warmup": 200, "ema": 0.999},
+        "preview": {"every": 250, "count": 36, "steps": 20}, "log_every": 10},
+}
+
+DEFAULT_PRESET = "Two moons · MLP, eps on VP"
+
+
+def preset(name: str) -> dict:
+    """A copy of a preset's configuration (``format`` added)."""
+    return dict(copy.deepcopy(PRESETS[name]), format="studio.train/1")
