@@ -34,6 +34,7 @@ FILE_FILTER = "Pipelines (*.json);;All files (*)"
 
 class MainWindow(QMainWindow):
     runFinished = Signal(str, str)      # status, message
+    closing = Signal()                  # the window is closing for good (after any save prompt)
 
     def __init__(self, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -201,6 +202,9 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str) -> bool:
         """Open a pipeline file; on error report it and leave the canvas as it was."""
+        if path.lower().endswith(".png"):   # an image with its pipeline embedded (gallery export)
+            from .comfort.pngio import open_png
+            return open_png(self, path)
         try:
             self.doc.load(path)
         except StudioError as exc:
@@ -390,5 +394,6 @@ class MainWindow(QMainWindow):
                 self.log.error("the run did not stop in time")
         self.preview.wait()
         self.browser.model.wait()
+        self.closing.emit()
         self.settings.save_layout(self)
         super().closeEvent(event)

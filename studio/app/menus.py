@@ -14,7 +14,7 @@ class Menus:
         for act in (win.new_action, win.open_action):
             f.addAction(act)
         self.recent = f.addMenu("Open &Recent")
-        self.examples = f.addMenu("Open E&xample")
+        self.examples = f.addMenu("E&xamples")
         self.examples.aboutToShow.connect(self.refresh_examples)
         self.refresh_examples()
         f.addSeparator()
@@ -75,17 +75,24 @@ class Menus:
             self.recent.addAction("(none)").setEnabled(False)
 
     def refresh_examples(self) -> None:
-        """The example pipelines that ship with the app."""
+        """The example pipelines that ship with the app, titled (featured ones first), after the
+        examples gallery (the start page) when it is installed."""
         self.examples.clear()
+        gallery = getattr(self.win, "examples_gallery_action", None)
+        if gallery is not None:
+            self.examples.addAction(gallery)
+            self.examples.addSeparator()
         try:
-            from .resources import example_files
-            files = example_files()
+            from .comfort.examples import menu_entries
+            entries = menu_entries()             # (title, path, tooltip)
         except Exception:  # noqa: BLE001 - no examples is not an error
-            files = []
-        for path in files:
-            act = self.examples.addAction(path.stem, lambda p=str(path): self._open(p))
-            act.setToolTip(str(path))
-        if not files:
+            entries = []
+        for title, path, tip in entries:
+            act = self.examples.addAction(title, lambda p=path: self._open(p))
+            act.setData(path)
+            act.setToolTip(tip)
+        self.examples.setToolTipsVisible(True)
+        if not entries:
             self.examples.addAction("(none installed)").setEnabled(False)
 
     def _open(self, path: str) -> None:

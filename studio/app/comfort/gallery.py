@@ -1,0 +1,210 @@
+"""The generation gallery's store: every finished run, one PNG per solver branch, in the app data
+folder (``<data>/gallery``).
+
+Each PNG is a picture of the branch's samples (images: a grid; 2-D data: a scatter over the
+density; more dimensions: the PCA projection) carrying the whole pipeline that made it
+(:mod:`studio.core.pngmeta`) and a record of the run (seed, branch, solver, NFE, time) under
+:data:`~.pngio.META_KEY`. Exporting an item copies its PNG; restoring reads the pipeline back.
+Pictures are drawn and files read in a background thread; the store tells its views with signals.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from ...core.pipeline import write_atomic
+from ...core.pngmeta import embed, encode_png
+from .pngio import META_KEY, portable, read_meta
+from .render import MAX_IMAGES, sample_picture
+
+#: items kept on disk (the oldest go first)
+MAX_ITEMS = 200
+#: points drawn in a scatter picture
+MAX_POINTS = 5000
+THUMB = 112
+
+
+@dataclass
+class GalleryItem:
+    path: str
+    meta: dict = field(default_factory=dict)
+    thumb: QImage | None = None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def caption(self) -> str:
+        m = self.meta
+        return f"{m.get('title') or m.get('solver') or self.name}\nseed {m.get('seed', '?')}"
+
+    def summary(self) -> str:
+        m = self.meta
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.get("created", 0)))
+        parts = [f"branch {m.get('branch', '?')} ({m.get('title') or m.get('solver', '?')})",
+                 f"seed {m.get('seed', '?')}", f"batch {m.get('batch', '?')}",
+                 f"NFE {m.get('nfe', '?')}"]
+        if m.get("seconds") is not None:
+            parts.append(f"{float(m['seconds']):.2f} s")
+        if m.get("source"):
+            parts.append(f"from {m['source']}")
+        return " · ".join(parts) + f"\n{when}"
+
+
+def _thumb(png: bytes) -> QImage:
+    img = QImage.fromData(png, "PNG")
+    if img.isNull():
+        return img
+    return img.scaled(THUMB, THUMB, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+
+
+class _Signals(QObject):
+    added = Signal(object)        # GalleryItem
+    loaded = Signal(object)       # list[GalleryItem]
+    failed = Signal(str)
+
+
+class _WriteJob(QRunnable):
+    def __init__(self, path: str, samples: np.ndarray, mode: str, backdrop, pipeline: dict,
+                 meta: dict, signals: _Signals):
+        super().__init__()
+        self.args = (path, samples, mode, backdrop, pipeline, meta)
+        self.signals = signals
+
+    def run(self) -> None:
+        path, samples, mode, backdrop, pipeline, meta = self.args
+        try:
+            picture = sample_picture(samples, mode, backdrop)
+            png = embed(encode_png(picture), pipeline, extra={META_KEY: json.dumps(meta)})
+            write_atomic(path, png)
+            item = GalleryItem(path, meta, _thumb(png))
+        except Exception as exc:  # noqa: BLE001 - a gallery picture must never break a run
+            self._emit(self.signals.failed, f"gallery: cannot save {os.path.basename(path)}: {exc}")
+            return
+        self._emit(self.signals.added, item)
+
+    @staticmethod
+    def _emit(signal, value) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:    # the window is gone
+            pass
+
+
+class _LoadJob(QRunnable):
+    def __init__(self, folder: str, signals: _Signals):
+        super().__init__()
+        self.folder, self.signals = folder, signals
+
+    def run(self) -> None:
+        items = []
+        for path in list_pngs(self.folder):
+            try:
+                with open(path, "rb") as fh:
+                    png = fh.read()
+            except OSError:
+                continue
+            items.append(GalleryItem(path, read_meta(png), _thumb(png)))
+        try:
+            self.signals.loaded.emit(items)
+        except RuntimeError:
+            pass
+
+
+def list_pngs(folder: str) -> list[str]:
+    """The gallery's PNGs, newest first (names start with the time)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.lower().endswith(".png") and not n.startswith(".")]
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in sorted(names, reverse=True)]
+
+
+class GalleryStore(QObject):
+    """The items (newest first) and the files behind them."""
+
+    added = Signal(object)          # GalleryItem
+    removed = Signal(object)        # GalleryItem
+    reset = Signal()
+    message = Signal(str)
+
+    def __init__(self, folder: str, parent=None):
+        super().__init__(parent)
+        self.folder = folder
+        self.items: list[GalleryItem] = []
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._signals = _Signals(self)
+        self._signals.added.connect(self._added)
+        self._signals.loaded.connect(self._loaded)
+        self._signals.failed.connect(self.message)
+        self._serial = 0
+
+    def load(self) -> None:
+        """Read the gallery folder in the background (:attr:`reset` when done)."""
+        self._pool.start(_LoadJob(self.folder, self._signals))
+
+    def wait(self, ms: int = 10000) -> bool:
+        return self._pool.waitForDone(ms)
+
+    def _loaded(self, items: list) -> None:
+        known = {i.path for i in self.items}
+        self.items = sorted(self.items + [i for i in items if i.path not in known],
+                            key=lambda i: i.name, reverse=True)
+        self.reset.emit()
+
+    def _added(self, item: GalleryItem) -> None:
+        self.items.insert(0, item)
+        self.added.emit(item)
+        for old in self.items[MAX_ITEMS:]:
+            self.delete(old)
+
+    def capture(self, pipeline: dict, base_dir: str | None, info, results: dict,
+                source: str = "") -> int:
+        """Queue one gallery item per finished branch of a run; returns how many."""
+        data = portable(pipeline, base_dir)
+        mode = info.backdrop.mode
+        n = 0
+        os.makedirs(self.folder, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for branch in info.branches:
+            res = results.get(branch)
+            if res is None:
+                continue
+            limit = MAX_IMAGES if mode == "image" else MAX_POINTS
+            samples = res.samples[:limit].detach().to("cpu").double().numpy()
+            self._serial += 1
+            slug = re.sub(r"[^A-Za-z0-9_-]+", "-", branch).strip("-")[:40] or "branch"
+            path = os.path.join(self.folder, f"{stamp}-{os.getpid() % 100000:05d}"
+                                             f"{self._serial:04d}-{slug}.png")
+            node = (pipeline.get("nodes") or {}).get(branch, {})
+            meta = {"format": "studio.gallery/1", "branch": branch, "solver": node.get("kind"),
+                    "title": info.titles.get(branch, branch), "seed": int(info.seed),
+                    "batch": int(info.batch), "nfe": int(res.nfe), "seconds": float(res.seconds),
+                    "created": time.time(), "mode": mode, "data_shape": list(info.data_shape),
+                    "source": source}
+            self._pool.start(_WriteJob(path, samples, mode, info.backdrop, data, meta,
+                                       self._signals))
+            n += 1
+        return n
+
+    def export(self, item: GalleryItem, path: str) -> None:
+        """Write the item's PNG (pipeline included) to ``path``; raises OSError."""
+        with open(item.path, "rb") as fh:
+            write_atomic(path, fh.read())
+
+    def delete(self, item: GalleryItem) -> None:
+        if item in self.items:
+            self.items.remove(item)
+        try:
+            os.remove(item.path)
+        except OSError:
+            pass
+        self.removed.emit(item)

@@ -1,0 +1,74 @@
+"""PNG images that carry their pipeline, in the app: restore a pipeline from such a PNG (drop it on
+the window, open it from the gallery or the recent files, ``studio gui image.png``), and make the
+pipeline of a gallery image portable.
+
+The pipeline is embedded as the document's own JSON (``studio.core.pngmeta``), so restoring gives
+the same document back. Data files that the pipeline names relative to its folder (``.npy``
+arrays, model files) are named by absolute path in the image, so it runs wherever it is moved to
+on this machine (``studio run image.png`` included).
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+from ...core.errors import StudioError
+from ...core.pngmeta import read_pipeline, read_text
+
+#: file parameters worth resolving (anything else is left as written)
+FILE_SUFFIXES = (".npy", ".npz", ".safetensors", ".json", ".png", ".pt")
+#: the gallery's record of a run (JSON): seed, branch, solver, NFE, time...
+META_KEY = "studio.gallery"
+
+
+def _absolute(value, base_dir: str):
+    if isinstance(value, dict):
+        return {k: _absolute(v, base_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_absolute(v, base_dir) for v in value]
+    if (isinstance(value, str) and value.lower().endswith(FILE_SUFFIXES) and ":" not in value[:2]
+            and not value.startswith("assets:") and not os.path.isabs(os.path.expanduser(value))):
+        candidate = os.path.join(base_dir, value)
+        if os.path.exists(candidate):
+            return os.path.abspath(candidate)
+    return value
+
+
+def portable(pipeline: dict, base_dir: str | None) -> dict:
+    """``pipeline`` with its relative data-file paths made absolute (against ``base_dir``)."""
+    out = copy.deepcopy(pipeline)
+    if not base_dir:
+        return out
+    for node in (out.get("nodes") or {}).values():
+        if isinstance(node, dict) and isinstance(node.get("params"), dict):
+            node["params"] = _absolute(node["params"], base_dir)
+    return out
+
+
+def open_png(window, path: str) -> bool:
+    """Replace the window's pipeline with the one embedded in ``path`` (reports problems, never
+    raises). The document is untitled: saving asks where."""
+    try:
+        data = read_pipeline(path)
+        window.doc.load_dict(data, source=path, path=None)
+    except StudioError as exc:
+        window.report("Cannot open pipeline", str(exc))
+        return False
+    window.settings.add_recent(path)
+    window.menus.refresh_recent()
+    window.view.fit()
+    seed = (data.get("run") or {}).get("seed")
+    window.log.ok(f"restored the pipeline of {os.path.basename(path)}"
+                  + (f" (seed {seed})" if seed is not None else ""))
+    return True
+
+
+def read_meta(path_or_bytes) -> dict:
+    """The gallery record of a PNG ({} if it has none)."""
+    import json
+    try:
+        text = read_text(path_or_bytes, META_KEY)
+        meta = json.loads(text) if text else {}
+    except (StudioError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
