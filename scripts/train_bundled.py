@@ -23,7 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-ORDER = ["moons", "rings", "swiss-roll", "pinwheel", "digits"]
+ORDER = ["moons", "gaussians", "swiss-roll", "checkerboard", "pinwheel", "digits"]
 
 
 def main() -> int:

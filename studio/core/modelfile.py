@@ -521,6 +521,7 @@ def _atomic_write(path: str, data: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
     try:
+        os.chmod(tmp, 0o644)                # mkstemp creates 0600; a model file is not secret
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

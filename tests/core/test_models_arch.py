@@ -63,6 +63,14 @@ def test_shape_and_config_errors_name_the_problem():
         arch("mlp").check((3, 64, 64), 0)
 
 
+def test_mlp_fourier_features_are_fixed_and_stored():
+    a = arch("mlp", width=16, depth=1, emb_dim=8, fourier=4, fourier_scale=2.0)
+    m1, m2 = a.module((2,), 0), a.module((2,), 0)
+    assert m1.state_dict()["fourier_freqs"].shape == (2, 4)
+    assert torch.equal(m1.fourier_freqs, m2.fourier_freqs)
+    assert m1.inp.in_features == 2 + 8
+
+
 def test_zero_initialised_output_is_zero():
     m = arch("mlp", width=16, depth=1, emb_dim=8).module((2,), 0)
     assert torch.equal(m(torch.randn(3, 2), torch.rand(3)), torch.zeros(3, 2))

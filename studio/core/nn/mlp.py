@@ -29,11 +29,19 @@ class _Block(nn.Module):
 
 class ResidualMLP(nn.Module):
     def __init__(self, dim: int, width: int, depth: int, emb_dim: int, num_classes: int,
-                 dropout: float):
+                 dropout: float, fourier: int = 0, fourier_scale: float = 1.0):
         super().__init__()
         self.dim = dim
         self.cond = Conditioning(emb_dim, num_classes)
-        self.inp = nn.Linear(dim, width)
+        if fourier:
+            # Random Fourier features of the input (Tancik et al. 2020): fixed, stored with the
+            # weights, drawn from their own seeded generator so every build is identical.
+            g = torch.Generator().manual_seed(1234)
+            freqs = torch.randn(dim, fourier, generator=g) * fourier_scale
+            self.register_buffer("fourier_freqs", freqs)
+        else:
+            self.fourier_freqs = None
+        self.inp = nn.Linear(dim + 2 * fourier, width)
         self.blocks = nn.ModuleList(_Block(width, emb_dim, dropout) for _ in range(depth))
         self.out_norm = nn.LayerNorm(width)
         self.out = zero_(nn.Linear(width, dim))
@@ -41,7 +49,11 @@ class ResidualMLP(nn.Module):
     def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
         shape = x.shape
         e = torch.nn.functional.silu(self.cond(c_noise, labels))
-        h = self.inp(x.reshape(len(x), -1))
+        flat = x.reshape(len(x), -1)
+        if self.fourier_freqs is not None:
+            arg = (2 * math.pi) * flat @ self.fourier_freqs.to(flat.dtype)
+            flat = torch.cat([flat, torch.sin(arg), torch.cos(arg)], dim=1)
+        h = self.inp(flat)
         for blk in self.blocks:
             h = blk(h, e)
         return self.out(torch.nn.functional.silu(self.out_norm(h))).reshape(shape)
@@ -58,6 +70,10 @@ class MLP(Architecture):
     depth: int = param(4, "number of residual blocks", min=1, max=64)
     emb_dim: int = param(128, "noise/class embedding size (even)", min=8, max=4096)
     dropout: float = param(0.0, "dropout inside the blocks (training only)", min=0.0, max=0.9)
+    fourier: int = param(0, "random Fourier features of the input (0: off); help sharp detail",
+                         min=0, max=1024)
+    fourier_scale: float = param(1.0, "standard deviation of the Fourier frequencies (cycles per "
+                                 "unit of the normalised data)", min=0.0)
 
     def __post_init__(self):
         if self.emb_dim % 2:
@@ -72,4 +88,4 @@ class MLP(Architecture):
     def module(self, data_shape, num_classes):
         self.check(data_shape, num_classes)
         return ResidualMLP(math.prod(data_shape), self.width, self.depth, self.emb_dim, num_classes,
-                           self.dropout)
+                           self.dropout, self.fourier, self.fourier_scale)
