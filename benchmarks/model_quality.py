@@ -204,6 +204,8 @@ def toy_quality(quick: bool) -> dict:
         med = float(torch.cdist(ref[:1000], ref[:1000]).median())
         bw = [0.5 * med, med, 2 * med]
         floor = {"sw2": float(sliced_wasserstein(ref2, ref)), "mmd2": float(mmd2(ref2, ref, bw))}
+        from studio.core.modelfile import read_info
+        nc = read_info(resolve_model_path(model)).spec.num_classes
         rows = []
         for solver, nfe, process in (("dpm-solver++-2m", 20, None), ("heun", 20, None),
                                      ("euler", 20, None), ("ddim", 20, None),
@@ -218,12 +220,23 @@ def toy_quality(quick: bool) -> dict:
                 continue
             rows.append({"solver": solver, "nfe": nfe_used,
                          "pipeline_process": process or "trained",
+                         **({"labels": "none (null class)"} if nc else {}),
                          "sw2": float(sliced_wasserstein(s, ref)), "mmd2": float(mmd2(s, ref, bw)),
                          "seconds": round(secs, 2)})
+        if nc:  # class-conditional: labels spread evenly over the classes (the data's mix)
+            labels = np.arange(n) % nc
+            for scale in (None, 2.0):
+                s, nfe_used, secs = sample(model, "dpm-solver++-2m", 20, n, 7, labels, scale)
+                rows.append({"solver": "dpm-solver++-2m", "nfe": nfe_used,
+                             "pipeline_process": "trained",
+                             "labels": f"all {nc} classes" + (f", cfg {scale}" if scale else ""),
+                             "sw2": float(sliced_wasserstein(s, ref)),
+                             "mmd2": float(mmd2(s, ref, bw)), "seconds": round(secs, 2)})
         out[name] = {"floor": floor, "samples": n, "runs": rows}
         print(f"{name}: floor SW2 {floor['sw2']:.4f} MMD2 {floor['mmd2']:.5f}")
         for r in rows:
-            head = f"  {r['solver']:<16} nfe {r['nfe']:<4} process {r['pipeline_process']:<15} "
+            head = (f"  {r['solver']:<16} nfe {r['nfe']:<4} process {r['pipeline_process']:<15} "
+                    + (f"[{r['labels']}] " if "labels" in r else ""))
             print(head + (f"ERROR {r['error']}" if "error" in r else
                           f"SW2 {r['sw2']:.4f}  MMD2 {r['mmd2']:.5f}"))
     return out
