@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt
 
 from studio.app.training.presets import PRESETS
 from studio.app.training.settings import TrainSettings
+from studio.core.nn.registry import ARCHITECTURES
+from studio.core.params import param_specs
 from studio.core.training import TrainConfig
 from tests.app.conftest import set_small, wait_run
 
@@ -79,6 +81,7 @@ def test_train_export_browse_and_use(win, qtbot, library):
     card = win.browser.card.toPlainText()
     assert "training steps" in card and "50 × batch 64" in card and "moons (2000 items)" in card
     # one click: the pipeline's network is the new model, and the pipeline runs with it
+    assert json.loads(win.settings.value("training/last-config"))["name"] == "Tiny moons"
     click(qtbot, panel.use_button)
     net = win.doc.nodes[win.doc.of_type("network")[0]]
     assert net.kind == "file" and net.params == {"path": s.model_path}
@@ -168,7 +171,8 @@ def test_settings_forms_follow_the_declarations(qtbot, tmp_path):
             d["data"]["params"]["path"] = str(tmp_path)
         TrainConfig.from_dict(d)
     s.apply_preset("Two moons · MLP, eps on VP")
-    assert set(s.arch.form.fields) == {"width", "depth", "emb_dim", "dropout"}
+    declared = [p.name for p in param_specs(ARCHITECTURES.get("mlp"))]
+    assert list(s.arch.form.fields) == declared and "width" in declared
     s.arch.form.fields["width"].spin.setValue(48)
     s.arch.combo.setCurrentIndex(s.arch.combo.findData("unet"))
     s.arch.combo.activated.emit(s.arch.combo.currentIndex())
@@ -188,5 +192,9 @@ def test_settings_forms_follow_the_declarations(qtbot, tmp_path):
     assert cfg.optim.steps == 2000 and cfg.objective.target == "eps"
     s.apply_preset("Digits 8×8 · class-conditional U-Net, v")
     assert s.conditional.isChecked() and s.data.kind() == "digits"
+    s.data.set("swiss-roll", {})                       # no labels: not class-conditional
+    assert not s.conditional.isChecked() and not s.conditional.isEnabled()
+    s.data.set("pinwheel", {})
+    assert s.conditional.isEnabled()
     s.load_file(str(path))
     assert s.to_dict() == saved and s.base_dir == os.path.dirname(str(path))

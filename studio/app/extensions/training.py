@@ -3,10 +3,15 @@ entry. A finished model lands in the user's model library; the model browser the
 and selects it, and "Use in pipeline" makes it the pipeline's network."""
 from __future__ import annotations
 
+import json
 import os
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
+
+from ...core.errors import StudioError
+
+SETTINGS_KEY = "training/last-config"
 
 
 class _CloseGuard(QObject):
@@ -47,6 +52,15 @@ def install(window) -> None:
         browser.refresh()
 
     panel.modelSaved.connect(saved)
+
+    # the settings of the last training come back in the next session
+    last = window.settings.value(SETTINGS_KEY)
+    if isinstance(last, str) and last:
+        try:
+            panel.settings.set_dict(json.loads(last))
+        except (ValueError, TypeError, KeyError, StudioError):
+            pass        # from an older version, or a data folder that is gone: the preset stays
+    panel.started.connect(lambda cfg: window.settings.set_value(SETTINGS_KEY, json.dumps(cfg)))
 
     def show() -> None:
         dock.show()

@@ -91,6 +91,7 @@ class TrainingController(QObject):
         self.trainer: Trainer | None = None
         self.config: TrainConfig | None = None
         self.name, self.description = "", ""
+        self.threads: int | None = None
         self._control: _Control | None = None
         self._thread: QThread | None = None
         self._job: _Job | None = None
@@ -120,12 +121,14 @@ class TrainingController(QObject):
         return not self.running and self.trainer is not None and self.trainer.step > 0
 
     # -- actions -------------------------------------------------------------------------------
-    def start(self, config: TrainConfig, device: str = "cpu", export: bool = True) -> str | None:
+    def start(self, config: TrainConfig, device: str = "cpu", export: bool = True,
+              threads: int | None = None) -> str | None:
         """Train ``config`` from scratch; when it completes (and ``export``), write the model into
-        the user's library. Returns None, or why it cannot start."""
+        the user's library. ``threads``: torch CPU threads of the worker (None: torch's default).
+        Returns None, or why it cannot start."""
         if self.running:
             return "a training is already running: pause or cancel it first"
-        self.trainer, self.config = None, config
+        self.trainer, self.config, self.threads = None, config, threads
         self.name = config.name or str(config.data.get("kind", "model"))
         self.description = config.description or default_description(config)
         self.session.begin(config.optim.steps)
@@ -199,6 +202,9 @@ class TrainingController(QObject):
             raise
         if cancelled:
             return "cancelled", f"stopped at step {trainer.step} of {trainer.steps}"
+        last = s.snapshot().preview
+        if trainer.config.preview.every and (last is None or last.step != trainer.step):
+            s.add_preview(trainer.preview())      # the finished model's samples
         if export:
             return self._export(trainer)
         return "finished", ""
@@ -214,7 +220,14 @@ class TrainingController(QObject):
     def _launch(self, fn) -> None:
         self._control = _Control(self.session)
         thread = QThread()
-        job = _Job(fn)
+        threads = self.threads
+
+        def run():
+            if threads:
+                # per thread: the UI thread's sampling keeps its own setting
+                torch.set_num_threads(threads)
+            return fn()
+        job = _Job(run)
         job.moveToThread(thread)
         thread.started.connect(job.run)
         # direct: quit() is thread-safe, and the UI thread may be blocked in shutdown()'s wait()

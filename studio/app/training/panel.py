@@ -10,6 +10,7 @@ pipeline.
 """
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import Qt, Signal
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
 from ...core import catalog, library
 from ...core.errors import StudioError
 from ...core.modelfile import read_info
-from ..browser import card_html
+from ..browser import card_fields, training_rows
 from .controller import TrainingController
 from .session import Snapshot, TrainingSession
 from .settings import TrainSettings
@@ -63,6 +64,7 @@ class TrainingPanel(QWidget):
     problem = Signal(str, str)           # title, message
     modelSaved = Signal(str)             # path of the new model file
     useRequested = Signal(object)        # catalog.Entry of the trained model
+    started = Signal(dict)               # the configuration (studio.train/1) of a new training
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -162,7 +164,8 @@ class TrainingPanel(QWidget):
         self.loss.clear()
         self.samples.clear()
         device = self.settings.device_name()
-        self.controller.start(cfg, device)
+        self.controller.start(cfg, device, threads=self.settings.threads.value())
+        self.started.emit(self.settings.to_dict())
         self.message.emit("info", f"training “{self.controller.name}”: {cfg.data['kind']}, "
                                   f"{cfg.architecture['id']}, {cfg.objective.target} on "
                                   f"{cfg.process['kind']}, {cfg.optim.steps} steps on {device}")
@@ -233,7 +236,8 @@ class TrainingPanel(QWidget):
             self.message.emit("warning", f"training “{self.controller.name}” cancelled: {message}"
                                          " (Continue goes on; Save model keeps it as it is)")
         elif status == "failed":
-            self.problem.emit("Training failed", message)
+            saving = message.startswith("the model could not be saved")
+            self.problem.emit("Cannot save the model" if saving else "Training failed", message)
         elif status == "finished":
             self.message.emit("ok", f"trained “{self.controller.name}”: {s.step} steps in "
                                     f"{_duration(s.elapsed)}, loss {s.last_loss:.4g}")
@@ -244,7 +248,7 @@ class TrainingPanel(QWidget):
         except StudioError as exc:
             self.problem.emit("The saved model cannot be read", str(exc))
             return
-        self.card.setHtml(card_html(self.entry))
+        self.card.setHtml(card_summary_html(self.entry))
         if not self.card.isVisible():
             self.card.setVisible(True)
             h = self.body.height()
@@ -252,6 +256,27 @@ class TrainingPanel(QWidget):
         self.message.emit("ok", f"saved the model to {path}; it is in the model browser")
         self.refresh()
         self.modelSaved.emit(path)
+
+
+def card_summary_html(entry: catalog.Entry) -> str:
+    """The trained model's card, training summary first, in two columns (the model browser
+    shows the same rows under the model's other properties)."""
+    c = entry.card()
+    rows = training_rows(c.get("training"))
+    keep = ("data shape", "parameterization", "trained with process", "classes", "architecture",
+            "parameters")
+    rows = [(k, v) for k, v in rows if v is not None]
+    rows += [(k, v) for k, v in card_fields(c) if k in keep]
+
+    def cell(k, v):
+        return (f"<td style='color:#9aa4ae; padding-right:8px'>{html.escape(k)}</td>"
+                f"<td style='padding-right:24px'>{html.escape(str(v))}</td>")
+    half = (len(rows) + 1) // 2
+    body = "".join("<tr>" + cell(*rows[i]) + (cell(*rows[i + half]) if i + half < len(rows)
+                                               else "") + "</tr>" for i in range(half))
+    return (f"<b>{html.escape(entry.title)}</b> &nbsp;<span style='color:#9aa4ae'>saved to "
+            f"{html.escape(str(c.get('path', '')))}</span><table>{body}</table>"
+            f"<p style='color:#9aa4ae'>{html.escape(entry.description)}</p>")
 
 
 def model_entry(path: str, title: str, description: str) -> catalog.Entry:

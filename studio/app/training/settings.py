@@ -56,6 +56,27 @@ class Section(QWidget):
         self.body.setVisible(on)
 
 
+def has_labels(form: KindForm) -> bool | None:
+    """Whether the chosen data set has class labels (None: cannot tell without loading it)."""
+    try:
+        ds = form.instance()
+    except StudioError:
+        return None
+    names = getattr(ds, "names", None)
+    if callable(names):                   # the 2-D sets
+        return names() is not None
+    labels = getattr(ds, "labels", None)  # a folder of images: sub-folders as classes
+    if isinstance(labels, bool):
+        return labels
+    return None
+
+
+def default_threads() -> int:
+    """Half the cores, at most 4: training small models gains little from more, and a thread
+    without a free core stalls every step."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 def devices() -> list[str]:
     out = ["cpu"]
     if torch.cuda.is_available():
@@ -114,8 +135,14 @@ class TrainSettings(QScrollArea):
         self.seed.setToolTip("Seeds the network's initialisation, the batches, times and noise")
         self.device = QComboBox()
         self.device.addItems(devices())
+        self.threads = QSpinBox()
+        self.threads.setRange(1, max(1, os.cpu_count() or 1))
+        self.threads.setValue(default_threads())
+        self.threads.setToolTip("CPU threads for the training (more than the free cores slows it "
+                                "down a lot on a busy machine)")
         for label, w in (("name", self.name), ("description", self.description),
-                         ("seed", self.seed), ("device", self.device)):
+                         ("seed", self.seed), ("device", self.device),
+                         ("CPU threads", self.threads)):
             mform.addRow(label, w)
         lay.addWidget(Section("Model", model))
 
@@ -124,8 +151,6 @@ class TrainSettings(QScrollArea):
         dl.setContentsMargins(0, 0, 0, 0)
         self.data = KindForm(DATASETS, "data")
         self.conditional = QCheckBox("class-conditional (train on the labels)")
-        self.conditional.setToolTip("Train on the data set's labels, with class dropout so that "
-                                    "the model also works unconditionally (CFG)")
         dl.addWidget(self.data)
         dl.addWidget(self.conditional)
         lay.addWidget(Section("Data", data))
@@ -158,12 +183,26 @@ class TrainSettings(QScrollArea):
         lay.addStretch(1)
         self.setWidget(page)
 
+        self.data.changed.connect(self._data_changed)
         for sig in (self.data.changed, self.arch.changed, self.process.changed,
                     self.objective.changed, self.budget.changed, self.optim.changed,
                     self.preview.changed, self.name.textChanged, self.description.textChanged,
                     self.seed.valueChanged, self.conditional.toggled, self.log_every.valueChanged):
             sig.connect(self.changed)
         self.apply_preset(DEFAULT_PRESET)
+
+    def _data_changed(self) -> None:
+        """Class-conditional training needs labels: offer it only for data that has them."""
+        labelled = has_labels(self.data)
+        self.conditional.setEnabled(labelled is not False)
+        if labelled is False:
+            self.conditional.setChecked(False)
+        self.conditional.setToolTip(
+            "This data set has no labels" + (" (turn on “labels” to use sub-folders as classes)"
+                                             if self.data.kind() == "image-folder" else "")
+            if labelled is False else
+            "Train on the data set's labels, with class dropout so that the model also works "
+            "unconditionally (classifier-free guidance)")
 
     # -- the configuration ---------------------------------------------------------------------
     def to_dict(self) -> dict:

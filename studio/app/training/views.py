@@ -146,8 +146,9 @@ class SamplePreview(QWidget):
             self.header.setText(f"<b>Samples</b> &nbsp;<span style='color:#8a949e'>{note}"
                                 "the first preview comes after “every” steps</span>")
             return
+        per_class = " (one column per class)" if image and 2 <= s.num_classes <= 16 else ""
         self.header.setText(f"<b>Samples</b> &nbsp;<span style='color:#c8d0d8'>{len(p.samples)} "
-                            f"at step {p.step} ({p.seconds:.2f} s to sample)</span>")
+                            f"at step {p.step}{per_class}, {p.seconds:.2f} s to sample</span>")
         if image:
             self._show_images(p, s)
         else:
