@@ -60,7 +60,8 @@ class _Job(QObject):
         except torch.cuda.OutOfMemoryError:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            self.message = "CUDA out of memory: reduce the batch size or the network, or train on the CPU"
+            self.message = ("CUDA out of memory: reduce the batch size or the network, or train "
+                            "on the CPU")
         except MemoryError:
             self.message = "out of memory: reduce the batch size or the network"
         except Exception as exc:  # noqa: BLE001 - a bug must not take the app down

@@ -137,7 +137,8 @@ class TrainingSession:
             self.step, self.steps = ev.step, ev.steps
             self.loss_steps.append(ev.step)
             self.losses.append(float(ev.loss))
-            self.lr, self.rate, self.elapsed, self.eta = ev.lr, ev.steps_per_second, ev.elapsed, ev.eta
+            self.lr, self.rate = ev.lr, ev.steps_per_second
+            self.elapsed, self.eta = ev.elapsed, ev.eta
             self._bump()
 
     def add_preview(self, ev) -> None:
