@@ -32,6 +32,7 @@ def test_settings_apply_live_persist_and_apply_at_start(win, qtbot, settings, tm
     monkeypatch.delenv("STUDIO_MODELS_DIR", raising=False)   # restored after the test
     from studio.app.comfort import prefs
     monkeypatch.setattr(prefs, "_ENV_LIBRARY", None)
+    monkeypatch.setattr(prefs, "_APPLIED", None)
     assert window_lightness() < 100                          # dark
     dlg = open_dialog(win)
     dlg.theme.setCurrentIndex(dlg.theme.findData("light"))
@@ -67,6 +68,12 @@ def test_settings_apply_live_persist_and_apply_at_start(win, qtbot, settings, tm
     assert window_lightness() > 200
     assert w2.doc.run.dtype == "float32" and w2.controller.min_interval == 100
     assert os.environ["STUDIO_MODELS_DIR"] == str(library)
+    # clearing the folder puts the default library back
+    dlg = open_dialog(w2)
+    dlg.library.setText("")
+    dlg.accept()
+    assert "STUDIO_MODELS_DIR" not in os.environ
+    assert prefs.Preferences.load(w2.settings).library == ""
     w2.close()
 
 

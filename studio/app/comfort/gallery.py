@@ -28,7 +28,7 @@ from .render import MAX_IMAGES, sample_picture
 MAX_ITEMS = 200
 #: points drawn in a scatter picture
 MAX_POINTS = 5000
-THUMB = 112
+THUMB = 120
 
 
 @dataclass
@@ -42,8 +42,11 @@ class GalleryItem:
         return os.path.basename(self.path)
 
     def caption(self) -> str:
+        """Two short lines: the branch (solver node), then the seed and the pipeline's name."""
         m = self.meta
-        return f"{m.get('title') or m.get('solver') or self.name}\nseed {m.get('seed', '?')}"
+        source = os.path.splitext(str(m.get("source") or ""))[0]
+        return (f"{m.get('branch') or m.get('solver') or self.name}\nseed {m.get('seed', '?')}"
+                + (f" · {source}" if source and source != "untitled" else ""))
 
     def summary(self) -> str:
         m = self.meta

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMenu, QPushButton, QStackedLayout, QVBoxLayout,
@@ -34,7 +34,7 @@ class GalleryPanel(QWidget):
         self.list.setObjectName("galleryList")
         self.list.setViewMode(QListWidget.IconMode)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setGridSize(QSize(THUMB + 36, THUMB + 44))
+        self.list.setGridSize(QSize(THUMB + 52, THUMB + 44))
         self.list.setResizeMode(QListWidget.Adjust)
         self.list.setMovement(QListWidget.Static)
         self.list.setWordWrap(True)
@@ -101,7 +101,7 @@ class GalleryPanel(QWidget):
 
     def _add_front(self, item: GalleryItem) -> None:
         self.list.insertItem(0, self._make(item))
-        self.list.setCurrentRow(0)
+        self.list.setCurrentRow(0, QItemSelectionModel.ClearAndSelect)
         self._sync()
 
     def _remove(self, item: GalleryItem) -> None:
@@ -121,7 +121,7 @@ class GalleryPanel(QWidget):
     def select(self, item: GalleryItem) -> None:
         for row in range(self.list.count()):
             if self.list.item(row).data(ITEM_ROLE) is item:
-                self.list.setCurrentRow(row)
+                self.list.setCurrentRow(row, QItemSelectionModel.ClearAndSelect)
                 return
 
     def _sync(self) -> None:

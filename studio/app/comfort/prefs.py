@@ -21,6 +21,8 @@ PREFIX = "preferences/"
 LIBRARY_ENV = "STUDIO_MODELS_DIR"
 #: the library folder from the environment at start (restored when the setting is cleared)
 _ENV_LIBRARY = os.environ.get(LIBRARY_ENV)
+#: the folder this module put into the environment (None: it has not touched it)
+_APPLIED: str | None = None
 DTYPES = ("float64", "float32")
 FPS_RANGE = (1, 60)
 
@@ -89,14 +91,20 @@ def default_library() -> str:
 
 
 def apply_library(folder: str) -> bool:
-    """Point the model library at ``folder`` ("" = the default). True if it changed."""
+    """Point the model library at ``folder``; "" leaves the environment's (or the default) folder,
+    putting back what was there if an earlier setting had changed it. True if it changed."""
+    global _APPLIED
     before = os.environ.get(LIBRARY_ENV)
     if folder:
-        os.environ[LIBRARY_ENV] = os.path.abspath(os.path.expanduser(folder))
-    elif _ENV_LIBRARY is not None:
-        os.environ[LIBRARY_ENV] = _ENV_LIBRARY
-    else:
-        os.environ.pop(LIBRARY_ENV, None)
+        _APPLIED = os.path.abspath(os.path.expanduser(folder))
+        os.environ[LIBRARY_ENV] = _APPLIED
+    elif _APPLIED is not None:
+        if before == _APPLIED:
+            if _ENV_LIBRARY is not None:
+                os.environ[LIBRARY_ENV] = _ENV_LIBRARY
+            else:
+                os.environ.pop(LIBRARY_ENV, None)
+        _APPLIED = None
     return os.environ.get(LIBRARY_ENV) != before
 
 

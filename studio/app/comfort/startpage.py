@@ -177,6 +177,7 @@ class StartPage(QWidget):
 
     def dismiss(self) -> None:
         if self.isVisible():
+            self.win.view.setFocus()       # the canvas, not whichever field is next in the chain
             self.hide()
             self.win.settings.set_value(SEEN_KEY, True)
             self.dismissed.emit()

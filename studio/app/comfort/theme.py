@@ -55,6 +55,8 @@ def apply_theme(name: str, app: QApplication | None = None) -> str:
     name = name if name in THEMES else "dark"
     if app is None:
         return name
+    if app.property("studioTheme") == name and (name == "light" or app.property("studioStyled")):
+        return name                # already so: no palette change for every widget
     sheet = _strip(app.styleSheet())
     if name == "light":
         app.setStyle("Fusion")
