@@ -38,17 +38,11 @@ class ImageTile(QWidget):
         self._qimage: QImage | None = None
         self._hidden: np.ndarray | None = None
         self.placeholder = ""
-        self.setMinimumSize(80, 80)
+        self.setMinimumSize(40, 40)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def sizeHint(self) -> QSize:
         return QSize(200, 200)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, w: int) -> int:
-        return w
 
     def set_image(self, arr: np.ndarray | None, value_range=None, hidden: np.ndarray | None = None):
         """``hidden``: [H, W] booleans drawn hatched (unobserved pixels)."""
@@ -196,3 +190,38 @@ def _auto(arr: np.ndarray) -> tuple[float, float]:
     a = np.asarray(arr, dtype=np.float64)
     lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+class TilePair(QWidget):
+    """Two captioned square tiles, side by side or stacked, whichever makes them larger."""
+
+    CAPTION = 18
+    GAP = 8
+
+    def __init__(self, first: tuple, second: tuple, parent=None):
+        super().__init__(parent)
+        self.items = [first, second]          # (caption label, tile)
+        for cap, tile in self.items:
+            cap.setParent(self)
+            tile.setParent(self)
+        self.setMinimumHeight(140)
+
+    def sizeHint(self) -> QSize:
+        return QSize(300, 170)
+
+    def layout_tiles(self) -> None:
+        w, h, c, g = self.width(), self.height(), self.CAPTION, self.GAP
+        side = min((w - g) / 2, h - c)
+        stacked = min(w, (h - 2 * c - g) / 2)
+        s = int(max(side, stacked, 40))
+        for k, (cap, tile) in enumerate(self.items):
+            if side >= stacked:
+                x, y = int((w - 2 * s - g) / 2 + k * (s + g)), 0
+            else:
+                x, y = int((w - s) / 2), int(k * (s + c + g))
+            cap.setGeometry(x, y, max(s, 40), c)
+            tile.setGeometry(x, y + c, s, s)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.layout_tiles()

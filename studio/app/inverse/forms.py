@@ -5,6 +5,7 @@ and the sampler's. The forms observe the :class:`~.model.InverseModel` and commi
 from __future__ import annotations
 
 import dataclasses
+import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
@@ -89,14 +90,15 @@ class MethodBox(QGroupBox):
     """One method: a check box (run it or not) over its parameters."""
 
     def __init__(self, model, kind: str, parent=None):
-        super().__init__(method_title(kind), parent)
+        super().__init__(method_title(kind, short=True), parent)
         self.model, self.kind = model, kind
         self.setCheckable(True)
         self.setObjectName(f"method-{kind}")
         body = QWidget()
         lay = QVBoxLayout(body)
         lay.setContentsMargins(4, 0, 4, 4)
-        doc = QLabel(kinds.kind_doc("guidance", kind))
+        doc = QLabel(f"<i>{html.escape(method_title(kind))}</i>: "
+                     f"{html.escape(kinds.kind_doc('guidance', kind))}")
         doc.setWordWrap(True)
         doc.setStyleSheet(HINT_STYLE)
         lay.addWidget(doc)

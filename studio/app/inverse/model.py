@@ -55,7 +55,7 @@ class InverseModel(QObject):
     loadingChanged = Signal(bool)
     failed = Signal(str, str)                 # title, message
 
-    def __init__(self, parent=None, list_models: bool = True):
+    def __init__(self, parent=None, list_models: bool = True, active: bool = True):
         super().__init__(parent)
         self.priors: dict[str, Prior] = {p.key: p for p in analytic_priors()}
         first = next(iter(self.priors.values()))
@@ -72,8 +72,20 @@ class InverseModel(QObject):
         self._signals = _Signals(self)
         self._signals.done.connect(self._job_done)
         self._gen = 0
+        self._list_models = list_models
+        self.active = False
         self.set_prior(first.key)
-        if list_models:
+        if active:
+            self.activate()
+
+    def activate(self) -> None:
+        """Start the slow work (loading the data, listing the model library): at once, or when
+        the panel is first shown (the window's start-up does not pay for a hidden panel)."""
+        if self.active:
+            return
+        self.active = True
+        self.set_prior(self.prior.key)
+        if self._list_models:
             self._start("models", model_priors)
 
     # -- background jobs ---------------------------------------------------------------------------
@@ -136,6 +148,8 @@ class InverseModel(QObject):
         self.operatorChanged.emit()
         self.maskChanged.emit()
         self.methodsChanged.emit()
+        if not self.active:
+            return
         if prior.dataset is None:
             self.truth_source = "sample"
             self.sample_truth(self.truth_index)
@@ -314,6 +328,18 @@ class InverseModel(QObject):
         t = torch.as_tensor(y)[None]
         back = op.pinv(t) if op.has_pinv else op.adjoint(t)
         return back[0].numpy()
+
+    def y_picture(self) -> tuple[np.ndarray | None, str, bool]:
+        """What the measurement tile shows: (array, caption, in the data's value range). An image
+        y is shown as it is (a low-resolution y at the same size, nearest-neighbour); a vector y
+        as A^+ y, scaled to its own range."""
+        y = self.y()
+        if y is None:
+            return None, "y: " + (self.op_error or "no measurement"), False
+        if y.ndim >= 2:
+            shape = "x".join(str(s) for s in y.shape[-2:])
+            return y, f"y ({shape})", True
+        return self.y_display(), f"y ({y.size} values) shown as A⁺y", False
 
     def truth_residual(self) -> float | None:
         """||y - A x|| of the ground truth itself: the level the noise sets."""

@@ -15,7 +15,8 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSplitter, QStyle, QVBoxLayout, QWidget)
+                               QSplitter, QStackedWidget, QStyle, QVBoxLayout,
+                               QWidget)
 
 from ...core.errors import StudioError
 from ..views.panel import TrajectoryPanel
@@ -44,7 +45,8 @@ class InversePanel(QWidget):
     def __init__(self, parent=None, list_models: bool = True):
         super().__init__(parent)
         self.setObjectName("inversePanel")
-        self.model = InverseModel(self, list_models=list_models)
+        # data and the model library load when the panel is first shown
+        self.model = InverseModel(self, list_models=list_models, active=False)
         self.state = InverseState()
         self.controller = InverseController(self.state, parent=self)
         self.last_export: str | None = None
@@ -91,8 +93,18 @@ class InversePanel(QWidget):
 
         self.trajectories = TrajectoryPanel(self.state)
         self.residual = ResidualPlot(self.state)
+        hint = QLabel("Pick a prior and a ground truth, paint the region to inpaint (or choose "
+                      "another operator), check the methods and press <b>Run</b>.<br><br>Each "
+                      "method runs as one branch on the same y: its column shows x<sub>t</sub> and "
+                      "the x0-prediction at every step, and the plot below traces ‖y − A x̂₀‖.")
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignCenter)
+        hint.setStyleSheet("color: #8a949e; padding: 24px;")
+        self.results_stack = QStackedWidget()
+        self.results_stack.addWidget(hint)
+        self.results_stack.addWidget(self.trajectories)
         results = QSplitter(Qt.Vertical)
-        results.addWidget(self.trajectories)
+        results.addWidget(self.results_stack)
         results.addWidget(self.residual)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
@@ -102,7 +114,7 @@ class InversePanel(QWidget):
         self.splitter.addWidget(mid_col)
         self.splitter.addWidget(results)
         self.splitter.setStretchFactor(2, 1)
-        self.splitter.setSizes([320, 280, 800])
+        self.splitter.setSizes([340, 270, 800])
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.splitter)
@@ -119,6 +131,10 @@ class InversePanel(QWidget):
         self.model.measurementChanged.connect(self._sync)
         self.model.loadingChanged.connect(lambda _on: self._sync())
         self._sync()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.model.activate()
 
     # -- running ---------------------------------------------------------------------------------
     def run(self) -> bool:
@@ -151,6 +167,7 @@ class InversePanel(QWidget):
         return ok
 
     def _started(self, info) -> None:
+        self.results_stack.setCurrentWidget(self.trajectories)
         self.trajectories.on_started(info)
         self.residual.on_started(info)
 

@@ -109,7 +109,7 @@ class PointsMeasurementView(pg.PlotWidget):
                                  (-2 * m.problem.sigma_y, band)):
                     if out is band and m.problem.sigma_y <= 0:
                         continue
-                    out += self._line(ai, yi + off * np.sqrt(n2), n2)
+                    out += self._line(ai, yi + off, n2)        # |a.x - y| <= 2 sigma_y
             elif rows:
                 pts.append(m.y_display().reshape(-1))
         self.line.setData(*_xy(lines))

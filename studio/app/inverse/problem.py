@@ -154,11 +154,13 @@ def build_pipeline(p: Problem, y: np.ndarray) -> Pipeline:
     return Pipeline.from_dict(pipeline_dict(p, y), source="inverse problem")
 
 
-def method_title(kind: str) -> str:
+def method_title(kind: str, short: bool = False) -> str:
+    """The method's title ("DPS (diffusion posterior sampling)"), or its short form ("DPS")."""
     try:
-        return getattr(GUIDANCE.get(kind), "title", "") or kind
+        title = getattr(GUIDANCE.get(kind), "title", "") or kind
     except StudioError:
         return kind
+    return title.split(" (")[0] if short else title
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:

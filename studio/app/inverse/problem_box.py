@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSpinBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...core.inverse.operators import OPERATORS
-from .canvas import ImageTile, MaskCanvas
+from .canvas import ImageTile, MaskCanvas, TilePair
 from .forms import HINT_STYLE, OperatorForm
 from .pointsview import PointsMeasurementView
 from .problem import operators_for
@@ -106,25 +106,19 @@ class ProblemEditor(QWidget):
         self.y_tile = ImageTile()
         self.y_tile.placeholder = "no measurement"
         self.points_view = PointsMeasurementView(model)
-        pics = QWidget()
-        grid = QGridLayout(pics)
-        grid.setContentsMargins(0, 0, 0, 0)
         self.canvas_caption = QLabel("x — drag to paint the mask")
-        self.y_caption = QLabel("y (shown as A⁺y)")
-        for c, (cap, w) in enumerate(((self.canvas_caption, self.canvas),
-                                      (self.y_caption, self.y_tile))):
+        self.y_caption = QLabel("y")
+        for cap in (self.canvas_caption, self.y_caption):
             cap.setStyleSheet(HINT_STYLE)
-            grid.addWidget(cap, 0, c)
-            grid.addWidget(w, 1, c)
+        pics = TilePair((self.canvas_caption, self.canvas), (self.y_caption, self.y_tile))
         self.pictures = QStackedWidget()
         self.pictures.addWidget(pics)
         self.pictures.addWidget(self.points_view)
-        lay.addWidget(self.pictures)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #e0564a;")
         lay.addWidget(self.status)
-        lay.addStretch(1)
+        lay.addWidget(self.pictures, 1)
 
         model.priorsChanged.connect(self._fill_priors)
         model.priorChanged.connect(self._prior_changed)
@@ -172,16 +166,6 @@ class ProblemEditor(QWidget):
         row.addStretch(1)
         return w
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit_pictures()
-
-    def _fit_pictures(self) -> None:
-        """Square tiles: two side by side for images, one plot for points."""
-        w = max(self.width() - 12, 120)
-        self.pictures.setFixedHeight(w // 2 + 22 if self.model.prior.kind == "image"
-                                     else min(w, 360))
-
     # -- observers --------------------------------------------------------------------------------
     def _fill_priors(self) -> None:
         self.prior_combo.blockSignals(True)
@@ -208,7 +192,6 @@ class ProblemEditor(QWidget):
             self.op_combo.addItem(getattr(OPERATORS.get(k), "title", k), k)
         self.op_combo.blockSignals(False)
         self.pictures.setCurrentIndex(0 if p.kind == "image" else 1)
-        self._fit_pictures()
         self._build_coords()
         self.sigma.blockSignals(True)
         self.sigma.setValue(m.problem.sigma_y)
@@ -253,11 +236,12 @@ class ProblemEditor(QWidget):
             self.points_view.refresh()
             return
         self.canvas.refresh()
-        y = None if m.loading else m.y_display()
+        y, caption, in_range = (None, "y", False) if m.loading else m.y_picture()
         hidden = None
         if m.problem.operator == "inpaint" and m.mask is not None and m.mask.ndim == 2:
             hidden = m.mask < 0.5
-        self.y_tile.set_image(y, m.prior.value_range, hidden)
+        self.y_caption.setText(caption)
+        self.y_tile.set_image(y, m.prior.value_range if in_range else None, hidden)
 
     # -- vector masks ------------------------------------------------------------------------------
     def _build_coords(self) -> None:

@@ -32,6 +32,7 @@ class ResidualPlot(pg.PlotWidget):
         self.setMinimumHeight(120)
         self.setLabel("bottom", "step")
         self.setLabel("left", "‖y − A x̂₀‖")
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.addLegend(offset=(-8, 8), labelTextColor=(200, 208, 216),
                                      brush=pg.mkBrush(16, 20, 24, 200))

@@ -77,7 +77,7 @@ class InverseWorker(SamplingWorker):
         net, proc = built.network, built.process
         backdrop = make_backdrop(net)
         guidance = {b.solver: built.guidance[b.guidance] for b in built.branches}
-        titles = {b.solver: method_title(self.pipeline.nodes[b.guidance].kind)
+        titles = {b.solver: method_title(self.pipeline.nodes[b.guidance].kind, short=True)
                   for b in built.branches}
         kinds = {b.solver: self.pipeline.nodes[b.solver].kind for b in built.branches}
         settings = built.settings
