@@ -119,6 +119,7 @@ class ConservativityTab(QWidget):
 
         def task(ctx, pipe):
             m = load(pipe)
+            m.require_gradients("Jacobian asymmetry and curl")
             ts = prev["ts"] if prev is not None else log_times(m.process, n_t)
             if prev is None:
                 ctx.progress(0.0, "data samples")

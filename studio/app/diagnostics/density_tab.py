@@ -72,6 +72,7 @@ class DensityTab(QWidget):
 
         def task(ctx, pipe):
             m = load(pipe)
+            m.require_gradients("log-density (the divergence of the ODE's velocity)")
             if not m.is_2d:
                 raise ParamError(f"needs a 2-D model; this network's data shape is "
                                  f"{list(m.shape)}", "network")

@@ -39,11 +39,12 @@ class EvolutionTab(QWidget):
         self.particles.setToolTip("Particles of the run (and of the KDE for trained models)")
         self.n_frames = QSpinBox()
         self.n_frames.setRange(2, 400)
-        self.n_frames.setValue(24)
+        self.n_frames.setValue(16)
         self.n_frames.setToolTip("Frames: times of the solver's steps, at most this many")
         self.grid_n = QSpinBox()
         self.grid_n.setRange(16, 256)
-        self.grid_n.setValue(80)
+        self.grid_n.setValue(64)
+        self.grid_n.setToolTip("Grid points per side (a KDE costs grid² x particles per frame)")
         self.follow = QCheckBox("zoom with t")
         self.follow.setChecked(True)
         self.follow.setToolTip("Each frame's window holds its particles (on: the noise is seen "
@@ -110,7 +111,8 @@ class EvolutionTab(QWidget):
             frames = []
             for j, i in enumerate(idx):
                 ctx.check()
-                ctx.progress((j + 1) / (len(idx) + 1), f"frame {j + 1}/{len(idx)}")
+                ctx.progress((j + 1) / (len(idx) + 1), f"frame {j + 1}/{len(idx)}"
+                             + ("" if m.exact else " (KDE)"))
                 pts = traj[i]
                 xlim, ylim = _union(square_limits(pts.numpy()), home) if follow else home
                 grid = density_grid(m.den, float(ts[i]), xlim, ylim, n,

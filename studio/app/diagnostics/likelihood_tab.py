@@ -145,6 +145,7 @@ class LikelihoodTab(QWidget):
 
         def task(ctx, pipe):
             m = load(pipe)
+            m.require_gradients("likelihood (the divergence of the ODE's velocity)")
             if data is not None:
                 x, origin = data[:n], f"{min(n, len(data))} samples of {origin_file}"
             else:

@@ -44,6 +44,28 @@ class Model:
         """The network has its exact log-density (Gaussian mixtures, Gaussians)."""
         return hasattr(self.network, "log_prob")
 
+    def differentiable(self) -> bool:
+        """Whether the network's prediction carries gradients with respect to x (the exact
+        divergence, Jacobians and curls need them). A network evaluated under ``no_grad`` gives
+        a field whose network part is invisible to autograd: its results would be wrong."""
+        x = torch.zeros((2,) + self.shape, dtype=torch.float64, requires_grad=True)
+        t = torch.as_tensor(0.5 * (float(self.process.t_min) + float(self.process.t_max)),
+                            dtype=torch.float64)
+        with torch.enable_grad():
+            try:
+                y = self.network.predict(x, t, self.process, self.den.labels[:2]
+                                         if self.den.labels is not None else None)
+            except Exception:  # noqa: BLE001 - a probe; the computation itself will report
+                return True
+        return bool(y.requires_grad)
+
+    def require_gradients(self, what: str) -> None:
+        if not self.differentiable():
+            raise ParamError(f"the {self.network.id} network is evaluated without gradients, so "
+                             f"its {what} cannot be computed by automatic differentiation (it "
+                             "would miss the network's own part); a network kind whose "
+                             "predict() keeps gradients is needed", "network")
+
     def data(self, n: int, seed: int = 0, cancel=None) -> tuple[torch.Tensor, str]:
         """n data samples in the network's space and where they came from."""
         net = self.network
@@ -83,13 +105,12 @@ def load(pipe: Pipeline) -> Model:
 
 
 def log_times(process, n: int) -> np.ndarray:
-    """n times from t_min to t_max, evenly spaced in log-SNR (where the dynamics happen)."""
-    lo = float(process.logsnr(torch.as_tensor(process.t_max, dtype=torch.float64)))
-    hi = float(process.logsnr(torch.as_tensor(process.t_min, dtype=torch.float64)))
-    lam = torch.linspace(hi, lo, int(n), dtype=torch.float64)
-    ts = np.array([float(process.t_of_logsnr(v)) for v in lam])
-    ts[0], ts[-1] = float(process.t_min), float(process.t_max)
-    return ts
+    """n times from t_min to t_max, evenly spaced in log-SNR (where the dynamics happen); the
+    ``logsnr`` schedule's grid, so processes whose log-SNR is infinite at an end work too."""
+    from ...core.registry import SCHEDULES
+
+    ts = SCHEDULES.get("logsnr")().times(process, max(int(n) - 1, 1)).numpy()[::-1].copy()
+    return ts[np.isfinite(ts)]
 
 
 def square_limits(x: np.ndarray, margin: float = 0.12):
