@@ -255,7 +255,7 @@ class ProblemEditor(QWidget):
             return
         d = int(np.prod(p.data_shape))
         self.coords_lay.addWidget(QLabel("observed"))
-        if d <= 8:
+        if d <= 4:
             for i in range(d):
                 box = QCheckBox(f"x{chr(0x2080 + i)}")
                 box.toggled.connect(lambda on, i=i: self._coord_toggled(i, on))
