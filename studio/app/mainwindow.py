@@ -30,6 +30,8 @@ from .views.panel import TrajectoryPanel
 from .worker import RunController
 
 FILE_FILTER = "Pipelines (*.json);;All files (*)"
+#: the widest minimum a workspace panel may impose on the window
+PANEL_MIN_WIDTH = 560
 
 
 class MainWindow(QMainWindow):
@@ -99,7 +101,11 @@ class MainWindow(QMainWindow):
 
     def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
                   tabify_with: str | None = None) -> QDockWidget:
-        """Add a dock panel (for workspaces in :mod:`studio.app.extensions`)."""
+        """Add a dock panel (for workspaces in :mod:`studio.app.extensions`).
+
+        A wide workspace may be narrowed (its content then shares the space) so that the window
+        still fits a laptop screen."""
+        widget.setMinimumWidth(min(widget.minimumSizeHint().width(), PANEL_MIN_WIDTH))
         dock = self._dock(name, title, widget, area)
         if tabify_with is not None and tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
