@@ -1,4 +1,4 @@
-"""The inverse-problems workspace: a dock tabbed with the trajectories, and Tools > Inverse problems."""
+"""The inverse-problems workspace: a dock tabbed with the trajectories; Tools > Inverse problems."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt

@@ -151,8 +151,13 @@ class InverseModel(QObject):
         if not self.active:
             return
         if prior.dataset is None:
-            self.truth_source = "sample"
-            self.sample_truth(self.truth_index)
+            if prior.network["kind"] == "gmm":
+                self.truth_source = "sample"
+                self.sample_truth(self.truth_index)
+            else:                              # a trained model that names no data set
+                self.truth_source = "file"
+                self._set_truth(p.truth, "no data set recorded: open an image file"
+                                if prior.kind == "image" else "click the plot to place the truth")
             return
         data = cached_dataset(prior.dataset)
         if data is not None:

@@ -63,8 +63,8 @@ class ProblemEditor(QWidget):
         self.truth_label.setStyleSheet(HINT_STYLE)
         self.leave_out = QCheckBox("Leave it out of the prior")
         self.leave_out.setChecked(True)
-        self.leave_out.setToolTip("The empirical prior memorises its data: without the truth in it, "
-                                  "no method can simply recall the answer")
+        self.leave_out.setToolTip("The empirical prior memorises its data: without the truth in "
+                                  "it, no method can simply recall the answer")
         self.leave_out.toggled.connect(model.set_leave_out)
         lay.addWidget(_caption("Ground truth x"))
         lay.addLayout(row)
@@ -172,7 +172,8 @@ class ProblemEditor(QWidget):
         self.prior_combo.clear()
         for key, p in self.model.priors.items():
             self.prior_combo.addItem(p.title, key)
-            self.prior_combo.setItemData(self.prior_combo.count() - 1, p.description, Qt.ToolTipRole)
+            self.prior_combo.setItemData(self.prior_combo.count() - 1, p.description,
+                                         Qt.ToolTipRole)
         self.prior_combo.setCurrentIndex(max(0, self.prior_combo.findData(self.model.prior.key)))
         self.prior_combo.blockSignals(False)
 
@@ -206,7 +207,8 @@ class ProblemEditor(QWidget):
         self.index.setRange(0, max(n - 1, 0) if m.prior.dataset is not None else 2 ** 31 - 1)
         self.index.setValue(m.truth_index)
         self.index.blockSignals(False)
-        self.index.setEnabled(not m.loading)
+        self.index.setEnabled(not m.loading and (m.prior.dataset is not None
+                                                 or m.prior.network["kind"] == "gmm"))
         self.truth_label.setText("loading the data…" if m.loading else m.problem.truth_label)
         self._pictures()
 

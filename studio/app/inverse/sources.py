@@ -30,7 +30,7 @@ class Prior:
     title: str
     kind: str                        # "image" | "points"
     data_shape: tuple
-    network: dict                    # {"kind", "params"}; an empirical prior's data is filled in later
+    network: dict                    # {"kind", "params"} (an empirical prior's data: filled later)
     process: dict = field(default_factory=lambda: dict(ANALYTIC_PROCESS))
     #: gradients flow through the network (DPS and PiGDM need them; trained models run no_grad)
     differentiable: bool = True
@@ -77,9 +77,10 @@ def model_priors(extra: list[str] | None = None) -> list[Prior]:
         kind = "image" if spec.data_kind == "image" else "points"
         rng = tuple(spec.data_range) if spec.data_range else None
         title = spec.name or os.path.basename(item.path)
+        net = {"kind": "file", "params": {"path": item.reference}}
+        proc = {"kind": spec.process["kind"], "params": dict(spec.process.get("params", {}))}
         out.append(Prior(f"model:{item.reference}", f"{title} — trained model", kind,
-                         tuple(spec.data_shape), {"kind": "file", "params": {"path": item.reference}},
-                         {"kind": spec.process["kind"], "params": dict(spec.process.get("params", {}))},
+                         tuple(spec.data_shape), net, proc,
                          differentiable=False, value_range=rng,
                          dataset={"kind": ds["kind"], "params": dict(ds.get("params", {}))}
                          if isinstance(ds, dict) and "kind" in ds else None,
@@ -87,7 +88,7 @@ def model_priors(extra: list[str] | None = None) -> list[Prior]:
     return out
 
 
-# -- data sets --------------------------------------------------------------------------------------
+# -- data sets ------------------------------------------------------------------------------------
 _CACHE: dict[str, np.ndarray] = {}
 
 
@@ -125,7 +126,7 @@ def load_dataset(ds: dict) -> np.ndarray:
     return _CACHE[key]
 
 
-# -- ground truths ----------------------------------------------------------------------------------
+# -- ground truths --------------------------------------------------------------------------------
 def prior_sample(prior: Prior, seed: int) -> np.ndarray:
     """One sample of an analytic prior (a Gaussian mixture)."""
     from ...core.pipeline import Node, build_plugin
