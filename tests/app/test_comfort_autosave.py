@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from studio.app.comfort import autosave
 from studio.app.comfort.paths import sub_dir
 
 
 def leave_stale_lock(lock_path) -> None:
-    """What a crash leaves: a lock file whose process is gone."""
-    code = ("import os, sys; from PySide6.QtCore import QLockFile; "
-            "l = QLockFile(sys.argv[1]); l.setStaleLockTime(0); assert l.tryLock(0); os._exit(0)")
-    subprocess.run([sys.executable, "-c", code, str(lock_path)], check=True, timeout=60)
-    assert lock_path.exists()
+    """What a crash leaves: a lock file (Qt's own format) naming a process that is gone."""
+    from PySide6.QtCore import QLockFile
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    probe_path = str(lock_path) + ".probe"
+    probe = QLockFile(probe_path)
+    assert probe.tryLock(0)
+    with open(probe_path, "rb") as fh:
+        contents = fh.read().split(b"\n")
+    probe.unlock()
+    contents[0] = str(gone.pid).encode()        # the first line is the process id
+    lock_path.write_bytes(b"\n".join(contents))
+    probe = QLockFile(str(lock_path))
+    probe.setStaleLockTime(0)
+    assert probe.getLockInfo()[0] == gone.pid          # (pid, host, app)
 
 
 def crashed_session(settings, pipeline: dict, sid: str = "4242-deadbeef"):

@@ -68,14 +68,12 @@ def test_run_lands_in_gallery_and_png_round_trip(win, qtbot, tmp_path):
     shown = win.state.results()["dpm-solver++-2m"].samples.numpy()
     np.testing.assert_allclose(samples, shown, rtol=1e-6, atol=1e-8)
 
-
-def test_png_without_pipeline_is_reported(win, tmp_path):
-    path = str(tmp_path / "plain.png")
-    with open(path, "wb") as fh:
+    # a PNG without a pipeline: reported, the document stays
+    plain = str(tmp_path / "plain.png")
+    with open(plain, "wb") as fh:
         fh.write(pngmeta.encode_png(np.zeros((4, 4), np.uint8)))
-    before = win.doc.to_dict()
-    drop(win, path)
-    assert win.doc.to_dict() == before
+    drop(win, plain)
+    assert win.doc.to_dict() == original
     assert "no embedded pipeline" in win.log.entries[-1][2]
 
 

@@ -34,6 +34,11 @@ def test_settings_apply_live_persist_and_apply_at_start(win, qtbot, settings, tm
     monkeypatch.setattr(prefs, "_ENV_LIBRARY", None)
     monkeypatch.setattr(prefs, "_APPLIED", None)
     assert window_lightness() < 100                          # dark
+    dlg = open_dialog(win)                                   # Cancel puts the theme back
+    dlg.theme.setCurrentIndex(dlg.theme.findData("light"))
+    assert window_lightness() > 200
+    dlg.reject()
+    assert window_lightness() < 100 and prefs.Preferences.load(win.settings).theme == "dark"
     dlg = open_dialog(win)
     dlg.theme.setCurrentIndex(dlg.theme.findData("light"))
     assert window_lightness() > 200                          # live, before OK
@@ -75,16 +80,6 @@ def test_settings_apply_live_persist_and_apply_at_start(win, qtbot, settings, tm
     assert "STUDIO_MODELS_DIR" not in os.environ
     assert prefs.Preferences.load(w2.settings).library == ""
     w2.close()
-
-
-def test_cancel_puts_the_theme_back(win, restore_theme):
-    dlg = open_dialog(win)
-    dlg.theme.setCurrentIndex(dlg.theme.findData("light"))
-    assert window_lightness() > 200
-    dlg.reject()
-    assert window_lightness() < 100
-    from studio.app.comfort.prefs import Preferences
-    assert Preferences.load(win.settings).theme == "dark"
 
 
 def test_unavailable_device_falls_back_to_cpu(qtbot, settings):

@@ -77,29 +77,6 @@ def test_no_start_page_for_automation(win, qtbot):
     assert win.comfort.start_page is None
 
 
-def test_moons_card_opens_training_or_the_bundled_model(win, monkeypatch):
-    dock = win.comfort.training_dock()
-    if dock is not None:
-        assert win.comfort.open_example("moons")
-        assert dock.isVisible()
-        panel = dock.widget()
-        assert panel.settings.to_dict()["data"]["kind"] == "moons"
-    monkeypatch.setattr(type(win.comfort), "training_dock", lambda self: None)
-    assert win.comfort.open_example("moons")
-    net = win.doc.nodes[win.doc.of_type("network")[0]]
-    assert net.kind == "file" and net.params["path"] == "assets:moons.safetensors"
-    assert win.doc.problem() is None
-
-
-def test_digits_example_uses_the_bundled_model(win):
-    assert (examples.bundled_dir() / "digits.safetensors").is_file()
-    (digits,) = [e for e in examples.featured() if e.key == "digits_cfg"]
-    assert digits.available
-    assert win.comfort.open_example("digits_cfg")
-    assert win.doc.problem() is None
-    assert win.doc.of_type("guidance") and win.doc.nodes[win.doc.of_type("guidance")[0]].kind == "cfg"
-
-
 def test_a_real_example_picture():
     (race,) = [e for e in examples.featured() if e.key == "mixture_race"]
     rgb = examples.render_example(race.path)
@@ -108,7 +85,8 @@ def test_a_real_example_picture():
     assert 0.01 < amber.mean() < 0.5          # particles drawn, not a blank or a flood
 
 
-def test_file_examples_menu(win):
+def test_examples_menu_featured_examples_and_guide(win, qtbot, monkeypatch):
+    # File > Examples: the examples gallery first, then every example file, titled
     acts = win.menus.examples.actions()
     assert acts[0] is win.examples_gallery_action
     titled = {a.text(): a.data() for a in acts if a.data()}
@@ -118,16 +96,34 @@ def test_file_examples_menu(win):
     next(a for a in acts if a.text() == "Inpainting").trigger()
     assert win.doc.title == "inpainting.json"
 
+    # digits with guidance: the bundled class-conditional model with CFG
+    assert (examples.bundled_dir() / "digits.safetensors").is_file()
+    (digits,) = [e for e in examples.featured() if e.key == "digits_cfg"]
+    assert digits.available
+    assert win.comfort.open_example("digits_cfg")
+    assert win.doc.problem() is None
+    assert win.doc.nodes[win.doc.of_type("guidance")[0]].kind == "cfg"
 
-def test_guide(win, qtbot):
+    # train moons: the Training panel on its moons preset if installed, else the bundled model
+    dock = win.comfort.training_dock()
+    if dock is not None:
+        assert win.comfort.open_example("moons")
+        assert dock.isVisible()
+        assert dock.widget().settings.to_dict()["data"]["kind"] == "moons"
+    monkeypatch.setattr(type(win.comfort), "training_dock", lambda self: None)
+    assert win.comfort.open_example("moons")
+    net = win.doc.nodes[win.doc.of_type("network")[0]]
+    assert net.kind == "file" and net.params["path"] == "assets:moons.safetensors"
+    assert win.doc.problem() is None
+
+    # Help > Guide: the panels and the four concepts, README sections in the same browser
     win.comfort.guide_action.trigger()
     dlg = win.comfort.guide
     assert dlg.isVisible()
     text = dlg.browser.toPlainText()
     for word in ("Process", "Network", "Guidance", "Solver", "Gallery", "Trajectories"):
         assert word in text
-    html = dlg.browser.toHtml()
-    assert "readme:Formats" in html
+    assert "readme:Formats" in dlg.browser.toHtml()
     from PySide6.QtCore import QUrl
     dlg.browser.anchorClicked.emit(QUrl("readme:Formats"))
     assert "studio.pipeline/1" in dlg.browser.toPlainText()
