@@ -61,6 +61,7 @@ class AutoSaver(QObject):
         self.locked = self.lock.tryLock(0)
         LIVE.add(self.sid)
         self.writes = 0
+        self._warned = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
@@ -85,7 +86,10 @@ class AutoSaver(QObject):
             write_atomic(str(self.save_path), json.dumps(data, indent=1) + "\n")
             self.writes += 1
         except (OSError, TypeError, ValueError) as exc:
-            self.win.log.warning(f"autosave failed: {exc}")
+            if not self._warned:           # once: a read-only folder would say it at every edit
+                self._warned = True
+                self.win.log.warning(f"autosave failed (the pipeline is not protected against a "
+                                     f"crash): {exc}")
 
     def _remove(self) -> None:
         try:
