@@ -146,6 +146,12 @@ def test_cancel_keeps_finished_cells_and_the_app_usable(win, qtbot):
     assert ws.run_button.isEnabled() and not ws.cancel_button.isEnabled()
     setup_form(ws, solvers=("euler",), nfes="3", batch=16, metrics=("nfe",))
     assert run_compare(qtbot, ws)[0] == "finished"
+    # closing the window stops a running comparison
+    setup_form(ws, solvers=("euler",), nfes="2, 3000", batch=4000, metrics=("nfe",))
+    with qtbot.waitSignal(ws.session.cellsAdded, timeout=30000):
+        assert ws.run()
+    win.close()
+    assert not ws.session.running and ws.session.status == "cancelled"
 
 
 def test_errors_are_messages_and_skipped_cells_are_shown(win, qtbot):
@@ -214,13 +220,13 @@ def test_figures_and_tables_equal_studio_compare(win, qtbot, tmp_path):
 
     out = tmp_path / "cli"
     # the form lists schedules in the registry's order (logsnr before karras): rows come in that order
-    assert main(["compare", EXAMPLE, "--solvers", "euler,heun", "--nfe", "4,8", "--schedules",
+    assert main(["compare", EXAMPLE, "--solvers", "euler", "--nfe", "4,8", "--schedules",
                  "logsnr,karras", "--batch", "40", "--seed", "3", "--n-data", "512",
                  "--metrics", "rmse,swd,mmd,nfe,ms-per-sample", "--out", str(out),
                  "--quiet"]) == 0
     assert win.open_path(EXAMPLE)
     ws = win.compare
-    setup_form(ws, batch=40, schedules=("karras", "logsnr"))
+    setup_form(ws, solvers=("euler",), batch=40, schedules=("karras", "logsnr"))
     run_compare(qtbot, ws)
     import pyqtgraph as pg
     pg.setConfigOptions(background="k", foreground="d")   # the CLI (run here) left them white

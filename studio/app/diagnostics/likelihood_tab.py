@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLineEdit, QPushButton, QScrollArea, QSpinBox, QSplitter,
                                QToolButton, QVBoxLayout, QWidget)
 
-from ...core.errors import ParamError
+from ...core.errors import ParamError, StudioError
 from ...core.likelihood import LikelihoodSettings, log_likelihood
 from ...core.pipeline import write_atomic
 from .heatmap import BACKGROUND, MUTED, TEXT, style_axes
@@ -137,7 +137,7 @@ class LikelihoodTab(QWidget):
         try:
             settings = self.settings.build()
             data = read_data(self.path.text().strip()) if self.source.currentData() == FILE else None
-        except ParamError as exc:
+        except StudioError as exc:
             self.panel.report("likelihood", exc)
             return False
         n = int(self.count.value())
