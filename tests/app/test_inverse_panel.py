@@ -216,7 +216,14 @@ def test_the_window_has_the_workspace(win, qtbot):
     tools = [a for a in win.menuBar().actions() if a.text() == "&Tools"]
     assert tools and win.inverse_action in tools[0].menu().actions()
     win.inverse_action.trigger()
-    assert win.docks["inverse"].isVisible()
+    dock = win.docks["inverse"]
+    assert dock.isVisible()
+    # the default window leaves the bottom dock too narrow for three columns: it floats out, as
+    # large as the screen allows
+    from studio.app.extensions.inverse import ROOMY
+    screen = win.screen().availableGeometry()
+    assert dock.isFloating()
+    assert dock.width() == min(ROOMY[0], screen.width() - 40)
     # the panel's problems reach the window's log
     win.inverse_panel.model.failed.emit("Cannot open the image", "bad.png: not an image")
     assert "Cannot open the image" in win.log.text()

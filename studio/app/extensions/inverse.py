@@ -4,6 +4,9 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
 
+#: the size the workspace floats out at when its dock is too narrow for it
+ROOMY = (1400, 800)
+
 
 class _CloseWatcher(QObject):
     """Stops the panel's run when the main window closes (its worker thread must not outlive it)."""
@@ -31,6 +34,15 @@ def install(window) -> None:
     def show() -> None:
         dock.show()
         dock.raise_()
+        if not dock.isFloating() and dock.width() < ROOMY[0] - 200:
+            # three columns (problem, methods, results) need room: a narrow dock floats out
+            dock.setFloating(True)
+            screen = window.screen().availableGeometry() if window.screen() else None
+            w, h = ROOMY
+            if screen is not None:
+                w, h = min(w, screen.width() - 40), min(h, screen.height() - 60)
+            dock.resize(w, h)
+            dock.move(window.geometry().center() - dock.rect().center())
 
     action = QAction("&Inverse problems", window)
     action.setToolTip("Inpainting, super-resolution, deblurring… with a diffusion prior")

@@ -33,7 +33,7 @@ def _scroll(widget: QWidget, min_width: int) -> QScrollArea:
     area.setFrameShape(QFrame.NoFrame)
     area.setWidget(widget)
     area.setMinimumWidth(min_width)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
     return area
 
 
@@ -82,7 +82,7 @@ class InversePanel(QWidget):
         mid_col = QWidget()
         mc = QVBoxLayout(mid_col)
         mc.setContentsMargins(0, 0, 0, 0)
-        mc.addWidget(_scroll(middle, 230), 1)
+        mc.addWidget(_scroll(middle, 200), 1)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(6, 0, 6, 0)
         buttons.addWidget(self.run_button, 1)
@@ -103,6 +103,9 @@ class InversePanel(QWidget):
         self.results_stack = QStackedWidget()
         self.results_stack.addWidget(hint)
         self.results_stack.addWidget(self.trajectories)
+        # narrow docks squeeze the views rather than force the window wider
+        for w in (self.results_stack, self.residual):
+            w.setMinimumWidth(220)
         results = QSplitter(Qt.Vertical)
         results.addWidget(self.results_stack)
         results.addWidget(self.residual)
@@ -110,7 +113,7 @@ class InversePanel(QWidget):
         results.setStretchFactor(1, 2)
         results.setSizes([480, 300])
         self.splitter = QSplitter(Qt.Horizontal)
-        self.splitter.addWidget(_scroll(self.editor, 250))
+        self.splitter.addWidget(_scroll(self.editor, 220))
         self.splitter.addWidget(mid_col)
         self.splitter.addWidget(results)
         self.splitter.setStretchFactor(2, 1)
