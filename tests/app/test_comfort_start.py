@@ -130,3 +130,6 @@ def test_examples_menu_featured_examples_and_guide(win, qtbot, monkeypatch):
     dlg.browser.anchorClicked.emit(QUrl("guide:"))
     assert "Solver" in dlg.browser.toPlainText()
     dlg.close()
+    from studio.app.comfort import guide
+    if guide.readme_path() is not None:        # every link names a section of the README
+        assert all(guide.readme_section(t) for t, _ in guide.README_LINKS)

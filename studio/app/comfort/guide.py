@@ -54,7 +54,11 @@ CONCEPTS = [
 #: (README heading, what the link says)
 README_LINKS = [
     ("Run it", "installing and starting the studio (CPU or CUDA torch)"),
-    ("A short tour of the engine", "every process, network, schedule and solver"),
+    ("A tour of the application", "the window, panel by panel"),
+    ("The engine", "every process, network, schedule and solver, checked against closed forms"),
+    ("Which solver, how many steps?", "picking a solver and a budget"),
+    ("Trained models", "the bundled models and training your own"),
+    ("Inverse problems", "inpainting and other measurements"),
     ("Formats", "the pipeline file and the result files"),
     ("`studio run`", "running pipelines (and gallery PNGs) headless"),
 ]
