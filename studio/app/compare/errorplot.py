@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...render.compare_plots import SYMBOLS, row_color
+from ...render.compare_plots import SYMBOLS, log_ticks, row_color
 from .grid import BACKGROUND, MUTED, SELECTED, TEXT, fmt
 from .session import CompareSession
 
@@ -45,8 +45,11 @@ class ErrorPlot(QWidget):
             ax.setTextPen(pg.mkPen(TEXT))
         self.plot.setLabel("bottom", "NFE (final denoise included)", color=MUTED)
         # the legend in a column of its own, so it never hides a line
-        self.legend = pg.LegendItem(labelTextColor=TEXT, labelTextSize="8pt", verSpacing=-4)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.legend = pg.LegendItem(labelTextColor=TEXT, labelTextSize="8pt")
+        self.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         self.canvas.addItem(self.legend, row=0, col=1)
+        self.canvas.ci.layout.setAlignment(self.legend, Qt.AlignTop)
         self.marker = pg.ScatterPlotItem(size=18, pen=pg.mkPen(SELECTED, width=2), brush=None)
         self.marker.setZValue(20)
         lay = QVBoxLayout(self)
@@ -118,6 +121,8 @@ class ErrorPlot(QWidget):
                                   pen=pg.mkPen("#b0b8c0", width=1.5, style=Qt.DashLine))
             self.legend.addItem(item, "floor: data vs data")
         self.plot.getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in comp.spec.nfes]])
+        span = vals + ([floor] if floor is not None and math.isfinite(floor) else [])
+        self.plot.getAxis("left").setTicks(log_ticks(min(span), max(span)) if logy else None)
         self.plot.setLabel("left", f"{m.title}" + (f" [{m.unit}]" if m.unit else ""), color=MUTED)
         self.plot.addItem(self.marker)
         self._mark()

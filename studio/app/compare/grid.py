@@ -25,6 +25,8 @@ MUTED = "#8a949e"
 SELECTED = "#ffd24a"
 LABEL_W, HEADER_H, TITLE_H = 34, 28, 22
 MAX_POINTS = 4000
+HINT = ("Click a cell to select it (arrow keys move), double-click or Enter to replay it in the "
+        "trajectory view; hover for its numbers.")
 MAX_DATA = 1500
 
 
@@ -62,7 +64,7 @@ class CompareGrid(QWidget):
         self.scroll.setWidgetResizable(False)
         self.scroll.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         self.scroll.setFocusPolicy(Qt.NoFocus)
-        self.info = QLabel("Run a comparison, or open one (studio.compare/1).")
+        self.info = QLabel(HINT)
         self.info.setTextFormat(Qt.RichText)
         self.info.setStyleSheet(f"color: {MUTED}; padding: 2px 6px;")
         self.info.setMinimumHeight(36)
@@ -95,6 +97,7 @@ class CompareGrid(QWidget):
     # -- layout --------------------------------------------------------------------------------
     def rebuild(self) -> None:
         self.canvas.clear()
+        self.info.setText(HINT)
         self.cells, self.layers = {}, {}
         self.limits, self._data_shown = None, False
         comp = self.session.comparison
@@ -102,8 +105,7 @@ class CompareGrid(QWidget):
             self.canvas.setFixedSize(400, 120)
             return
         spec = comp.spec
-        shape = self._data_shape()
-        self.mode = "image" if len(shape) >= 2 else ("1d" if int(np.prod(shape)) == 1 else "2d")
+        self.mode = self._mode(self._data_shape())
         lay = self.canvas.ci
         lay.addLabel("", row=0, col=0)
         for c, n in enumerate(spec.nfes):
@@ -119,21 +121,22 @@ class CompareGrid(QWidget):
         self.update_cells(sorted(comp.results))
         self._highlight(self.session.selected)
 
-    def _data_shape(self) -> tuple:
+    def _data_shape(self):
+        """The data shape from the results or the data samples (None: not known yet; the
+        network is not built here, which could load a large file in the UI thread)."""
         comp = self.session.comparison
         for r in comp.results.values():
             if r.samples is not None:
                 return tuple(r.samples.shape[1:])
         if comp.data is not None:
             return tuple(comp.data.shape[1:])
-        try:
-            from ...core.pipeline import build_plugin
+        return None
 
-            pipe = comp.spec.pipeline
-            nid = pipe.of_type("network")[0]
-            return tuple(build_plugin(pipe.nodes[nid], "network", pipe.base_dir).data_shape)
-        except Exception:  # noqa: BLE001 - only a layout hint; the results will say
-            return (2,)
+    @staticmethod
+    def _mode(shape) -> str:
+        if shape is None:
+            return "2d"
+        return "image" if len(shape) >= 2 else ("1d" if int(np.prod(shape)) == 1 else "2d")
 
     def _make_cell(self, lay, r: int, c: int, index: int) -> pg.PlotItem:
         p = lay.addPlot(row=r + 1, col=c + 1)
@@ -209,6 +212,8 @@ class CompareGrid(QWidget):
         comp = self.session.comparison
         if comp is None:
             return
+        if self._mode(self._data_shape()) != self.mode:
+            return self.rebuild()        # the first results tell what the data are
         self._ensure_limits()
         self._show_data()
         metric = self.title_metric()
@@ -366,12 +371,18 @@ class CompareGrid(QWidget):
 
 
 def _image_range(comp) -> tuple[float, float]:
+    """Black..white: [0, 1] or [-1, 1] when the samples lie there (the usual image ranges),
+    else their own range."""
     vals = [r.samples for r in comp.results.values() if r.samples is not None]
     if not vals:
         return -1.0, 1.0
     lo = min(float(v.min()) for v in vals)
     hi = max(float(v.max()) for v in vals)
-    return (-1.0, 1.0) if lo >= -1.5 and hi <= 1.5 else (lo, hi)
+    if lo >= -0.05 and hi <= 1.05:
+        return 0.0, 1.0
+    if lo >= -1.5 and hi <= 1.5:
+        return -1.0, 1.0
+    return lo, hi if hi > lo else lo + 1.0
 
 
 def _wrap(text: str, width: int) -> str:

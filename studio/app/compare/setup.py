@@ -273,6 +273,10 @@ class CompareSetup(QWidget):
         out = Pipeline.from_dict(d, pipe.base_dir, pipe.source)
         out.run.seed = int(self.seed.value())
         out.run.batch = int(self.batch.value())
+        labels = out.run.labels
+        if isinstance(labels, list) and labels and len(labels) != out.run.batch:
+            # per-sample labels follow the batch: the pipeline's pattern, repeated or cut
+            out.run.labels = [labels[i % len(labels)] for i in range(out.run.batch)]
         return out
 
     def reference_entry(self):
