@@ -7,7 +7,6 @@ import io
 import os
 
 import numpy as np
-import pytest
 import torch
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest

@@ -13,7 +13,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from studio.core.likelihood import LikelihoodSettings, log_likelihood
+from studio.core.likelihood import log_likelihood
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

@@ -7,8 +7,8 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ...core.compare import METRICS, CompareSpec
 from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver

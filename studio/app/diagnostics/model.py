@@ -7,8 +7,6 @@ trained network, from a run of the pipeline's first solver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
 import torch
 
