@@ -64,6 +64,9 @@ def run_compare(qtbot, ws, timeout=30000):
 
 
 def test_cells_stream_in_and_equal_direct_runs(win, qtbot):
+    act = next(a for a in win.extra_menu_actions["&Tools"] if a.text() == "&Comparison workspace")
+    act.trigger()
+    assert win.docks["compare"].isVisible() and win.docks["compare"].widget() is win.compare
     ws = win.compare
     setup_form(ws)
     batches = []

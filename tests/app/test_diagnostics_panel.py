@@ -33,7 +33,10 @@ def send_move(widget, pos) -> None:
 
 @pytest.fixture
 def panel(win):
-    win.docks["diagnostics"].raise_()
+    # the Tools menu entry shows the panel (its tabs are built when it is first shown)
+    act = next(a for a in win.extra_menu_actions["&Tools"] if "diagnostics" in a.text())
+    act.trigger()
+    assert win.docks["diagnostics"].isVisible() and win.diagnostics.tabs.count() == 4
     return win.diagnostics
 
 

@@ -62,27 +62,16 @@ class DiagnosticsPanel(QWidget):
 
     def __init__(self, window, parent=None):
         super().__init__(parent)
-        from .conservativity_tab import ConservativityTab
-        from .density_tab import DensityTab
-        from .evolution_tab import EvolutionTab
-        from .likelihood_tab import LikelihoodTab
-
         self.window = window
         self.runner = TaskRunner(self)
         self._done = None
         self._t0 = 0.0
+        self._tabs: dict = {}
         self.header = QLabel()
         self.header.setTextFormat(Qt.RichText)
         self.header.setStyleSheet("padding: 3px 6px;")
+        # the tabs' plots are built when the panel is first shown (keeps the app's start fast)
         self.tabs = QTabWidget()
-        self.likelihood = LikelihoodTab(self)
-        self.density = DensityTab(self)
-        self.conservativity = ConservativityTab(self)
-        self.evolution = EvolutionTab(self)
-        for tab, title in ((self.likelihood, "Likelihood"), (self.density, "Log-density"),
-                           (self.conservativity, "Conservativity"),
-                           (self.evolution, "Density evolution")):
-            self.tabs.addTab(tab, title)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -113,6 +102,36 @@ class DiagnosticsPanel(QWidget):
         self._closer = _StopOnClose(self.runner)
         window.installEventFilter(self._closer)
         self._describe()
+
+    # -- the tabs, built on first use ------------------------------------------------------------
+    def _ensure_tabs(self) -> None:
+        if self._tabs:
+            return
+        from .conservativity_tab import ConservativityTab
+        from .density_tab import DensityTab
+        from .evolution_tab import EvolutionTab
+        from .likelihood_tab import LikelihoodTab
+
+        for key, cls, title in (("likelihood", LikelihoodTab, "Likelihood"),
+                                ("density", DensityTab, "Log-density"),
+                                ("conservativity", ConservativityTab, "Conservativity"),
+                                ("evolution", EvolutionTab, "Density evolution")):
+            self._tabs[key] = tab = cls(self)
+            self.tabs.addTab(tab, title)
+        self._sync()
+
+    def showEvent(self, event) -> None:
+        self._ensure_tabs()
+        super().showEvent(event)
+
+    def _tab(self, key: str):
+        self._ensure_tabs()
+        return self._tabs[key]
+
+    likelihood = property(lambda self: self._tab("likelihood"))
+    density = property(lambda self: self._tab("density"))
+    conservativity = property(lambda self: self._tab("conservativity"))
+    evolution = property(lambda self: self._tab("evolution"))
 
     # -- the model -------------------------------------------------------------------------------
     def _describe(self) -> None:
@@ -180,8 +199,8 @@ class DiagnosticsPanel(QWidget):
     def _sync(self) -> None:
         busy = self.runner.running
         self.cancel_button.setEnabled(busy)
-        for i in range(self.tabs.count()):
-            self.tabs.widget(i).set_busy(busy)
+        for tab in self._tabs.values():
+            tab.set_busy(busy)
 
 
 class _StopOnClose(QObject):
