@@ -182,6 +182,10 @@ def test_save_reopen_and_use_in_pipeline(win, qtbot, tmp_path):
     before = ws.session.comparison
     path = str(tmp_path / "c.json")
     assert ws.save_path(path)
+    # "Everything to a folder": the files of `studio compare --out`, by the same function
+    files = ws.session.export_folder(str(tmp_path / "all"))
+    assert sorted(os.path.basename(f) for f in files) == sorted(
+        ["table.csv", "table.json", "comparison.json", "samples.npz", "grid.png", "error_vs_nfe.png"])
     ws.session.select(-1)
     assert ws.open_path(path)
     after = ws.session.comparison
