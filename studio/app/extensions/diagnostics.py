@@ -11,7 +11,7 @@ def install(window) -> None:
 
     panel = DiagnosticsPanel(window)
     window.diagnostics = panel
-    dock = window.add_panel("diagnostics", "Likelihood & diagnostics", panel,
+    dock = window.add_panel("diagnostics", "Diagnostics", panel,
                             Qt.BottomDockWidgetArea, tabify_with="trajectories")
     act = QAction("&Likelihood && diagnostics", window)
     act.setShortcut("Ctrl+Shift+D")
