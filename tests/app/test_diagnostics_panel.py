@@ -161,6 +161,11 @@ def test_cancel_one_task_at_a_time_and_errors(panel, qtbot, win):
     with qtbot.waitSignal(panel.taskFinished, timeout=30000) as blocker:
         panel.cancel_button.click()
     assert blocker.args[1] == "cancelled" and tab.compute_button.isEnabled()
+    # closing the window stops a running computation
+    assert tab.compute()
+    win.close()
+    assert not panel.busy
+    win.show()
     # a model that is not 2-D: a message, not a crash
     win.doc.set_params("network", {"means": [[0.0, 0.0, 0.0]], "vars": [[1.0, 1.0, 1.0]]})
     assert run_task(qtbot, panel, panel.evolution.compute)[1] == "failed"
