@@ -119,7 +119,14 @@ class Inspector(QScrollArea):
         labels = self.doc.run.labels
         edit.setText("" if labels is None else json.dumps(labels))
 
+        shown = edit.text()
+
         def commit() -> None:
+            nonlocal shown
+            # A rebuilt form (another document opened) leaves this edit stale: a focus-out from it
+            # must not write its old value into the new document.
+            if getattr(self, "labels_edit", None) is not edit or edit.text() == shown:
+                return
             text = edit.text().strip()
             try:
                 value = None if not text else json.loads(text)
@@ -130,6 +137,7 @@ class Inspector(QScrollArea):
                 ok = False
             edit.setStyleSheet("" if ok else INVALID_STYLE)
             if ok:
+                shown = edit.text()
                 self.doc.set_run("labels", value)
 
         edit.editingFinished.connect(commit)

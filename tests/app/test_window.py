@@ -108,7 +108,8 @@ def test_gui_automation_offscreen(tmp_path):
     data["run"]["batch"] = 200
     pipe.write_text(json.dumps(data))
     out = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               STUDIO_DATA_DIR=str(tmp_path / "data"))
     r = subprocess.run([sys.executable, "-m", "studio", "gui", str(pipe), "--run", "--screenshot",
                         str(out), "--quit"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
