@@ -50,6 +50,8 @@ def run_app(args, settings=None) -> int:
 
     from .mainwindow import MainWindow
 
+    from . import gcguard
+    gcguard.install(app)
     win = MainWindow(settings)
     automated = bool(args.quit or args.screenshot)
     if automated:

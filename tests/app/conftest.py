@@ -10,6 +10,15 @@ from PySide6.QtCore import QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _collect_on_gui_thread():
+    """Whatever a test leaves behind (windows, menus) is collected here, on the GUI thread, never
+    by a later test's worker thread (see studio/app/gcguard.py)."""
+    import gc
+    yield
+    gc.collect()
+
+
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "studio.ini"), QSettings.IniFormat)
@@ -17,9 +26,10 @@ def settings(tmp_path):
 
 @pytest.fixture
 def win(qtbot, settings):
+    from studio.app import gcguard
     from studio.app.main import make_app
     from studio.app.mainwindow import MainWindow
-    make_app()
+    gcguard.install(make_app())
     w = MainWindow(settings)
     w.ask_to_save = False
     w.show_dialogs = False
@@ -30,6 +40,8 @@ def win(qtbot, settings):
     yield w
     w.controller.shutdown()
     w.preview.wait()
+    # Collect this window's garbage here, on the GUI thread, before another test's threads run.
+    gcguard.uninstall()
 
 
 def view_pos(view, scene_pos: QPointF) -> QPoint:
