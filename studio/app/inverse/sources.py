@@ -32,7 +32,7 @@ class Prior:
     data_shape: tuple
     network: dict                    # {"kind", "params"} (an empirical prior's data: filled later)
     process: dict = field(default_factory=lambda: dict(ANALYTIC_PROCESS))
-    #: gradients flow through the network (DPS and PiGDM need them; trained models run no_grad)
+    #: gradients flow through the network (DPS and PiGDM need them)
     differentiable: bool = True
     value_range: Optional[tuple] = None
     #: where ground truths come from: a data set spec {"kind", "params"} (None: prior samples)
@@ -81,7 +81,7 @@ def model_priors(extra: list[str] | None = None) -> list[Prior]:
         proc = {"kind": spec.process["kind"], "params": dict(spec.process.get("params", {}))}
         out.append(Prior(f"model:{item.reference}", f"{title} — trained model", kind,
                          tuple(spec.data_shape), net, proc,
-                         differentiable=False, value_range=rng,
+                         value_range=rng,
                          dataset={"kind": ds["kind"], "params": dict(ds.get("params", {}))}
                          if isinstance(ds, dict) and "kind" in ds else None,
                          description=spec.description))

@@ -8,6 +8,8 @@ labels at all) asks for the unconditional prediction, which classifier-free guid
 """
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +73,8 @@ class FileNetwork(Network):
     def _module_on(self, device: torch.device):
         key = str(device)
         if key not in self._devices:
-            self._devices[key] = self.model if device.type == "cpu" else \
-                __import__("copy").deepcopy(self.model).to(device)
+            module = self.model if device.type == "cpu" else copy.deepcopy(self.model).to(device)
+            self._devices[key] = module
         return self._devices[key]
 
     def check_labels(self, labels, batch: int):
@@ -105,8 +107,9 @@ class FileNetwork(Network):
         t = as_time(t, x)
         if t.ndim == 0:
             t = t.expand(x.shape[0])
-        with torch.no_grad():
-            out = module(x.to(torch.float32), t, labels)
+        # No no_grad here: sampling already runs without gradients (the runner), and likelihood,
+        # diagnostics and posterior-sampling guidance need d(prediction)/dx through the network.
+        out = module(x.to(torch.float32), t, labels)
         return out.to(x.dtype)
 
     def to_data_units(self, x):
