@@ -128,6 +128,8 @@ class RunController(QObject):
     started = Signal(object)        # RunInfo, once the pipeline is built
     updated = Signal()              # new frames (at most ~fps per second)
     finished = Signal(str, str)     # status (finished, cancelled, failed), message
+    #: the worker class it starts (a workspace may run its own kind of worker)
+    worker_class = None             # SamplingWorker, set below
 
     def __init__(self, state: RunState | None = None, fps: float = 60.0, parent=None):
         super().__init__(parent)
@@ -152,7 +154,7 @@ class RunController(QObject):
             return "a run is already in progress: wait for it or cancel it (Esc)"
         self._cancel = CancelToken()
         thread = QThread()
-        worker = SamplingWorker(pipeline, self.state, self._cancel)
+        worker = (self.worker_class or SamplingWorker)(pipeline, self.state, self._cancel)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.prepared.connect(self._on_prepared)

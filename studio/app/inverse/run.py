@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import torch
-from PySide6.QtCore import QThread, Qt
 
 from ..backdrop import make_backdrop
 from ..runstate import RunInfo, RunState
@@ -124,23 +123,4 @@ class InverseWorker(SamplingWorker):
 class InverseController(RunController):
     """The app's run controller (throttled updates, cancel, shutdown) driving an InverseWorker."""
 
-    def start(self, pipeline) -> str | None:
-        if self.running:
-            return "a run is already in progress: wait for it or cancel it"
-        from ...core.runner import CancelToken
-        self._cancel = CancelToken()
-        thread = QThread()
-        worker = InverseWorker(pipeline, self.state, self._cancel)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.prepared.connect(self._on_prepared)
-        worker.done.connect(thread.quit, Qt.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        self.state.reset()
-        self._seen = -1
-        self._timer.setInterval(self.min_interval)
-        self.t_start = time.perf_counter()
-        thread.start()
-        self._timer.start()
-        return None
+    worker_class = InverseWorker
