@@ -39,6 +39,11 @@ def tiny(panel, steps: int, every: int = 0, name: str = "Tiny moons") -> None:
 
 
 def click(qtbot, button) -> None:
+    # the panel refreshes its buttons on its UI timer: give it a moment after a state change
+    try:
+        qtbot.waitUntil(button.isEnabled, timeout=5000)
+    except Exception:  # noqa: BLE001 - reported by the assertion below
+        pass
     assert button.isEnabled(), button.text()
     qtbot.mouseClick(button, Qt.LeftButton)
 
