@@ -31,12 +31,12 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from .atomic import write_atomic
 from .errors import StudioError
 
 FORMAT = "studio.model/1"
@@ -516,28 +516,11 @@ def load_model(path: str) -> LoadedModel:
 
 
 # -- writing ---------------------------------------------------------------------------------------
-def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        os.chmod(tmp, 0o644)                # mkstemp creates 0600; a model file is not secret
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_tensors_atomic(path: str, tensors: dict[str, torch.Tensor],
                         metadata: dict[str, str] | None = None) -> None:
     """safetensors bytes written atomically (used for models and training checkpoints)."""
     from safetensors.torch import save as st_save
-    _atomic_write(path, st_save(tensors, metadata=metadata))
+    write_atomic(path, st_save(tensors, metadata=metadata))
 
 
 def encode_model(state: dict[str, torch.Tensor], spec: ModelSpec) -> bytes:
@@ -566,54 +549,10 @@ def save_model(path: str, state: dict[str, torch.Tensor], spec: ModelSpec) -> No
     """Write a model file atomically: a crash never leaves half a model at ``path``."""
     if not str(path).lower().endswith(".safetensors"):
         raise ModelFileError("a model file must end in .safetensors", str(path))
-    _atomic_write(path, encode_model(state, spec))
+    write_atomic(path, encode_model(state, spec))
 
 
-def import_checkpoint(src: str, card: dict, out: str, key: str | None = None,
-                      strip_prefix: str = "") -> ModelSpec:
-    """Convert a PyTorch checkpoint into a model file, reading tensors only.
-
-    ``torch.load(weights_only=True)`` refuses anything but tensors and plain containers, so no
-    code from the file runs. ``card`` is the model's metadata (see :meth:`ModelSpec.from_card`).
-    """
-    spec = ModelSpec.from_card(card, "--meta")
-    try:
-        obj = torch.load(src, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelFileError("file not found", src) from None
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for bad files
-        raise ModelFileError(f"cannot read as a weights-only PyTorch checkpoint: "
-                             f"{str(exc).splitlines()[0]}", src) from None
-    if key is not None:
-        if not isinstance(obj, dict) or key not in obj:
-            have = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-            raise ModelFileError(f"no entry {key!r} in the checkpoint (has: {have})", src)
-        obj = obj[key]
-    elif isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        for k in ("ema", "state_dict", "model"):
-            if isinstance(obj.get(k), dict):
-                obj = obj[k]
-                break
-    if not (isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values())):
-        raise ModelFileError("no state dict of tensors found; name its entry with --key", src)
-    state = {(k[len(strip_prefix):] if strip_prefix and k.startswith(strip_prefix) else k): v
-             for k, v in obj.items()}
-    expected = _expected_tensors(spec, src)
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
-    if missing or extra:
-        raise ModelFileError(f"tensors do not match architecture {spec.architecture!r}: "
-                             f"{len(missing)} missing (e.g. {missing[:1]}), {len(extra)} unexpected "
-                             f"(e.g. {extra[:1]})", src)
-    for k, shape in expected.items():
-        if tuple(state[k].shape) != shape:
-            raise ModelFileError(f"tensor {k!r} has shape {list(state[k].shape)}, architecture "
-                                 f"needs {list(shape)}", src)
-    save_model(out, state, spec)
-    return spec
-
-
-__all__ = ["import_checkpoint", "FORMAT", "ModelSpec", "ModelInfo", "LoadedModel", "ModelFileError",
+__all__ = ["FORMAT", "ModelSpec", "ModelInfo", "LoadedModel", "ModelFileError",
            "read_info",
            "load_model", "save_model", "encode_model", "read_container", "pickle_message",
            "save_tensors_atomic"]

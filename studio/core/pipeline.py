@@ -10,13 +10,13 @@ import copy
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 import torch
 from torch import Tensor
 
+from .atomic import write_atomic
 from .errors import ParamError, PipelineError, StudioError
 from .guidance.base import Guidance
 from .model import Denoiser
@@ -393,25 +393,6 @@ class Built:
 
 def load(path: str) -> Built:
     return Pipeline.load(path).build()
-
-
-def write_atomic(path: str, text: str | bytes) -> None:
-    """Write a file so that a crash never leaves it half written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = ["LINKS", "Pipeline", "Node", "RunSettings", "Branch", "Built", "FORMAT", "load", "build_solver",

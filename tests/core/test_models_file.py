@@ -11,7 +11,8 @@ import torch
 from studio.core import modelfile
 from studio.core.errors import ParamError, StudioError
 from studio.core.library import bundled_dir, list_models, new_model_path, resolve_model_path
-from studio.core.modelfile import (ModelFileError, ModelSpec, import_checkpoint, load_model,
+from studio.core.modelimport import import_checkpoint
+from studio.core.modelfile import (ModelFileError, ModelSpec, load_model,
                                    read_info, save_model)
 
 from .models_helpers import tiny_model_file, tiny_spec, tiny_state

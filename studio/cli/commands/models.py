@@ -71,7 +71,8 @@ def _print_card(card: dict) -> None:
 def run(args) -> int:
     from ...core.errors import StudioError
     from ...core.library import list_models, resolve_model_path
-    from ...core.modelfile import import_checkpoint, read_info
+    from ...core.modelfile import read_info
+    from ...core.modelimport import import_checkpoint
 
     if args.action == "list":
         entries = list_models(args.dir)
