@@ -59,6 +59,14 @@ def drag(view, a: QPointF, b: QPointF, steps: int = 6) -> None:
     QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, pb)
 
 
+def shown_at(qtbot, vb, view_pt: QPointF, timeout: int = 5000) -> QPointF:
+    """The scene position of a data point of a pyqtgraph ViewBox, once the box shows it (pyqtgraph
+    fits the axes to new data lazily, so a click right after plotting could miss the point)."""
+    qtbot.waitUntil(lambda: vb.sceneBoundingRect().contains(vb.mapViewToScene(view_pt)),
+                    timeout=timeout)
+    return vb.mapViewToScene(view_pt)
+
+
 def click(view, scene_pos: QPointF, modifier=Qt.NoModifier) -> None:
     QTest.mouseClick(view.viewport(), Qt.LeftButton, modifier, view_pos(view, scene_pos))
 

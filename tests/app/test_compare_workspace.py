@@ -13,6 +13,8 @@ from PySide6.QtTest import QTest
 
 from studio.app.compare.setup import set_checked
 
+from .conftest import shown_at
+
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "solver_race.json")
 
 
@@ -127,7 +129,7 @@ def test_click_hover_and_double_click_open_the_cell(win, qtbot):
     assert win.doc.of_type("solver") == ["dpm-solver++-2m"]
     # clicking a point of the error plot selects its cell
     x, y, idx = ws.plot.points[0]
-    scene = ws.plot.plot.vb.mapViewToScene(QPointF(x, y))
+    scene = shown_at(qtbot, ws.plot.plot.vb, QPointF(x, y))
     QTest.mouseClick(ws.plot.canvas.viewport(), Qt.LeftButton, Qt.NoModifier,
                      ws.plot.canvas.mapFromScene(scene))
     assert ws.session.selected == idx

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.likelihood import log_likelihood
 
+from .conftest import shown_at
+
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
 
@@ -102,7 +104,7 @@ def test_log_density_heatmap_beside_the_exact_one(panel, qtbot):
     assert "mean" in tab.caption.text()
     # hover shows the value under the cursor
     vb = tab.model_map.plot.vb
-    scene = vb.mapViewToScene(QPointF(float(model.xs[5]), float(model.ys[5])))
+    scene = shown_at(qtbot, vb, QPointF(float(model.xs[5]), float(model.ys[5])))
     vp = tab.model_map.canvas.viewport()
     send_move(vp, tab.model_map.canvas.mapFromScene(scene))
     assert f"{model.values[5, 5]:.5g}" in tab.model_map.readout.text()
@@ -121,7 +123,7 @@ def test_analytic_fields_are_conservative_and_curl_follows_the_curve(panel, qtbo
     # clicking a point of the curve recomputes the curl at that t
     k = 1
     vb = tab.curve.getPlotItem().vb
-    scene = vb.mapViewToScene(QPointF(float(np.log10(tab.ts[k])), float(np.log10(1e-14))))
+    scene = shown_at(qtbot, vb, QPointF(float(np.log10(tab.ts[k])), float(np.log10(1e-14))))
     with qtbot.waitSignal(panel.taskFinished, timeout=30000):
         QTest.mouseClick(tab.curve.viewport(), Qt.LeftButton, Qt.NoModifier,
                          tab.curve.mapFromScene(scene))
