@@ -23,7 +23,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-ORDER = ["moons", "gaussians", "swiss-roll", "checkerboard", "pinwheel", "digits"]
+ORDER = ["moons", "gaussians", "swiss-roll", "checkerboard", "pinwheel", "digits",
+         "digits-classifier"]
 
 
 def main() -> int:
@@ -50,6 +51,9 @@ def main() -> int:
         from studio.core.training.preview import model_preview_png
         for name in names:
             path = os.path.join(args.out_dir, f"{name}.safetensors")
+            if name.endswith("-classifier"):
+                print(f"{name}: a classifier's preview is made when it is trained", flush=True)
+                continue
             net = FileNetwork(path=path)
             seed = net.spec.training.get("seed", 0) + 3
             net.spec.preview_png = model_preview_png(net, net.trained_process, seed=seed)

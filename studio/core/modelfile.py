@@ -5,7 +5,9 @@ A model file holds the module's tensors (float32) and string metadata; structure
     format            "studio.model/1"
     name, description plain text
     architecture      {"id": "unet", "config": {...}}          (an ARCHITECTURES id and its params)
-    parameterization  "eps" | "x0" | "v" | "velocity" | "score"
+    parameterization  "eps" | "x0" | "v" | "velocity" | "score", or "logits" for a
+                      noise-conditional classifier (architecture "classifier"; conditioning
+                      then gives the classes it predicts), used by classifier guidance
     process           {"kind": "vp-linear", "params": {...}}   (the process it was trained with)
     data              {"shape": [1, 8, 8], "kind": "image" | "points", "range": [0, 1] | null,
                        "normalisation": {"shift": s, "scale": k}}  data = model * k + s, then
@@ -40,7 +42,7 @@ from .atomic import write_atomic
 from .errors import StudioError
 
 FORMAT = "studio.model/1"
-PARAMETERIZATIONS = ("eps", "x0", "v", "velocity", "score")
+PARAMETERIZATIONS = ("eps", "x0", "v", "velocity", "score", "logits")
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle")
 MAX_HEADER = 100 * 1024 * 1024
 DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
@@ -85,6 +87,11 @@ class ModelSpec:
     name: str = ""
     description: str = ""
     preview_png: bytes | None = None
+
+    @property
+    def is_classifier(self) -> bool:
+        """A noise-conditional classifier p(class | x_t) rather than a denoiser."""
+        return self.parameterization == "logits"
 
     @property
     def null_class(self) -> int | None:
@@ -288,6 +295,13 @@ def _parse_metadata(meta: dict[str, str], where: str) -> ModelSpec:
                                   and all(isinstance(n, str) for n in names)):
         raise ModelFileError(f"metadata 'conditioning.class_names' must be null or {nc} strings",
                              where)
+    output = getattr(ARCHITECTURES.get(arch["id"]), "output", "field")
+    if (param_kind == "logits") != (output == "logits"):
+        raise ModelFileError(f"parameterization {param_kind!r} does not fit architecture "
+                             f"{arch['id']!r} (which predicts {output})", where)
+    if param_kind == "logits" and (nc < 2 or pre["kind"] != "none"):
+        raise ModelFileError("a classifier (parameterization 'logits') needs "
+                             "conditioning.num_classes >= 2 and no preconditioning", where)
     training = _load_json(meta, "training", where) if meta.get("training") else {}
     preview = None
     if meta.get("preview"):

@@ -49,14 +49,18 @@ def _print_card(card: dict) -> None:
         ("description", card.get("description") or ""),
         ("architecture", f"{card['architecture']['id']} {json.dumps(card['architecture']['config'])}"),
         ("parameters", f"{card['parameters']:,} ({card['size_bytes'] / 1e6:.2f} MB)"),
-        ("predicts", card["parameterization"]),
+        ("predicts", "class logits (a noise-conditional classifier, for classifier guidance)"
+         if card["parameterization"] == "logits" else card["parameterization"]),
         ("process", f"{card['process']['kind']} {json.dumps(card['process']['params'])}"),
         ("data", f"{d['kind']} {d['shape']}" + (f", range {d['range']}" if d["range"] else "")),
         ("normalisation", f"data = model x {d['normalisation']['scale']} + "
                           f"{d['normalisation']['shift']}"),
         ("preconditioning", f"{pre['kind']}, sigma_data {pre['sigma_data']:.4g}, time input "
                             f"{pre['time_input']}"),
-        ("conditioning", (f"{c['num_classes']} classes (null class {c['null_class']}, class "
+        ("classes" if card["parameterization"] == "logits" else "conditioning",
+         f"{c['num_classes']}: {', '.join(c.get('class_names') or [])}"
+         if card["parameterization"] == "logits" else
+         (f"{c['num_classes']} classes (null class {c['null_class']}, class "
                           f"dropout {c['class_dropout']})" + (f": {', '.join(c['class_names'])}"
                                                              if c.get("class_names") else ""))
          if c["num_classes"] else "unconditional"),

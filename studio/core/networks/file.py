@@ -45,6 +45,10 @@ class FileNetwork(Network):
             except StudioError as exc:
                 raise ParamError(str(exc), "path") from None
         self.spec = self._loaded.spec
+        if self.spec.is_classifier:
+            raise ParamError(f"{self._loaded.path} is a noise-conditional classifier, not a "
+                             "denoiser: use it as the 'classifier' of a classifier guidance node",
+                             "path")
         self.model = self._loaded.model
         self._process = self.spec.build_process(self._loaded.path)
         self._devices: dict = {}

@@ -103,6 +103,13 @@ class GMM(Network):
         r = torch.softmax(logp, dim=1)
         return (r[..., None] * mean).sum(1)
 
+    def component_log_posterior(self, x: Tensor, t, process: Process) -> Tensor:
+        """Exact log p(k | x_t) [B, K]: the exact noise-conditional classifier whose classes are
+        the mixture's components (classifier guidance's ground truth)."""
+        t = as_time(t, x)
+        logp, _ = self._components(x, process.alpha(t).to(x.dtype), process.sigma(t).to(x.dtype))
+        return torch.log_softmax(logp, dim=1)
+
     def log_prob(self, x: Tensor, t=None, process: Process | None = None) -> Tensor:
         """Exact log p_t(x) (log p_data(x) when ``t`` is None)."""
         if t is None:

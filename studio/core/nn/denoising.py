@@ -20,6 +20,10 @@ standard deviation of what is left, so F always has a unit-variance target. For 
 these are EDM's formulas; they stay finite at alpha = 0 (rectified flow at t = 1). At fixed x every
 target is affine in x0, so F's target is the same for every parameterization (up to sign): the
 parameterization then only decides what the file declares and how F is mapped.
+
+A noise-conditional classifier (parameterization ``logits``, architecture ``classifier``) is wrapped
+the same way, for the same input scaling and noise conditioning: its output is the class logits
+[B, classes] of x_t, without preconditioning and without a label input.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ from ..processes.base import Process, as_time
 
 PRECONDS = ("none", "edm")
 TARGET_KINDS = ("eps", "x0", "v", "velocity", "score")
+#: the parameterization of a noise-conditional classifier (not a denoiser)
+LOGITS = "logits"
 TIME_INPUTS = ("t", "log-sigma")
 LOG_SIGMA_CLAMP = 6.0
 
@@ -69,15 +75,18 @@ class DenoisingModel(nn.Module):
             raise ValueError(f"precond must be one of {PRECONDS}, got {precond!r}")
         if time_input not in TIME_INPUTS:
             raise ValueError(f"time_input must be one of {TIME_INPUTS}, got {time_input!r}")
-        if parameterization not in TARGET_KINDS:
-            raise ValueError(f"parameterization must be one of {TARGET_KINDS}")
+        if parameterization not in TARGET_KINDS + (LOGITS,):
+            raise ValueError(f"parameterization must be one of {TARGET_KINDS + (LOGITS,)}")
+        if parameterization == LOGITS and precond != "none":
+            raise ValueError("a classifier (logits) takes no preconditioning")
         self.net = net
         self.process = process
         self.parameterization = parameterization
         self.precond = precond
         self.sigma_data = float(sigma_data)
         self.time_input = time_input
-        self.num_classes = int(num_classes)
+        # a classifier predicts the class: it takes no label input
+        self.num_classes = 0 if parameterization == LOGITS else int(num_classes)
 
     # -- coefficients (float64, per sample) ------------------------------------------------------
     def coefficients(self, t: Tensor) -> dict[str, Tensor]:
@@ -94,6 +103,8 @@ class DenoisingModel(nn.Module):
         else:
             out["c_noise"] = torch.clamp(0.25 * (torch.log(s) - torch.log(a)),
                                          -LOG_SIGMA_CLAMP, LOG_SIGMA_CLAMP)
+        if self.parameterization == LOGITS:
+            return out
         A, B = target_coefficients(self.parameterization, a, s, da, ds)
         out["c_skip"] = (A * a * sd * sd + B * s) / var
         out["c_out"] = sd * torch.abs(A * s - B * a) / norm

@@ -31,7 +31,7 @@ from ..registry import PROCESSES
 from .data import DATASETS
 
 FORMAT = "studio.train/1"
-TARGETS = ("eps", "x0", "v", "velocity")
+TARGETS = ("eps", "x0", "v", "velocity", "classifier")
 WEIGHTINGS = ("auto", "none", "min-snr", "edm")
 T_SAMPLINGS = ("auto", "uniform", "lognormal", "logit-normal")
 
@@ -43,7 +43,8 @@ class ConfigError(StudioError):
 @dataclass
 class ObjectiveConfig:
     target: str = param("eps", "what the network learns to predict: eps, x0 or v (denoising score "
-                        "matching) or velocity (flow matching)", choices=TARGETS)
+                        "matching), velocity (flow matching), or classifier (the class of x_t: "
+                        "a noise-conditional classifier for classifier guidance)", choices=TARGETS)
     weighting: str = param("auto", "loss weighting: none, min-snr (Hang et al. 2023), edm "
                            "(unit weight on the preconditioned output); auto: edm with EDM "
                            "preconditioning, min-snr for x0, else none", choices=WEIGHTINGS)

@@ -16,6 +16,9 @@ defined in x0 space and divided by k^2:
     min-snr   min(SNR, gamma) in x0 space (Hang et al. 2023); SNR = alpha^2 / sigma^2
     edm       1 / c_out^2 in the target's space: unit weight on the preconditioned output F
               (Karras et al. 2022; c_out as in :mod:`studio.core.nn.denoising`)
+
+The ``classifier`` target trains a noise-conditional classifier instead: the cross-entropy of its
+logits at x_t against the clean item's class, at the same training times (Dhariwal & Nichol 2021).
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ from .config import ObjectiveConfig
 
 
 def resolved_weighting(cfg: ObjectiveConfig) -> str:
+    if cfg.target == "classifier":
+        return "none"
     if cfg.weighting != "auto":
         return cfg.weighting
     if cfg.precond == "edm":
@@ -101,6 +106,8 @@ class Objective:
         view = (x0.shape[0],) + (1,) * (x0.ndim - 1)
         cast = lambda v: v.to(x0.device, x0.dtype).reshape(view)  # noqa: E731
         x_t = cast(c["alpha"]) * x0 + cast(c["sigma"]) * eps
+        if self.cfg.target == "classifier":
+            return torch.nn.functional.cross_entropy(model.raw(x_t, c, None), labels)
         raw = model.raw(x_t, c, labels)
         dims = tuple(range(1, x0.ndim))
         target = self.target(x0, eps, {k: cast(v) for k, v in c.items()})

@@ -88,3 +88,36 @@ def model_preview_png(network, process, seed: int = 0, steps: int = 20,
     if spec.data_kind == "image":
         return grid_png(samples, cols=cols, cell=16, value_range=tuple(spec.data_range or (0, 1)))
     return scatter_png(samples, 128, labels.numpy() if labels is not None else None)
+
+
+def classifier_preview_png(trainer, levels=(6.0, 2.0, 0.0, -2.0)) -> bytes:
+    """A noise-conditional classifier's browser preview. Images: one row per log-SNR level of
+    ``levels`` showing an item of each class noised to it (what the classifier must still tell
+    apart). Points: the training points coloured by the class it predicts for them at log-SNR 2."""
+    import torch
+
+    model, proc = trainer.ema, trainer.process
+    g = torch.Generator().manual_seed(trainer.config.seed + 3)
+    labels = trainer.labels
+    classes = torch.unique(labels)
+    if trainer.data.kind == "image":
+        first = torch.stack([torch.nonzero(labels == k)[0, 0] for k in classes[:16]])
+        x0 = trainer.x[first].double()
+        rows = []
+        for lam in levels:
+            t = proc.t_of_logsnr(torch.tensor(float(lam), dtype=torch.float64))
+            a, s = float(proc.alpha(t)), float(proc.sigma(t))
+            # shown at unit signal scale: x_t / alpha = x0 + (sigma / alpha) eps
+            rows.append(x0 + (s / a) * torch.randn(x0.shape, generator=g, dtype=torch.float64))
+        shown = trainer.units.to_data_units(torch.cat(rows))
+        lo, hi = trainer.data.range or (0.0, 1.0)
+        return grid_png(shown.numpy(), cols=len(first), cell=16, value_range=(lo, hi))
+    idx = torch.randperm(len(trainer.x), generator=g)[:2000]
+    x0 = trainer.x[idx].double()
+    t = proc.t_of_logsnr(torch.tensor(2.0, dtype=torch.float64)).expand(len(x0))
+    c = model.coefficients(t)
+    x_t = c["alpha"][:, None] * x0 + c["sigma"][:, None] * torch.randn(x0.shape, generator=g,
+                                                                        dtype=torch.float64)
+    with torch.no_grad():
+        pred = model.raw(x_t.to(trainer.device, torch.float32), c, None).argmax(1).cpu()
+    return scatter_png(trainer.data.x[idx.numpy()], 128, pred.numpy())

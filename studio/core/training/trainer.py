@@ -141,6 +141,9 @@ class Trainer:
             raise StudioError(f"data set {config.data['kind']!r} has no labels; set "
                               "data.conditional to false", f"{where}: data.conditional")
         self.num_classes = self.data.num_classes if conditional else 0
+        #: a noise-conditional classifier (objective target "classifier") instead of a denoiser
+        self.is_classifier = config.objective.target == "classifier"
+        self._check_task(where)
         try:
             self.arch.check(shape, self.num_classes)
         except StudioError as exc:
@@ -148,8 +151,10 @@ class Trainer:
                               f"{where}: architecture") from None
         self.fingerprint = self.data.fingerprint()
         self.shift, self.scale = normalisation(self.data)
-        spec0 = ModelSpec("", {}, "x0", {}, list(shape), shift=self.shift, scale=self.scale)
-        self.x = spec0.to_model_units(torch.as_tensor(self.data.x, dtype=torch.float32))
+        #: the normalisation alone (model units <-> data units)
+        self.units = ModelSpec("", {}, "x0", {}, list(shape), data_range=self.data.range,
+                               shift=self.shift, scale=self.scale)
+        self.x = self.units.to_model_units(torch.as_tensor(self.data.x, dtype=torch.float32))
         self.labels = (torch.as_tensor(self.data.labels, dtype=torch.long)
                        if conditional else None)
         obj = config.objective
@@ -160,8 +165,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             net = self.arch.module(shape, self.num_classes)
-        self.model = DenoisingModel(net, self.process, obj.target, obj.precond, self.sigma_data,
-                                    self.time_input, self.num_classes).to(self.device)
+        self.model = DenoisingModel(net, self.process, self.parameterization, obj.precond,
+                                    self.sigma_data, self.time_input,
+                                    self.num_classes).to(self.device)
         self.ema = copy.deepcopy(self.model)
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -174,6 +180,30 @@ class Trainer:
         self.elapsed = 0.0
         self.history: list[tuple[int, float]] = []
         self.last_loss = float("nan")
+
+    def _check_task(self, where: str) -> None:
+        """A classifier objective needs labels, a classifier architecture and no preconditioning;
+        a denoising objective needs an architecture whose output is shaped like x."""
+        output = getattr(self.arch, "output", "field")
+        if self.is_classifier:
+            if not self.config.conditional:
+                raise StudioError("a classifier learns the class of x_t: train it on a labelled "
+                                  "data set with data.conditional true", f"{where}: data.conditional")
+            if output != "logits":
+                raise StudioError(f"architecture {self.arch.id!r} predicts a field, not classes: "
+                                  "use the 'classifier' architecture", f"{where}: architecture.id")
+            if self.config.objective.precond != "none":
+                raise StudioError("a classifier takes no preconditioning: set it to none",
+                                  f"{where}: objective.precond")
+        elif output == "logits":
+            raise StudioError(f"architecture {self.arch.id!r} is a classifier: set objective."
+                              "target to 'classifier' (or pick a denoising architecture)",
+                              f"{where}: objective.target")
+
+    @property
+    def parameterization(self) -> str:
+        """What the model file declares: the objective's target, or "logits" for a classifier."""
+        return "logits" if self.is_classifier else self.config.objective.target
 
     # -- one step ------------------------------------------------------------------------------
     @property
@@ -197,7 +227,7 @@ class Trainer:
         labels = None
         if self.labels is not None:
             labels = self.labels[idx].clone()
-            if o.class_dropout > 0:
+            if o.class_dropout > 0 and not self.is_classifier:
                 drop = torch.rand(o.batch, generator=g) < o.class_dropout
                 labels[drop] = -1
             labels = labels.to(self.device)
@@ -260,7 +290,7 @@ class Trainer:
                                     self.elapsed, rate)
                 acc, n_acc = 0.0, 0
                 mark_step, mark_time = self.step, self.elapsed
-            if cfg.preview.every and self.step % cfg.preview.every == 0:
+            if cfg.preview.every and self.step % cfg.preview.every == 0 and not self.is_classifier:
                 yield self.preview()
             if checkpoint and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint(checkpoint)
@@ -285,26 +315,63 @@ class Trainer:
             "objective": cfg.objective.target, "weighting": resolved_weighting(cfg.objective),
             "t_sampling": resolved_t_sampling(cfg.objective, self.process),
             "steps": self.step, "batch": o.batch, "lr": o.lr, "ema": o.ema,
-            "class_dropout": o.class_dropout if self.num_classes else 0.0,
+            "class_dropout": self.class_dropout,
             "loss": self.recent_loss(), "seconds": round(self.elapsed, 2), "seed": cfg.seed,
             "device": str(self.device), "date": datetime.date.today().isoformat(),
         }
+        if self.is_classifier:
+            training["accuracy"] = self.accuracy_by_noise()
         return ModelSpec(
             architecture=self.arch.id, arch_config=to_params(self.arch),
-            parameterization=cfg.objective.target,
+            parameterization=self.parameterization,
             process={"kind": self.process.id, "params": to_params(self.process)},
             data_shape=list(self.data.shape), data_kind=self.data.kind,
             data_range=self.data.range, shift=self.shift, scale=self.scale,
             precond=cfg.objective.precond, sigma_data=self.sigma_data, time_input=self.time_input,
             num_classes=self.num_classes,
-            class_dropout=float(o.class_dropout) if self.num_classes else 0.0,
+            class_dropout=self.class_dropout,
             class_names=list(self.data.class_names) if self.num_classes else None,
             training=training, name=name if name is not None else cfg.name,
             description=description if description is not None else cfg.description,
             preview_png=preview_png)
 
+    @property
+    def class_dropout(self) -> float:
+        o = self.config.optim
+        return float(o.class_dropout) if self.num_classes and not self.is_classifier else 0.0
+
+    @torch.no_grad()
+    def accuracy_by_noise(self, levels=(8.0, 4.0, 2.0, 0.0, -2.0, -4.0), n: int = 2000,
+                          seed: int = 0) -> list[dict]:
+        """The (EMA) classifier's accuracy on up to ``n`` training items noised to each log-SNR
+        level (fixed noise), for the model card: [{"logsnr": l, "accuracy": a}, ...]."""
+        model = self.ema
+        was = model.training
+        model.eval()
+        try:
+            g = torch.Generator().manual_seed(seed)
+            idx = torch.randperm(len(self.x), generator=g)[:n]
+            x0, y = self.x[idx].to(self.device), self.labels[idx].to(self.device)
+            out = []
+            for lam in levels:
+                t = self.process.t_of_logsnr(torch.tensor(float(lam), dtype=torch.float64))
+                t = torch.clamp(t, self.process.t_min, self.process.t_max).expand(len(x0))
+                c = model.coefficients(t)
+                view = (len(x0),) + (1,) * (x0.ndim - 1)
+                eps = torch.randn(x0.shape, generator=g).to(self.device)
+                x_t = (c["alpha"].reshape(view) * x0.double().cpu()
+                       + c["sigma"].reshape(view) * eps.double().cpu()).to(self.device, x0.dtype)
+                pred = model.raw(x_t, c, None).argmax(dim=1)
+                out.append({"logsnr": float(lam), "accuracy": round(float((pred == y).double().mean()), 4)})
+            return out
+        finally:
+            model.train(was)
+
     def network(self, ema: bool = True):
         """The (EMA) model as a pipeline network (kind ``file``), sharing the live weights."""
+        if self.is_classifier:
+            raise StudioError("a classifier is not a denoiser: it guides one (classifier guidance)",
+                              "training")
         from ..networks.file import FileNetwork
         model = self.ema if ema else self.model
         loaded = LoadedModel("<training>", self.spec(), model)
@@ -345,7 +412,9 @@ class Trainer:
 
     def preview_png(self) -> bytes:
         """The model browser's preview, sampled from the EMA weights."""
-        from .preview import model_preview_png
+        from .preview import classifier_preview_png, model_preview_png
+        if self.is_classifier:
+            return classifier_preview_png(self)
         return model_preview_png(self.network(), self.process, seed=self.config.seed + 3)
 
     # -- export, checkpoints -------------------------------------------------------------------
