@@ -128,10 +128,11 @@ class TextField(ParamField):
         self.edit = self._make_editor()
         self._committed_text = ""
         self._lay.addWidget(self.edit, 1)
-        if spec.ui == "path":
+        if spec.ui in ("path", "model"):
             browse = QToolButton()
             browse.setText("…")
-            browse.setToolTip("Choose a file")
+            browse.setToolTip("Choose a model file (or pick one in the model browser)"
+                              if spec.ui == "model" else "Choose a file")
             browse.clicked.connect(self._browse)
             self._lay.addWidget(browse)
 
@@ -204,8 +205,9 @@ class TextField(ParamField):
         self._mark(self.edit, None)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.spec.name}", "",
-                                              "NumPy arrays (*.npy);;All files (*)")
+        kinds = ("Model files (*.safetensors);;All files (*)" if self.spec.ui == "model"
+                 else "NumPy arrays (*.npy);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.spec.name}", "", kinds)
         if path:
             self.set_text(path)
             self.commit()

@@ -251,8 +251,12 @@ class MainWindow(QMainWindow):
         return self.doc.base_dir or os.getcwd()
 
     def use_model(self, entry) -> None:
-        """Use a catalog model as the pipeline's network (undoable)."""
+        """Use a catalog model as the pipeline's network (undoable); a classifier becomes the
+        classifier of a classifier guidance node."""
         node = entry.network_node()
+        if node["type"] == "guidance":
+            self.use_classifier(entry.title, node)
+            return
         nets = self.doc.of_type("network")
         if len(nets) == 1:
             self.doc.set_kind(nets[0], node["kind"], node.get("params"))
@@ -260,6 +264,40 @@ class MainWindow(QMainWindow):
             self.log.info(f"network is now “{entry.title}”")
         else:
             self.view.add_node("network", node["kind"], node.get("params"))
+
+    def use_classifier(self, title: str, node: dict) -> None:
+        """Guide with a classifier: set it on the classifier guidance nodes, or put a new one
+        between the network and every solver it feeds directly (one undoable edit)."""
+        doc = self.doc
+        guides = [g for g in doc.of_type("guidance") if doc.nodes[g].kind == node["kind"]]
+        doc.undo_stack.beginMacro(f"Guide with {title}")
+        try:
+            for g in guides:
+                doc.set_param(g, "classifier", node["params"]["classifier"])
+            nets = doc.of_type("network")
+            if not guides and len(nets) == 1:
+                net = nets[0]
+                solvers = [b for b in doc.outputs(net) if doc.nodes[b].type == "solver"]
+                x, y = doc.nodes[net].pos
+                gid = doc.add_node("guidance", node["kind"], node["params"], (x + 230.0, y))
+                for b in solvers:
+                    doc.unlink(net, b)
+                    doc.link(gid, b)
+                # make room: the solvers move one column to the right
+                doc.move_nodes({b: (doc.nodes[b].pos[0] + 230.0, doc.nodes[b].pos[1])
+                                for b in solvers})
+                doc.link(net, gid)
+                guides = [gid]
+            elif not guides:
+                guides = [self.view.add_node("guidance", node["kind"], node["params"])]
+            if doc.run.labels is None:
+                doc.set_run("labels", 0)
+        finally:
+            doc.undo_stack.endMacro()
+        self.scene.select(guides)
+        self.log.info(f"classifier guidance with “{title}” towards run.labels "
+                      f"{doc.run.labels!r} (edit the labels in the inspector: one class id, or a "
+                      "list of one per sample)")
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> bool:

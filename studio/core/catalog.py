@@ -223,8 +223,8 @@ def _builtin_provider(folders: list[str]) -> list[Entry]:
 @provider("files")
 def _files_provider(folders: list[str]) -> list[Entry]:
     """Model files of the model library (bundled, the user's library, extra folders and
-    ``folders``), as ``file`` network nodes; their cards come from the files' metadata, so listing
-    never loads weights."""
+    ``folders``), as ``file`` network nodes (noise-conditional classifiers as ``classifier``
+    guidance nodes); their cards come from the files' metadata, so listing never loads weights."""
     from .registry import NETWORKS
     if "file" not in NETWORKS:
         return []
@@ -240,8 +240,16 @@ def _files_provider(folders: list[str]) -> list[Entry]:
             f"Cannot be used: {item.error}" if item.error else f"Model file {item.path}")
         card = dict(card, name=stem, description=desc, source=item.source)
         card.setdefault("kind", "file")
-        out.append(Entry(stem, title, {"type": "network", "kind": "file",
-                                       "params": {key: item.reference}},
-                         desc, source=item.source, tags=("file", item.source), _card=card,
+        spec = getattr(item.info, "spec", None)
+        if spec is not None and spec.is_classifier:
+            # a noise-conditional classifier is not a network: it is the classifier of a
+            # classifier guidance node
+            node = {"type": "guidance", "kind": "classifier",
+                    "params": {"classifier": item.reference}}
+            tags = ("file", item.source, "classifier")
+        else:
+            node = {"type": "network", "kind": "file", "params": {key: item.reference}}
+            tags = ("file", item.source)
+        out.append(Entry(stem, title, node, desc, source=item.source, tags=tags, _card=card,
                          preview_png=getattr(getattr(item.info, "spec", None), "preview_png", None)))
     return out

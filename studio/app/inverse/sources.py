@@ -73,6 +73,8 @@ def model_priors(extra: list[str] | None = None) -> list[Prior]:
         if item.info is None:
             continue
         spec = item.info.spec
+        if spec.is_classifier:
+            continue
         ds = (spec.training or {}).get("dataset")
         kind = "image" if spec.data_kind == "image" else "points"
         rng = tuple(spec.data_range) if spec.data_range else None

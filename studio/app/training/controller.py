@@ -204,7 +204,8 @@ class TrainingController(QObject):
         if cancelled:
             return "cancelled", f"stopped at step {trainer.step} of {trainer.steps}"
         last = s.snapshot().preview
-        if trainer.config.preview.every and (last is None or last.step != trainer.step):
+        if trainer.config.preview.every and not trainer.is_classifier and (
+                last is None or last.step != trainer.step):
             s.add_preview(trainer.preview())      # the finished model's samples
         if export:
             return self._export(trainer)

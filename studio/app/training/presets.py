@@ -44,6 +44,17 @@ PRESETS: dict[str, dict] = {
         "optim": {"steps": 1500, "batch": 96, "lr": 0.002, "warmup": 100, "ema": 0.998,
                   "class_dropout": 0.1},
         "preview": {"every": 150, "count": 100, "steps": 20}, "log_every": 10},
+    "Digits 8×8 · noise-conditional classifier (classifier guidance)": {
+        "name": "Digits classifier", "seed": 0,
+        "description": "p(digit | x_t) for classifier guidance of a digits model (VP-cosine).",
+        "data": {"kind": "digits", "params": {}, "conditional": True},
+        "architecture": {"id": "classifier", "params": {"channels": 32, "mults": [1, 2],
+                                                        "blocks": 2}},
+        "process": {"kind": "vp-cosine", "params": {}},
+        "objective": {"target": "classifier"},
+        "optim": {"steps": 1500, "batch": 128, "lr": 0.002, "warmup": 100, "ema": 0.998,
+                  "weight_decay": 0.01},
+        "preview": {"every": 0}, "log_every": 10},
     "Image folder · U-Net 32×32, v": {
         "name": "My images", "seed": 0,
         "data": {"kind": "image-folder", "params": {"path": "", "size": 32, "channels": 3},

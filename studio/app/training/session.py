@@ -51,6 +51,8 @@ class Snapshot:
     model_path: str
     items: int
     parameters: int
+    #: a noise-conditional classifier: no sample previews
+    is_classifier: bool = False
 
     @property
     def fraction(self) -> float:
@@ -86,6 +88,7 @@ class TrainingSession:
     model_path: str = ""
     items: int = 0
     parameters: int = 0
+    is_classifier: bool = False
 
     def _bump(self) -> None:
         self.version += 1
@@ -116,6 +119,7 @@ class TrainingSession:
             self.data_kind = data.kind
             self.data_range = list(data.range) if data.range else None
             self.num_classes = trainer.num_classes
+            self.is_classifier = bool(getattr(trainer, "is_classifier", False))
             self.class_names = list(data.class_names) if trainer.num_classes else None
             self.reference = ref
             self.items = int(len(data.x))
@@ -171,4 +175,4 @@ class TrainingSession:
                             np.asarray(self.losses, dtype=np.float64), self.lr, self.rate,
                             self.elapsed, self.eta, self.data_kind, self.data_range,
                             self.num_classes, self.class_names, self.reference, self.preview,
-                            self.model_path, self.items, self.parameters)
+                            self.model_path, self.items, self.parameters, self.is_classifier)

@@ -135,7 +135,7 @@ class SamplePreview(QWidget):
             if len(ref):
                 self.points.autoRange(padding=0.08)
         p = s.preview
-        key = None if p is None else (id(p), p.step)
+        key = ("none", s.is_classifier) if p is None else (id(p), p.step)
         if key == self._key:
             return
         self._key = key
@@ -143,8 +143,11 @@ class SamplePreview(QWidget):
             self.samples.setData(pos=np.zeros((0, 2)))
             self.image.clear()
             note = ("training data in grey; " if not image and s.reference is not None else "")
+            later = ("a classifier makes no samples: its accuracy at each noise level goes into "
+                     "its model card when it is saved" if s.is_classifier else
+                     "the first preview comes after “every” steps")
             self.header.setText(f"<b>Samples</b> &nbsp;<span style='color:#8a949e'>{note}"
-                                "the first preview comes after “every” steps</span>")
+                                f"{later}</span>")
             return
         per_class = " (one column per class)" if image and 2 <= s.num_classes <= 16 else ""
         self.header.setText(f"<b>Samples</b> &nbsp;<span style='color:#c8d0d8'>{len(p.samples)} "
