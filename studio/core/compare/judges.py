@@ -1,7 +1,8 @@
 """Judges: trained feature extractors / classifiers that score image samples (e.g. digits).
 
-The comparison does not train or bundle a classifier itself. A judge is registered at run time by
-whoever owns one (the model-quality benchmark's digits classifier)::
+The bundled noise-conditional digits classifier (``assets:digits-classifier.safetensors``) is the
+built-in judge ``digits`` for 8x8 digit images (:class:`ClassifierFileJudge`: any classifier model
+file can judge). Other judges are registered at run time by whoever owns one::
 
     from studio.core.compare.judges import register_judge
 
@@ -127,4 +128,51 @@ class FrechetDistance(_Judged):
         return distances.frechet_distance(feats, inp.shared[key])
 
 
-__all__ = ["Judge", "register_judge", "unregister_judge", "find_judge", "judge_names"]
+class ClassifierFileJudge:
+    """A judge from a noise-conditional classifier model file (parameterization ``logits``), read
+    at its cleanest time: classes are its argmax, features its pooled penultimate layer. Samples
+    arrive in data units and are mapped to the classifier's own. Judging samples that the same
+    classifier guided is biased (they were pushed to please it): pick another judge for those."""
+
+    def __init__(self, path: str, name: str = ""):
+        from ..library import resolve_model_path
+        from ..modelfile import load_model
+        self._m = load_model(resolve_model_path(path))
+        if not self._m.spec.is_classifier:
+            raise ValueError(f"{path} is not a classifier")
+        self.name = name or self._m.spec.name
+        self._m.model.eval()
+
+    def applies(self, data_shape) -> bool:
+        return tuple(data_shape) == tuple(self._m.spec.data_shape)
+
+    def _inputs(self, x: Tensor):
+        m = self._m.model
+        x = self._m.spec.to_model_units(torch.as_tensor(x).detach().cpu().float())
+        coeffs = m.coefficients(torch.full((len(x),), float(m.process.t_min), dtype=torch.float64))
+        b = (len(x),) + (1,) * (x.ndim - 1)
+        return x * coeffs["c_in"].float().reshape(b), coeffs["c_noise"].float()
+
+    def features(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self._m.model.net.features(*self._inputs(x)).double()
+
+    def classify(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self._m.model.net.head(self._m.model.net.features(*self._inputs(x))).argmax(1)
+
+
+def _bundled_digits_judge():
+    return ClassifierFileJudge("assets:digits-classifier.safetensors", "digits")
+
+
+def _register_bundled() -> None:
+    from ..library import bundled_dir
+    if (bundled_dir() / "digits-classifier.safetensors").is_file():
+        register_judge("digits", _bundled_digits_judge)
+
+
+_register_bundled()
+
+__all__ = ["Judge", "ClassifierFileJudge", "register_judge", "unregister_judge", "find_judge",
+           "judge_names"]

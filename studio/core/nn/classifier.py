@@ -42,7 +42,8 @@ class ImageEncoder(nn.Module):
         self.norm_out = nn.GroupNorm(groups, cur)
         self.head = nn.Linear(cur, num_classes)
 
-    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, c_noise: Tensor) -> Tensor:
+        """The pooled penultimate features [B, channels] (what the head reads)."""
         e = F.silu(self.cond(c_noise, None))
         h = self.conv_in(x)
         for i, level in enumerate(self.blocks):
@@ -50,7 +51,10 @@ class ImageEncoder(nn.Module):
                 h = blk(h, e)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
-        return self.head(F.silu(self.norm_out(h)).mean(dim=(2, 3)))
+        return F.silu(self.norm_out(h)).mean(dim=(2, 3))
+
+    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x, c_noise))
 
 
 class VectorEncoder(nn.Module):
@@ -63,12 +67,16 @@ class VectorEncoder(nn.Module):
         self.norm_out = nn.LayerNorm(width)
         self.head = nn.Linear(width, num_classes)
 
-    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, c_noise: Tensor) -> Tensor:
+        """The penultimate features [B, width] (what the head reads)."""
         e = F.silu(self.cond(c_noise, None))
         h = self.inp(x.reshape(len(x), -1))
         for blk in self.blocks:
             h = blk(h, e)
-        return self.head(F.silu(self.norm_out(h)))
+        return F.silu(self.norm_out(h))
+
+    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x, c_noise))
 
 
 @ARCHITECTURES.register("classifier")
