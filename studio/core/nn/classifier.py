@@ -19,7 +19,7 @@ from ..params import param
 from .layers import Conditioning
 from .mlp import _Block
 from .registry import ARCHITECTURES, Architecture
-from .unet import ResBlock
+from .unet import ResBlock, check_levels
 
 
 class ImageEncoder(nn.Module):
@@ -101,16 +101,7 @@ class Classifier(Architecture):
     def __post_init__(self):
         if self.emb_dim % 2:
             raise ParamError("must be even", "emb_dim")
-        if self.channels % 2:
-            raise ParamError("must be even", "channels")
-        if not self.mults or any((not isinstance(m, int)) or m < 1 for m in self.mults):
-            raise ParamError("must be a non-empty list of positive integers", "mults")
-        if len(self.mults) > 5:
-            raise ParamError("at most 5 levels", "mults")
-        for m in self.mults:
-            if (self.channels * m) % self.groups:
-                raise ParamError(f"groups ({self.groups}) must divide every channel count "
-                                 f"({self.channels} x {m})", "groups")
+        check_levels(self.channels, self.mults, self.groups)
 
     def check(self, data_shape, num_classes):
         if num_classes < 2:

@@ -125,6 +125,20 @@ class UNetModule(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+def check_levels(channels: int, mults, groups: int) -> None:
+    """Validate a convolutional pyramid's channels, per-level multipliers and group-norm groups."""
+    if not mults or any((not isinstance(m, int)) or m < 1 for m in mults):
+        raise ParamError("must be a non-empty list of positive integers", "mults")
+    if len(mults) > 5:
+        raise ParamError("at most 5 levels", "mults")
+    for m in mults:
+        if (channels * m) % groups:
+            raise ParamError(f"groups ({groups}) must divide every channel count "
+                             f"({channels} x {m})", "groups")
+    if channels % 2:
+        raise ParamError("must be even", "channels")
+
+
 @ARCHITECTURES.register("unet")
 @dataclass
 class UNet(Architecture):
@@ -145,16 +159,7 @@ class UNet(Architecture):
                            max=0.9)
 
     def __post_init__(self):
-        if not self.mults or any((not isinstance(m, int)) or m < 1 for m in self.mults):
-            raise ParamError("must be a non-empty list of positive integers", "mults")
-        if len(self.mults) > 5:
-            raise ParamError("at most 5 levels", "mults")
-        for m in self.mults:
-            if (self.channels * m) % self.groups:
-                raise ParamError(f"groups ({self.groups}) must divide every channel count "
-                                 f"({self.channels} x {m})", "groups")
-        if self.channels % 2:
-            raise ParamError("must be even", "channels")
+        check_levels(self.channels, self.mults, self.groups)
 
     def check(self, data_shape, num_classes):
         if len(data_shape) != 3:
