@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         finally:
             doc.undo_stack.endMacro()
         self.scene.select(guides)
+        self.view.fit()
         self.log.info(f"classifier guidance with “{title}” towards run.labels "
                       f"{doc.run.labels!r} (edit the labels in the inspector: one class id, or a "
                       "list of one per sample)")
