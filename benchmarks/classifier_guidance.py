@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from model_quality import frechet, train_classifier  # noqa: E402
+from model_quality import features_of, frechet, real_halves, train_classifier  # noqa: E402
 from studio.core.metrics import sliced_wasserstein  # noqa: E402
 from studio.core.pipeline import Pipeline  # noqa: E402
 
@@ -61,13 +61,8 @@ def digits(quick: bool) -> dict:
     x = d.data.astype(np.float64) / 16.0
     judge = train_classifier(x, d.target, seed=1)
 
-    def feats(imgs):
-        with torch.no_grad():
-            return judge.features(torch.as_tensor(imgs)).numpy()
-
-    rng = np.random.default_rng(0)
-    perm = rng.permutation(len(x))
-    half_a, half_b = x[perm[:898]], x[perm[898:1797]]
+    feats = features_of(judge)
+    half_a, half_b = real_halves(x)
     floor = frechet(feats(half_b), feats(half_a))
     n = 200 if quick else 900
     labels = np.arange(n) % 10

@@ -114,6 +114,20 @@ def nn_distances(a: np.ndarray, ref: np.ndarray, leave_one_out: bool = False) ->
     return np.sqrt(d.min(1))
 
 
+def features_of(judge):
+    """images [N, 64] (numpy) -> the judge's penultimate features (numpy)."""
+    def feats(imgs):
+        with torch.no_grad():
+            return judge.features(torch.as_tensor(imgs)).numpy()
+    return feats
+
+
+def real_halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint seeded halves (898 and 899) of the 1797 real digits, for the Frechet floor."""
+    perm = np.random.default_rng(0).permutation(len(x))
+    return x[perm[:898]], x[perm[898:1797]]
+
+
 def digits_quality(quick: bool) -> dict:
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
@@ -135,13 +149,8 @@ def digits_quality(quick: bool) -> dict:
     print(f"digits classifier: held-out accuracy {acc:.4f} (RBF SVM {svm_acc:.4f}), "
           f"{time.perf_counter() - t0:.1f}s")
 
-    def feats(imgs):
-        with torch.no_grad():
-            return judge.features(torch.as_tensor(imgs)).numpy()
-
-    rng = np.random.default_rng(0)
-    perm = rng.permutation(len(x))
-    half_a, half_b = x[perm[:898]], x[perm[898:1797]]
+    feats = features_of(judge)
+    half_a, half_b = real_halves(x)
     pca = PCA(20, random_state=0).fit(x)
     floor_feat = frechet(feats(half_b), feats(half_a))
     floor_pca = frechet(pca.transform(half_b), pca.transform(half_a))

@@ -149,9 +149,7 @@ class ClassifierFileJudge:
     def _inputs(self, x: Tensor):
         m = self._m.model
         x = self._m.spec.to_model_units(torch.as_tensor(x).detach().cpu().float())
-        coeffs = m.coefficients(torch.full((len(x),), float(m.process.t_min), dtype=torch.float64))
-        b = (len(x),) + (1,) * (x.ndim - 1)
-        return x * coeffs["c_in"].float().reshape(b), coeffs["c_noise"].float()
+        return m.inputs(x, m.coefficients(torch.tensor(float(m.process.t_min), dtype=torch.float64)))
 
     def features(self, x: Tensor) -> Tensor:
         with torch.no_grad():

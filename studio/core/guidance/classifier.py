@@ -67,6 +67,7 @@ class ClassifierGuidance(Guidance):
         self._loaded = None
         self._modules: dict = {}
         self._network = self._process = None
+        self._ab = (1.0, torch.zeros(()))     # classifier units: x0' = a x0 + b (set by bind)
         if self.classifier != EXACT:
             from ..library import resolve_model_path
             from ..modelfile import load_model
@@ -97,7 +98,7 @@ class ClassifierGuidance(Guidance):
             if tuple(spec.data_shape) != tuple(network.data_shape):
                 raise ParamError(f"the classifier takes data of shape {list(spec.data_shape)}, the "
                                  f"network makes {list(network.data_shape)}", "classifier")
-            self._units(network)
+            self._ab = self._units(network)
         if self.conditional and not network.num_classes:
             raise ParamError("the network is unconditional: turn 'conditional' off", "conditional")
         spec = getattr(network, "spec", None)
@@ -137,7 +138,7 @@ class ClassifierGuidance(Guidance):
             return self._network.component_log_posterior(x, t, self._process)
         proc, clf = self._process, self._loaded
         trained = clf.model.process
-        a, b = self._units(self._network)
+        a, b = self._ab
         t = as_time(t, x)
         t2 = torch.clamp(trained.t_of_logsnr(proc.logsnr(t) - 2.0 * math.log(a)),
                          trained.t_min, trained.t_max)

@@ -118,13 +118,16 @@ class DenoisingModel(nn.Module):
         labels = labels.to(device=device, dtype=torch.long)
         return torch.where(labels < 0, torch.full_like(labels, self.num_classes), labels)
 
-    def raw(self, x: Tensor, coeffs: dict[str, Tensor], labels: Tensor | None) -> Tensor:
-        """The module's output F for input x (already in the module's dtype)."""
+    def inputs(self, x: Tensor, coeffs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """The module's inputs (c_in x, c_noise) for x (already in the module's dtype)."""
         b = x.shape[0]
         view = (b,) + (1,) * (x.ndim - 1)
         c_in = coeffs["c_in"].to(x.device, x.dtype).expand(b).reshape(view)
-        c_noise = coeffs["c_noise"].to(x.device, x.dtype).expand(b)
-        return self.net(x * c_in, c_noise, self.labels_for(labels, b, x.device))
+        return x * c_in, coeffs["c_noise"].to(x.device, x.dtype).expand(b)
+
+    def raw(self, x: Tensor, coeffs: dict[str, Tensor], labels: Tensor | None) -> Tensor:
+        """The module's output F for input x (already in the module's dtype)."""
+        return self.net(*self.inputs(x, coeffs), self.labels_for(labels, x.shape[0], x.device))
 
     def combine(self, x: Tensor, raw: Tensor, coeffs: dict[str, Tensor]) -> Tensor:
         """The prediction from the module's output (c_skip x + c_out F under preconditioning)."""
