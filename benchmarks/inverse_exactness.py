@@ -55,6 +55,10 @@ METHODS = [
     ("red-diff", "red-diff", {}),
     ("dds", "dds", {}),
 ]
+#: the particle samplers (sequential Monte Carlo; asymptotically exact in K). The batch is rounded
+#: up to a multiple of K (populations of K particles).
+PARTICLES = [(f"{kind} K={k}", kind, {"particles": k}) for kind in ("tds", "mcgdiff", "fps")
+             for k in (10, 100, 1000)]
 
 
 def ring2d():
@@ -74,21 +78,49 @@ def mix8d(seed=0):
     return {"means": means.tolist(), "covs": np.array(covs).tolist(), "weights": w.tolist()}
 
 
+def bimodal4d():
+    """Two 4-D Gaussians; measuring the last two coordinates leaves both modes in the posterior."""
+    return {"means": [[1.0, 0.8, 0.3, -0.2], [-1.0, -0.6, 0.1, 0.4]],
+            "vars": [[0.1, 0.1, 0.2, 0.2], [0.3, 0.2, 0.2, 0.3]], "weights": [0.35, 0.65]}
+
+
 BEDS = [
     ("ring 2-D", ring2d, [("projection m=1", {"kind": "projection", "m": 1, "seed": 3}),
                           ("inpaint 1 of 2", {"kind": "inpaint", "mask": [1, 0]})]),
     ("mixture 8-D", mix8d, [("projection m=4", {"kind": "projection", "m": 4, "seed": 1}),
                             ("inpaint 4 of 8", {"kind": "inpaint", "mask": [1, 1, 0, 0, 1, 0, 1, 0]})]),
+    ("bimodal 4-D", bimodal4d, [("inpaint 2 of 4", {"kind": "inpaint", "mask": [0, 0, 1, 1]})]),
 ]
 
 
 def run_one(net, proc, guidance, steps, batch, seed):
+    k = getattr(guidance, "particles", 1)
+    batch = -(-batch // k) * k
     z = torch.randn((batch,) + tuple(net.data_shape), generator=torch.Generator().manual_seed(seed),
                     dtype=torch.float64)
     solver = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": "uniform"}, "ddim")
     t0 = time.perf_counter()
     res = SamplingRun(Denoiser(net, proc, guidance), solver, z * proc.prior_std, seed=seed).run()
     return res.samples, res.nfe, time.perf_counter() - t0
+
+
+def inversion_roundtrip(proc, n=200):
+    """RMSE of invert -> regenerate on the 8-D mixture prior, per solver."""
+    from studio.core.invert import invert
+    from studio.core.pipeline import Pipeline
+    out = {}
+    for sid, params in (("ddim", {"steps": 50, "eta": 0.0}), ("dopri5", {"rtol": 1e-9, "atol": 1e-9})):
+        doc = {"format": "studio.pipeline/1",
+               "nodes": {"p": {"type": "process", "kind": "vp-linear", "params": {}},
+                         "n": {"type": "network", "kind": "gmm", "params": mix8d()},
+                         "s": {"type": "solver", "kind": sid, "params": params}},
+               "links": [["p", "n"], ["n", "s"]], "run": {"batch": n, "seed": 0}}
+        built = Pipeline.from_dict(doc).build()
+        data = built.network.sample(n, torch.Generator().manual_seed(4))
+        z, _ = invert(built, data)
+        back = built.run(noise=z)["s"].samples
+        out[sid] = float(((back - data) ** 2).mean().sqrt())
+    return out
 
 
 def evaluate(xs, ref, post, op, y):
@@ -106,6 +138,10 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small run (smoke test)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--only", default="", help="comma-separated substrings: run only the methods "
+                    "whose label contains one (the reference rows always run)")
+    ap.add_argument("--beds", default="", help="comma-separated substrings of bed names to run")
+    ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.batch, args.measurements = 50, 300, 1
@@ -114,7 +150,12 @@ def main(argv=None):
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
     rows = []
     t_start = time.perf_counter()
-    for bed_name, make, ops in BEDS:
+    methods = METHODS + ([] if args.no_particles else PARTICLES)
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+        methods = [m for m in methods if any(k in m[0] for k in keys)]
+    beds = [b for b in BEDS if not args.beds or any(k.strip() in b[0] for k in args.beds.split(","))]
+    for bed_name, make, ops in beds:
         net = build(NETWORKS.get("gmm"), make(), bed_name)
         for op_name, spec in ops:
             for sy in sigmas:
@@ -129,7 +170,7 @@ def main(argv=None):
                     yb = y[None]
                     cases = [("exact posterior", None, None), ("exact score", "score", None),
                              ("prior (no guidance)", "prior", None)] + \
-                            [(label, kind, params) for label, kind, params in METHODS]
+                            [(label, kind, params) for label, kind, params in methods]
                     for label, kind, params in cases:
                         if kind is None:
                             xs = post.sample(args.batch, torch.Generator().manual_seed(300 + j))
@@ -154,6 +195,10 @@ def main(argv=None):
                     print(f"{bed_name:12s} {op_name:15s} sy={sy:<4g} {label:22s} sw {row['sw']:.3f}  "
                           f"mean_err {row['mean_err']:.3f}  resid {row['resid']:.3g}  "
                           f"nfe {row['nfe']:.0f}  {row['seconds']:.1f}s", flush=True)
+    roundtrip = inversion_roundtrip(proc)
+    print(f"DDIM (eta 0, 50 steps) invert -> regenerate round-trip RMSE on the 8-D mixture: "
+          f"{roundtrip['ddim']:.3g}; dopri5 (tol 1e-9): {roundtrip['dopri5']:.3g}")
+    args.roundtrip = roundtrip
     total = time.perf_counter() - t_start
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, "inverse_exactness" + ("_quick" if args.quick else ""))
@@ -195,7 +240,29 @@ def markdown(rows, args, total) -> str:
                 r = by.get((b, op, sy, lab))
                 cells.append("" if r is None else f"{r['sw']:.3f} / {r['mean_err']:.3f}")
             out.append(f"| {lab} | " + " | ".join(cells) + " |")
-    out.append(f"\n(total {total:.0f} s on the CPU, {args.threads} thread(s))\n")
+    beds = list(dict.fromkeys(s[0] for s in settings))
+    out.append("\n**sw / exact-sample floor (mean over a bed's columns), NFE and wall time per run**\n")
+    out.append("| method | " + " | ".join(beds) + " | NFE | seconds |")
+    out.append("|---|" + "---|" * (len(beds) + 2))
+    for lab in labels:
+        cells, nfe, sec = [], [], []
+        for bed in beds:
+            ratios = []
+            for b, op, sy in settings:
+                r, f = by.get((b, op, sy, lab)), by.get((b, op, sy, "exact posterior"))
+                if b == bed and r is not None and f is not None and f["sw"] > 0:
+                    ratios.append(r["sw"] / f["sw"])
+                    nfe.append(r["nfe"])
+                    sec.append(r["seconds"])
+            cells.append(f"{np.mean(ratios):.2f}x" if ratios else "")
+        out.append(f"| {lab} | " + " | ".join(cells) + f" | {np.mean(nfe):.0f} | {np.mean(sec):.2f} |")
+    rt = getattr(args, "roundtrip", None)
+    if rt:
+        out.append(f"\nPF-ODE inversion round trip (invert, then regenerate from the noise) on the 8-D "
+                   f"mixture: RMSE {rt['ddim']:.3g} with DDIM (eta 0) at 50 steps, "
+                   f"{rt['dopri5']:.3g} with dopri5 (tolerance 1e-9).\n")
+    out.append(f"\n(total {total:.0f} s on the CPU, {args.threads} thread(s); load average at the "
+               f"end: {os.getloadavg()[0]:.1f})\n")
     return "\n".join(out) + "\n"
 
 

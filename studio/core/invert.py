@@ -39,6 +39,25 @@ def inversion_branch(built, solver_id: str | None = None):
                         "(ODE) solver such as ddim (eta 0), heun or dopri5", "pipeline")
 
 
+def _solve_state(den, target: Tensor, t, iters: int, tol: float) -> Tensor:
+    """x with x0^(x, t) = target, by x <- x + (target - x0^(x)); an item whose residual grows
+    keeps its best state (the iteration contracts where x0^ is close to the identity)."""
+    x, best = target.clone(), target.clone()
+    best_r = torch.full((target.shape[0],), float("inf"), dtype=torch.float64, device=target.device)
+    limit = tol * max(1.0, float(target.abs().max()))
+    for _ in range(iters):
+        r = target - den(x, t).x0
+        rn = r.reshape(r.shape[0], -1).abs().max(1).values.to(torch.float64)
+        better = rn < best_r
+        view = (-1,) + (1,) * (x.ndim - 1)
+        best = torch.where(better.reshape(view), x, best)
+        best_r = torch.where(better, rn, best_r)
+        if float(best_r.max()) <= limit or not bool(better.any()):
+            break
+        x = torch.where(better.reshape(view), x + r, best)
+    return best
+
+
 def invert(built, data: Tensor, solver_id: str | None = None, iters: int = 50,
            tol: float = 1e-12) -> tuple[Tensor, int]:
     """(z [N, *data_shape], network evaluations) for data [N, *data_shape] in data units."""
@@ -61,11 +80,7 @@ def invert(built, data: Tensor, solver_id: str | None = None, iters: int = 50,
     x = target.clone()
     with torch.no_grad():
         if solver.denoise_final:
-            for _ in range(iters):
-                r = target - den(x, ts[-1]).x0
-                x = x + r
-                if float(r.abs().max()) <= tol * max(1.0, float(target.abs().max())):
-                    break
+            x = _solve_state(den, target, ts[-1], iters, tol)
         for step in solver.sample(ctx, x, torch.flip(ts, [0])):
             x = step.x
     if not bool(torch.isfinite(x).all()):
