@@ -93,12 +93,16 @@ BEDS = [
 ]
 
 
+SCHEDULE = {"name": "uniform"}
+
+
 def run_one(net, proc, guidance, steps, batch, seed):
     k = getattr(guidance, "particles", 1)
     batch = -(-batch // k) * k
     z = torch.randn((batch,) + tuple(net.data_shape), generator=torch.Generator().manual_seed(seed),
                     dtype=torch.float64)
-    solver = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": "uniform"}, "ddim")
+    solver = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": SCHEDULE["name"]},
+                          "ddim")
     t0 = time.perf_counter()
     res = SamplingRun(Denoiser(net, proc, guidance), solver, z * proc.prior_std, seed=seed).run()
     return res.samples, res.nfe, time.perf_counter() - t0
@@ -141,12 +145,16 @@ def main(argv=None):
     ap.add_argument("--only", default="", help="comma-separated substrings: run only the methods "
                     "whose label contains one (the reference rows always run)")
     ap.add_argument("--beds", default="", help="comma-separated substrings of bed names to run")
+    ap.add_argument("--schedule", default="uniform", help="the DDIM time schedule (uniform, as in "
+                    "most papers; karras or logsnr put more steps near the data)")
+    ap.add_argument("--tag", default="", help="suffix of the results files (partial runs)")
     ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.batch, args.measurements = 50, 300, 1
     torch.set_num_threads(args.threads)
     sigmas = [float(s) for s in args.sigmas.split(",")]
+    SCHEDULE["name"] = args.schedule
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
     rows = []
     t_start = time.perf_counter()
@@ -201,7 +209,8 @@ def main(argv=None):
     args.roundtrip = roundtrip
     total = time.perf_counter() - t_start
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "inverse_exactness" + ("_quick" if args.quick else ""))
+    stem = os.path.join(args.out, "inverse_exactness" + ("_quick" if args.quick else "")
+                        + (f"_{args.tag}" if args.tag else ""))
     with open(stem + ".csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -226,7 +235,7 @@ def markdown(rows, args, total) -> str:
             labels.append(r["method"])
     by = {(r["bed"], r["operator"], r["sigma_y"], r["method"]): r for r in rows}
     out = [f"Sliced W2 to the exact posterior / error of the posterior mean (lower is better). "
-           f"vp-linear, DDIM eta=1, {args.steps} steps, {args.batch} samples, mean over "
+           f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples, mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
            f"`exact posterior`: finite-sample floor; `exact score`: solver floor.\n"]
     for bed in dict.fromkeys(s[0] for s in settings):
