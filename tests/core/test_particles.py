@@ -166,3 +166,27 @@ def test_noiseless_mcgdiff_meets_the_measurement_and_trace_is_kept():
 def test_batch_must_be_a_multiple_of_k():
     with pytest.raises(StudioError, match="multiple of particles"):
         _run(MIX, _guidance("fps", M_SPEC, [0.3, 0.0], 0.1, particles=3), 8, steps=4)
+
+
+def test_exactness_report_grades_every_branch():
+    from studio.core.inverse.exactness import exactness_report
+    g = {"operator": M_SPEC, "y": [0.3, 0.0], "sigma_y": 0.2}
+    doc = {"format": "studio.pipeline/1",
+           "nodes": {"p": {"type": "process", "kind": "vp-linear", "params": {}},
+                     "n": {"type": "network", "kind": "gmm",
+                           "params": {"means": [[0.0, 1.0], [0.0, -1.0]],
+                                      "vars": [[0.05, 0.05], [1.0, 0.05]]}},
+                     "g-dps": {"type": "guidance", "kind": "dps", "params": {**g, "zeta": 0.01}},
+                     "g-tds": {"type": "guidance", "kind": "tds", "params": {**g, "particles": 50}},
+                     "dps": {"type": "solver", "kind": "ddim", "params": {"steps": 30, "eta": 1.0}},
+                     "tds": {"type": "solver", "kind": "ddim", "params": {"steps": 30, "eta": 1.0}}},
+           "links": [["p", "n"], ["n", "g-dps"], ["g-dps", "dps"], ["n", "g-tds"], ["g-tds", "tds"]],
+           "run": {"batch": 4}}
+    rows = exactness_report(doc, n=300)
+    assert [r["method"] for r in rows] == ["exact posterior", "exact score", "dps", "tds"]
+    assert all(r["sw"] > 0 and len(r["weights"]) == 2 for r in rows)
+    assert rows[0]["ratio"] == 1.0 and rows[3]["nfe"] == 31
+    assert rows[3]["weights_err"] < rows[2]["weights_err"]
+    doc["nodes"]["n"] = {"type": "network", "kind": "empirical", "params": {"data": [[0, 1], [1, 0]]}}
+    with pytest.raises(StudioError, match="Gaussian-mixture"):
+        exactness_report(doc, n=10)
