@@ -1,0 +1,39 @@
+"""The Edit workspace: invert a component's points, regenerate them with another label."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_invert_and_regenerate_with_a_new_label(qtbot, tmp_path):
+    from studio.app.edit_panel import EditPanel
+    from studio.app.main import make_app
+    make_app()
+    p = EditPanel()
+    qtbot.addWidget(p)
+    p.resize(1280, 500)
+    p.show()
+    i = p.prior_combo.findData("eight-gaussians")
+    p.prior_combo.setCurrentIndex(i)
+    p.source.setValue(0)
+    p.target.setValue(4)
+    p.count.setValue(30)
+    with qtbot.waitSignal(p.finished, timeout=120000):
+        assert p.run()
+    r = p.result
+    assert r is not None and r.rmse < 1e-4
+    means = np.asarray(p.params()["means"])
+    comp = ((r.edited[:, None] - means[None]) ** 2).sum(-1).argmin(1)
+    assert (comp == 4).mean() > 0.9
+    assert "RMSE" in p.status.text()
+    assert len(p.scatters[2][1].data) == 30
+    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    try:
+        p.load_points(str(tmp_path / "bad.npy"))
+    except Exception as exc:
+        assert "[N, 2]" in str(exc)
+    else:
+        raise AssertionError("a [3, 3] file must be refused")
+
+
+def test_the_window_has_the_edit_workspace(win):
+    assert hasattr(win, "edit_panel") and win.edit_action.text() == "&Edit by inversion"
