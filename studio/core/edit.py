@@ -84,4 +84,17 @@ def invert_and_regenerate(doc: dict, data, guidance: Optional[dict] = None, labe
                       int(nfe_inv), int(edited.nfe))
 
 
-__all__ = ["EditResult", "invert_and_regenerate"]
+def sdedit(doc: dict, data, t: float, guidance: Optional[dict] = None, labels: Any = None,
+           noise: bool = True, base_dir: Optional[str] = None) -> np.ndarray:
+    """SDEdit (Meng et al. 2022): forward-noise ``data`` to time t and sample back from there
+    (``run.start``), under ``guidance`` / ``labels`` if given; the first solver's samples."""
+    from .pipeline import Pipeline
+    data = np.asarray(data, dtype=np.float64)
+    d = _with_guidance(doc, guidance, labels, len(data))
+    d["run"]["start"] = {"t": float(t), "x": data.tolist(), "noise": bool(noise)}
+    built = Pipeline.from_dict(d, base_dir, "sdedit").build()
+    res = built.run()
+    return res[built.branches[0].solver].samples.numpy()
+
+
+__all__ = ["EditResult", "invert_and_regenerate", "sdedit"]

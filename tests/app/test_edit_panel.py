@@ -37,3 +37,24 @@ def test_invert_and_regenerate_with_a_new_label(qtbot, tmp_path):
 
 def test_the_window_has_the_edit_workspace(win):
     assert hasattr(win, "edit_panel") and win.edit_action.text() == "&Edit by inversion"
+
+
+def test_sdedit_mode(qtbot):
+    from studio.app.edit_panel import EditPanel
+    from studio.app.main import make_app
+    make_app()
+    p = EditPanel()
+    qtbot.addWidget(p)
+    p.prior_combo.setCurrentIndex(p.prior_combo.findData("eight-gaussians"))
+    p.mode.setCurrentIndex(1)
+    p.t_edit.setValue(0.15)
+    p.source.setValue(0)
+    p.target.setValue(1)
+    p.count.setValue(20)
+    with qtbot.waitSignal(p.finished, timeout=120000):
+        assert p.run()
+    r = p.result
+    means = np.asarray(p.params()["means"])
+    near = lambda xs: ((xs[:, None] - means[None]) ** 2).sum(-1).argmin(1)  # noqa: E731
+    assert (near(r.reconstruction) == 0).mean() > 0.8       # small t: the points stay
+    assert "SDEdit" in p.status.text()

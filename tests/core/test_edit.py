@@ -47,3 +47,13 @@ def test_a_source_pipeline_with_guidance_is_refused():
     doc["links"] = [["p", "n"], ["n", "g"], ["g", "s"]]
     with pytest.raises(PipelineError, match="already has a guidance"):
         invert_and_regenerate(doc, np.zeros((2, 2)), {"kind": "classifier", "params": {}}, 1)
+
+
+def test_sdedit_keeps_points_at_small_t_and_follows_the_label_at_large_t():
+    from studio.core.edit import sdedit
+    doc = _doc(("ddim", {"steps": 50, "eta": 1.0, "schedule": "uniform"}))
+    pts = np.tile(MEANS[0], (30, 1))
+    near = lambda xs: ((xs[:, None] - np.array(MEANS)[None]) ** 2).sum(-1).argmin(1)  # noqa: E731
+    assert (near(sdedit(doc, pts, 0.2)) == 0).mean() > 0.9
+    moved = sdedit(doc, pts, 0.9, {"kind": "classifier", "params": {"scale": 1.0}}, 2)
+    assert (near(moved) == 2).mean() > 0.9
