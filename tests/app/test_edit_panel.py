@@ -35,8 +35,27 @@ def test_invert_and_regenerate_with_a_new_label(qtbot, tmp_path):
         raise AssertionError("a [3, 3] file must be refused")
 
 
-def test_the_window_has_the_edit_workspace(win):
-    assert hasattr(win, "edit_panel") and win.edit_action.text() == "&Edit by inversion"
+def test_the_extension_adds_a_dock_and_a_menu_entry(qtbot):
+    from studio.app.extensions import edit
+    from studio.app.main import make_app
+    make_app()
+
+    class Window:                      # what install uses of the main window
+        def __init__(self):
+            self.panels, self.actions = [], []
+
+        def add_panel(self, name, title, widget, area, tabify_with=None):
+            self.panels.append((name, title, widget))
+            from PySide6.QtWidgets import QDockWidget
+            return QDockWidget(title)
+
+        def add_menu_action(self, menu, action):
+            self.actions.append((menu, action.text()))
+
+    w = Window()
+    edit.install(w)
+    qtbot.addWidget(w.edit_panel)
+    assert w.panels[0][:2] == ("edit", "Edit") and w.actions == [("&Tools", "&Edit by inversion")]
 
 
 def test_sdedit_mode(qtbot):

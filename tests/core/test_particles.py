@@ -108,12 +108,13 @@ def test_mode_weights_from_1000_particles_match_the_exact_posterior():
     op.bind(MIX.data_shape)
     exact = posterior_of(MIX, op, torch.tensor(y, dtype=torch.float64), sy).weights[0]
     upper = lambda xs: float((xs[:, 1] > 0).double().mean())   # noqa: E731  (component 0: x2 > 0)
-    dps = upper(_run(MIX, _guidance("dps", M_SPEC, y, sy, zeta=0.01), 4000, steps=100, seed=1).samples)
+    # (over seeds 0-4 at 60 steps: DPS is off by 0.10-0.12, the particle methods by at most 0.05)
+    dps = upper(_run(MIX, _guidance("dps", M_SPEC, y, sy, zeta=0.01), 4000, steps=60, seed=0).samples)
     assert abs(dps - exact) > 0.08, (dps, exact)
     for kind in KINDS:
-        res = _run(MIX, _guidance(kind, M_SPEC, y, sy, particles=1000), 4000, steps=100, seed=1)
+        res = _run(MIX, _guidance(kind, M_SPEC, y, sy, particles=1000), 4000, steps=60, seed=0)
         assert abs(upper(res.samples) - exact) < 0.05, (kind, upper(res.samples), exact)
-        assert res.nfe == 101
+        assert res.nfe == 61
 
 
 # -- K = 1: the documented base samplers ---------------------------------------------------------
