@@ -40,8 +40,11 @@ def test_the_extension_adds_a_dock_and_a_menu_entry(qtbot):
     from studio.app.main import make_app
     make_app()
 
-    class Window:                      # what install uses of the main window
+    from PySide6.QtCore import QObject
+
+    class Window(QObject):             # what install uses of the main window
         def __init__(self):
+            super().__init__()
             self.panels, self.actions = [], []
 
         def add_panel(self, name, title, widget, area, tabify_with=None):
