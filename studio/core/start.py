@@ -127,4 +127,5 @@ class DataStart:
         return x, cut_grid(ts, self.t, self.where)
 
 
-__all__ = ["START_KINDS", "register_start", "parse_start", "cut_grid", "DataStart", "to_model_units"]
+__all__ = ["START_KINDS", "register_start", "parse_start", "cut_grid", "DataStart",
+           "to_model_units"]

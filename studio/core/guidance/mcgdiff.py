@@ -18,8 +18,8 @@ the posterior: asymptotically exact in K.
 The proposal is the locally optimal one, the reverse kernel times the next potential,
 q(x_s | x_t) ∝ p(x_s | x_t) g_s(x_s): a Gaussian sampled exactly by Matheron's rule with the
 operator's own A, A^T and (r2 A A^T + s2 I)^-1 (no SVD is formed, so every operator works, images
-included), with incremental weight N(alpha_s y; A m_t, (c^2 + sigma_s^2) A A^T + alpha_s^2 sigma_y^2 I)
-/ g_t(x_t). No gradients: one network evaluation per step, plus the final denoise. With
+included), with incremental weight
+N(alpha_s y; A m_t, (c^2 + sigma_s^2) A A^T + alpha_s^2 sigma_y^2 I) / g_t(x_t). No gradients: one network evaluation per step, plus the final denoise. With
 sigma_y = 0 the final x0 takes its range part from y (x0 + A^+(y - A x0)), as the paper's last
 step does, so A x0 = y holds exactly.
 

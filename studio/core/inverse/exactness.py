@@ -5,10 +5,11 @@ form (:mod:`studio.core.inverse.posterior`). :func:`exactness_report` samples ea
 (method) of a pipeline with ``n`` samples (rounded up to a multiple of a particle method's K)
 and reports, per method: the sliced 2-Wasserstein distance to exact posterior samples, the same
 for ``n`` fresh exact samples (the finite-sample floor) and their ratio, the error of the
-posterior mean (and an ``exact score`` row: the first branch's solver on the posterior's own exact
-denoiser, the floor its discretisation sets), the posterior's component weights as the samples give them (each sample assigned
-to its most probable posterior component) against the exact weights, NFE and wall time. What
-the app's *Compare with the exact posterior* button shows, and what a script can call.
+posterior mean, the posterior's component weights as the samples give them (each sample assigned
+to its most probable posterior component) against the exact weights, NFE and wall time. An
+``exact score`` row runs the first branch's solver on the posterior's own exact denoiser: the
+floor its discretisation sets. What the app's *Compare with the exact posterior* button shows,
+and what a script can call.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Gordon 2001; Naesseth, Lindsten & Schon 2019): with the unconditional reverse ke
 p(x_s | x_t), a potential g_t(x_t) (a stand-in for p(y | x_t)) and a proposal q(x_s | x_t),
 
     w_0 = g_{t_0}(x_{t_0})                       (x_{t_0} from the prior)
-    w_i = w_{i-1} p(x_{t_i} | x_{t_{i-1}}) g_{t_i}(x_{t_i}) / (q(x_{t_i} | x_{t_{i-1}}) g_{t_{i-1}}(x_{t_{i-1}}))
+    w_i = w_{i-1} p(x_s | x_t) g_s(x_s) / (q(x_s | x_t) g_t(x_t)),   t = t_{i-1}, s = t_i
 
 The weights telescope, so whatever the intermediate potentials, the weighted particles target
 p_{t_n}(x) g_{t_n}(x) at the last grid time: with g_{t_n} = p(y | x) (up to the discretisation of
@@ -165,7 +165,8 @@ class ParticleGuidance(InverseGuidance):
         for i in range(n):
             x_new, state, inc, x0 = self.move(ctx, x, state, ts, i)
             x = x_new.detach()
-            logw = logw + torch.nan_to_num(inc.detach().to(torch.float64), nan=-math.inf).reshape(p, k)
+            inc = torch.nan_to_num(inc.detach().to(torch.float64), nan=-math.inf)
+            logw = logw + inc.reshape(p, k)
             bad = torch.isinf(logw).all(-1) & (logw < 0).all(-1)
             if bool(bad.any()):
                 logw = torch.where(bad[:, None], torch.zeros_like(logw), logw)
@@ -214,5 +215,6 @@ def log_potential(op, x: Tensor, b: Tensor, r2, s2) -> Tensor:
     return -0.5 * bdot(resid, op.gram_solve(resid, r2, s2))
 
 
-__all__ = ["ParticleGuidance", "SCHEMES", "ess", "normalised", "resample_indices", "ancestral", "step_var",
+__all__ = ["ParticleGuidance", "SCHEMES", "ess", "normalised", "resample_indices", "ancestral",
+           "step_var",
            "gaussian_move", "log_potential", "uniforms", "bdot"]
