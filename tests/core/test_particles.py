@@ -191,3 +191,11 @@ def test_exactness_report_grades_every_branch():
     doc["nodes"]["n"] = {"type": "network", "kind": "empirical", "params": {"data": [[0, 1], [1, 0]]}}
     with pytest.raises(StudioError, match="Gaussian-mixture"):
         exactness_report(doc, n=10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_runs(kind):
+    z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).float()
+    g = _guidance(kind, M_SPEC, [0.3, 0.0], 0.05, particles=4)
+    out = SamplingRun(Denoiser(MIX, VP, g), build_solver("ddim", {"steps": 8}, "s"), z).run().samples
+    assert out.dtype == torch.float32 and bool(torch.isfinite(out).all())
