@@ -80,3 +80,25 @@ def test_sdedit_mode(qtbot):
     near = lambda xs: ((xs[:, None] - means[None]) ** 2).sum(-1).argmin(1)  # noqa: E731
     assert (near(r.reconstruction) == 0).mean() > 0.8       # small t: the points stay
     assert "SDEdit" in p.status.text()
+
+
+def test_a_digit_inverted_under_its_label_and_regenerated_under_another(qtbot, tmp_path):
+    from studio.app.edit_digits import DigitEditPanel
+    from studio.app.main import make_app
+    make_app()
+    p = DigitEditPanel()
+    qtbot.addWidget(p)
+    p.show()
+    p.index.setValue(3)
+    assert p.source.value() == 3            # digit 3 of the data set is a "3"
+    p.target.setValue(8)
+    with qtbot.waitSignal(p.finished, timeout=120000):
+        assert p.run()
+    r = p.result
+    assert r is not None and r.edited.shape == (1, 1, 8, 8)
+    assert r.rmse < 0.1                     # DDIM inversion at 50 steps
+    assert float(np.abs(r.edited - r.original).mean()) > 0.05    # the label changed the image
+    from PIL import Image
+    Image.fromarray((np.eye(8) * 255).astype(np.uint8)).save(tmp_path / "d.png")
+    p.load_image(str(tmp_path / "d.png"))
+    assert p.image.shape == (1, 8, 8)
