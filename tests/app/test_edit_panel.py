@@ -102,3 +102,21 @@ def test_a_digit_inverted_under_its_label_and_regenerated_under_another(qtbot, t
     Image.fromarray((np.eye(8) * 255).astype(np.uint8)).save(tmp_path / "d.png")
     p.load_image(str(tmp_path / "d.png"))
     assert p.image.shape == (1, 8, 8)
+
+
+def test_sdedit_of_a_digit(qtbot):
+    from studio.app.edit_digits import DigitEditPanel
+    from studio.app.main import make_app
+    make_app()
+    p = DigitEditPanel()
+    qtbot.addWidget(p)
+    p.index.setValue(0)
+    p.mode.setCurrentIndex(1)
+    p.t_edit.setValue(0.6)
+    p.target.setValue(1)
+    with qtbot.waitSignal(p.finished, timeout=120000):
+        assert p.run()
+    r = p.result
+    assert r.edited.shape == (1, 1, 8, 8) and "SDEdit" in p.status.text()
+    # under its own label the digit stays closer to the original than under another label
+    assert np.abs(r.reconstruction - r.original).mean() < np.abs(r.edited - r.original).mean()
