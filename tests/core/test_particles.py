@@ -227,3 +227,24 @@ def test_studio_run_with_particle_guidance_and_documented_params(tmp_path):
     assert out["s.samples"].shape == (16, 2)
     assert np.abs(out["s.samples"][:, 0] - 0.3).max() < 1e-9      # noiseless: A x = y exactly
     assert out["s.t"][0] == pytest.approx(0.6)
+
+
+def test_matheron_move_samples_the_exact_conditional_gaussian():
+    """x ~ N(0, I) given b = A x + e, e ~ N(0, r2 A A^T + s2 I), A observing x1 of (x1, x2):
+    x1 | b ~ N(b / (1 + r2 + s2), (r2 + s2) / (1 + r2 + s2)), x2 unchanged."""
+    from types import SimpleNamespace
+
+    from studio.core.inverse.particles import gaussian_move
+    g = torch.Generator().manual_seed(0)
+    ctx = SimpleNamespace(randn_like=lambda x: torch.randn(x.shape, generator=g, dtype=x.dtype))
+    op = build_operator({"kind": "inpaint", "mask": [1, 0]})
+    op.bind((2,))
+    n = 40000
+    mean = torch.zeros(n, 2, dtype=torch.float64)
+    b = torch.tensor([[0.5, 0.0]], dtype=torch.float64).expand(n, 2)
+    x, logp = gaussian_move(ctx, op, mean, torch.tensor(1.0, dtype=torch.float64), b, 0.3, 0.1)
+    tot = 1.0 + 0.3 + 0.1
+    assert float(x[:, 0].mean()) == pytest.approx(0.5 / tot, abs=0.01)
+    assert float(x[:, 0].var()) == pytest.approx(0.4 / tot, abs=0.01)
+    assert float(x[:, 1].var()) == pytest.approx(1.0, abs=0.03)
+    assert float(logp[0]) == pytest.approx(-0.5 * 0.25 / tot, abs=1e-9)

@@ -83,6 +83,6 @@ class FPS(ParticleGuidance):
         x0 = pred.x0
         mean, var = ancestral(ctx.process, x, x0, ts[i], ts[i + 1])
         b, s2 = self._ys[i + 1], self._s2(ctx, ts[i + 1], x)
-        xs, log_pred = gaussian_move(ctx, self.op, self.y_like, mean, var, b, 0.0, s2)
+        xs, log_pred = gaussian_move(ctx, self.op, mean, var, b, 0.0, s2)
         logg = log_potential(self.op, xs, b, 0.0, s2)
         return xs, {"logg": logg}, log_pred - state["logg"], x0

@@ -56,7 +56,7 @@ class MCGdiff(ParticleGuidance):
         mean, var = ancestral(ctx.process, x, x0, ts[i], ts[i + 1])
         a, r2, s2 = self._noise(ctx, ts[i + 1], x)
         b = a * self.y_like(x)
-        xs, log_pred = gaussian_move(ctx, self.op, self.y_like, mean, var, b, r2, s2)
+        xs, log_pred = gaussian_move(ctx, self.op, mean, var, b, r2, s2)
         logg = log_potential(self.op, xs, b, r2, s2)
         return xs, {"logg": logg}, log_pred - state["logg"], x0
 

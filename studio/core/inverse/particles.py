@@ -188,7 +188,7 @@ class ParticleGuidance(InverseGuidance):
         yield Step(n, x, x0_final, final=fin)
 
 
-def gaussian_move(ctx, op, y_like, mean: Tensor, var: Tensor, b: Tensor, r2, s2
+def gaussian_move(ctx, op, mean: Tensor, var: Tensor, b: Tensor, r2, s2
                   ) -> tuple[Tensor, Tensor]:
     """Sample x ~ N(mean, var I) conditioned on b = A x + e, e ~ N(0, r2 A A^T + s2 I), and
     return (x, log predictive density of b up to a constant shared by all particles).
