@@ -248,3 +248,14 @@ def test_matheron_move_samples_the_exact_conditional_gaussian():
     assert float(x[:, 0].var()) == pytest.approx(0.4 / tot, abs=0.01)
     assert float(x[:, 1].var()) == pytest.approx(1.0, abs=0.03)
     assert float(logp[0]) == pytest.approx(-0.5 * 0.25 / tot, abs=1e-9)
+
+
+def test_tds_weights_stay_flat_when_its_twist_is_exact():
+    """Isotropic Gaussian prior with data_var = its variance: the twist is p(y | x_t) itself and
+    the proposal the exact conditional kernel (up to discretisation), so the weights barely move."""
+    iso = _net(means=[[0.3, 0.3, 0.3]], vars=[[0.7] * 3])
+    g = _guidance("tds", {"kind": "projection", "m": 1, "seed": 2}, [0.5], 0.1, particles=50,
+                  data_var=0.7)
+    _run(iso, g, 100, steps=100)
+    ess = np.array([float(tr["ess"].mean()) for tr in g.trace])
+    assert ess.mean() > 0.97 and ess.min() > 0.5, (ess.mean(), ess.min())
