@@ -259,3 +259,60 @@ def test_tds_weights_stay_flat_when_its_twist_is_exact():
     _run(iso, g, 100, steps=100)
     ess = np.array([float(tr["ess"].mean()) for tr in g.trace])
     assert ess.mean() > 0.97 and ess.min() > 0.5, (ess.mean(), ess.min())
+
+
+def test_mcgdiff_with_one_particle_is_its_base_chain():
+    """K = 1, noiseless inpainting, written out coordinate by coordinate: the unmeasured coordinate
+    follows the ancestral kernel N(m, c^2); the measured one is drawn from the product
+    N(m, c^2) N(alpha_s y, sigma_s^2) (as x' + c^2 / (c^2 + sigma_s^2) (alpha_s y - x' - e),
+    x' ~ N(m, c^2), e ~ N(0, sigma_s^2)); the final x0 takes y on the measured coordinate."""
+    from studio.core.runner import branch_generator
+    steps, y = 12, torch.tensor([0.3, 0.0], dtype=torch.float64)
+    z = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = _run(MIX, _guidance("mcgdiff", M_SPEC, y, 0.0, particles=1), 8, steps=steps)
+    gen = branch_generator(0, "")
+    ts = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": "uniform"}, "s").times(VP)
+    den, m, x = Denoiser(MIX, VP), torch.tensor([1.0, 0.0], dtype=torch.float64), z.clone()
+    for i in range(steps):
+        t, s = ts[i], ts[i + 1]
+        x0 = den(x, t).x0
+        c2 = VP.sigma(s) ** 2 * -torch.expm1(-(VP.logsnr(s) - VP.logsnr(t)))
+        mean = VP.alpha(s) * x0 + torch.sqrt(VP.sigma(s) ** 2 - c2) * (x - VP.alpha(t) * x0) / VP.sigma(t)
+        xp = mean + torch.sqrt(c2) * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        e = VP.sigma(s) * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+        x = xp + m * c2 / (c2 + VP.sigma(s) ** 2) * (VP.alpha(s) * y - xp - e)
+    ref = den(x, ts[-1]).x0 * (1 - m) + m * y
+    assert torch.allclose(res.samples, ref, atol=1e-9, rtol=0)
+
+
+def test_fps_with_one_particle_is_its_base_sampler():
+    """K = 1, noisy inpainting, written out: a measurement sequence y_t = alpha_t y + e_t drawn
+    backwards (e_0 = sigma_0 A z, e_s = sqrt(sigma_s^2 - c^2) e_t / sigma_t + c A z), then the
+    ancestral kernel conditioned on y_s with noise variance c_y^2 sigma_s^2 + alpha_s^2 sigma_y^2
+    on the measured coordinate (FPS, Dou & Song 2024, Algorithm 1)."""
+    from studio.core.runner import branch_generator
+    steps, sy, cy = 10, 0.1, 3.0
+    y = torch.tensor([0.3, 0.0], dtype=torch.float64)
+    z = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = _run(MIX, _guidance("fps", M_SPEC, y, sy, particles=1), 8, steps=steps)
+    gen = branch_generator(0, "")
+    rnd = lambda: torch.randn(8, 2, generator=gen, dtype=torch.float64)   # noqa: E731
+    ts = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": "uniform"}, "s").times(VP)
+    a, sg = VP.alpha, VP.sigma
+    c2 = [sg(ts[i + 1]) ** 2 * -torch.expm1(-(VP.logsnr(ts[i + 1]) - VP.logsnr(ts[i])))
+          for i in range(steps)]
+    m = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    e = [sg(ts[0]) * m * rnd()]
+    for i in range(steps):
+        e.append(torch.sqrt(sg(ts[i + 1]) ** 2 - c2[i]) / sg(ts[i]) * e[-1]
+                 + torch.sqrt(c2[i]) * m * rnd())
+    den, x = Denoiser(MIX, VP), z.clone()
+    for i in range(steps):
+        t, s = ts[i], ts[i + 1]
+        x0 = den(x, t).x0
+        mean = a(s) * x0 + torch.sqrt(sg(s) ** 2 - c2[i]) * (x - a(t) * x0) / sg(t)
+        s2 = (cy * sg(s)) ** 2 + (a(s) * sy) ** 2
+        xp = mean + torch.sqrt(c2[i]) * rnd()
+        noise = torch.sqrt(s2) * m * rnd()
+        x = xp + m * c2[i] / (c2[i] + s2) * (a(s) * y + e[i + 1] - xp - noise)
+    assert torch.allclose(res.samples, den(x, ts[-1]).x0, atol=1e-9, rtol=0)
