@@ -89,12 +89,18 @@ def make_dit(root: str) -> str:
     tr = diffusers.Transformer2DModel(
         num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
         num_layers=2, sample_size=4, patch_size=2, norm_type="ada_norm_zero",
-        num_embeds_ada_norm=5, norm_num_groups=4)
+        num_embeds_ada_norm=1000, norm_num_groups=4)  # DiTPipeline hard-codes null class 1000
     pipe = diffusers.DiTPipeline(transformer=tr, vae=tiny_vae(),
-                                 scheduler=sched("DDIMScheduler", **DDPM_SCHED),
-                                 id2label={0: "cat", 1: "dog", 2: "fox", 3: "owl", 4: "yak"})
+                                 scheduler=sched("DDIMScheduler", **DDPM_SCHED))
     path = os.path.join(root, "dit")
     pipe.save_pretrained(path, safe_serialization=True)
+    # like the published DiT folders: the class names in model_index.json
+    idx_path = os.path.join(path, "model_index.json")
+    with open(idx_path) as fh:
+        idx = json.load(fh)
+    idx["id2label"] = {str(k): v for k, v in enumerate(["cat", "dog", "fox", "owl", "yak"])}
+    with open(idx_path, "w") as fh:
+        json.dump(idx, fh)
     return path
 
 

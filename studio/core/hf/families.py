@@ -42,12 +42,20 @@ def _offline_quiet():
     bars = dlog.is_progress_bar_enabled()
     dlog.disable_progress_bar()
     try:
+        from transformers.utils import logging as tlog
+        tbars = tlog.is_progress_bar_enabled()
+        tlog.disable_progress_bar()
+    except ImportError:
+        tlog, tbars = None, False
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         if bars:
             dlog.enable_progress_bar()
+        if tbars:
+            tlog.enable_progress_bar()
         logging.getLogger("diffusers").setLevel(level)
         for k, v in old.items():
             if v is None:
@@ -209,6 +217,13 @@ def load_parts(info: FolderInfo) -> Parts:
             else:
                 cls = getattr(diffusers, info.pipeline_class)
                 skip = {k: None for k in SKIPPED if k in info.index}
+                import inspect
+                for k, prm in inspect.signature(cls.__init__).parameters.items():
+                    entry = info.index.get(k)
+                    if (k != "self" and prm.kind == prm.POSITIONAL_OR_KEYWORD
+                            and (entry is None or entry == [None, None])
+                            and k not in info.components):
+                        skip[k] = None  # an absent optional part (SD3 without T5, ...)
                 if "requires_safety_checker" in info.index:
                     skip["requires_safety_checker"] = False
                 pipe = cls.from_pretrained(info.path, local_files_only=True, use_safetensors=True,
