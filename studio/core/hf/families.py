@@ -73,6 +73,8 @@ class Parts:
     vae: Any = None
     pipe: Any = None  # the diffusers pipeline object (text families: prompt encoding)
     copies: dict = field(default_factory=dict)
+    #: the fitted latent -> RGB preview map (see :mod:`studio.core.hf.preview`), once asked for
+    latent_rgb: Any = None
 
     @property
     def family(self) -> str:

@@ -74,12 +74,20 @@ def find_class(lib: str, name: str, where: str):
     """The class ``name`` of ``lib`` (diffusers or transformers), or a one-line error."""
     if lib not in ("diffusers", "transformers"):
         raise StudioError(f"library {lib!r} is not supported (diffusers or transformers only)", where)
+    import logging
+    quiet = [logging.getLogger(n) for n in ("transformers", "diffusers")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:  # importing a class may log advice about optional packages
+        lg.setLevel(logging.ERROR)
     try:
         mod = importlib.import_module(lib)
+        cls = getattr(mod, name, None) if isinstance(name, str) else None
     except ImportError:
         raise StudioError(f"needs the {lib!r} package: pip install 'diffusion-studio[diffusers]'",
                           where) from None
-    cls = getattr(mod, name, None) if isinstance(name, str) else None
+    finally:
+        for lg, lv in zip(quiet, levels):
+            lg.setLevel(lv)
     if cls is None:
         raise StudioError(f"names class {name!r}, which the installed {lib} {lib_version(lib)} "
                           f"lacks (a newer {lib} may have it)", where)

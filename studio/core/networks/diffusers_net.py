@@ -173,10 +173,6 @@ class DiffusersNetwork(Network):
             out[k] = torch.where(m, c.expand(batch, *c.shape[1:]), u.expand(batch, *u.shape[1:]))
         return out
 
-    def _chunks(self, n: int):
-        size = self.max_batch or n
-        return size
-
     def predict(self, x, t, process, labels=None):
         b = x.shape[0]
         labels = self._labels(labels, b)
@@ -189,7 +185,7 @@ class DiffusersNetwork(Network):
             labels = labels.to(dev)
         cond = self._conditioning(labels, b, dev, dt)
         module = self.parts.module("denoiser", dev, dt)
-        size = self._chunks(b)
+        size = self.max_batch or b
         while True:
             try:
                 outs = []
@@ -216,6 +212,18 @@ class DiffusersNetwork(Network):
             imgs = [self.parts.decode(x[i:i + size].to(torch.float32), self.compute_dtype)
                     for i in range(0, b, size)]
         return torch.cat(imgs).to(x.dtype)
+
+    def preview_units(self, x):
+        """A cheap picture of x for live views: pixel families as to_data_units; latent
+        families through the VAE's fitted linear latent -> RGB map (no decode)."""
+        if not self.latent:
+            return self.to_data_units(x)
+        parts = self.parts
+        if getattr(parts, "latent_rgb", None) is None:
+            from ..hf.preview import fit_latent_rgb
+            parts.latent_rgb = fit_latent_rgb(parts.vae, parts.vae_factor)
+        from ..hf.preview import apply_latent_rgb
+        return apply_latent_rgb(x, parts.latent_rgb).to(x.dtype)
 
     def card(self) -> dict:
         from ..hf.cards import folder_card
