@@ -164,3 +164,27 @@ def pipeline_dict(path: str, process: dict, solver: dict, *, batch: int = 2, lab
     if labels is not None:
         r["labels"] = labels
     return {"format": "studio.pipeline/1", "nodes": nodes, "links": links, "run": r}
+
+
+def make_sdxl(root: str) -> str:
+    """SDXL: two CLIP text encoders (the second with a projection: pooled text embeds) and the
+    UNet's added time conditioning (original size, crop, target size)."""
+    import diffusers
+    _seed(7)
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(8, 16), norm_num_groups=4, cross_attention_dim=32,
+        attention_head_dim=2, addition_embed_type="text_time", addition_time_embed_dim=4,
+        projection_class_embeddings_input_dim=4 * 6 + 8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
+    tok = write_tokenizer(os.path.join(root, "_tokxl"))
+    pipe = diffusers.StableDiffusionXLPipeline(
+        vae=tiny_vae(scaling_factor=0.13025), text_encoder=tiny_clip(), tokenizer=tok,
+        text_encoder_2=tiny_clip(True), tokenizer_2=tok, unet=unet,
+        scheduler=sched("EulerDiscreteScheduler", **{k: v for k, v in SD_SCHED.items()
+                                                     if k not in ("clip_sample",
+                                                                  "set_alpha_to_one")}))
+    path = os.path.join(root, "sdxl")
+    pipe.save_pretrained(path, safe_serialization=True)
+    return path

@@ -158,3 +158,20 @@ def test_cards(folders):
     assert sd["components"]["text_encoder"]["parameters"] > 0
     sd3 = inspect_card(folders["sd3"])
     assert sd3["process"] == "rectified-flow" and sd3["process_params"] == {"shift": 3.0}
+
+
+def test_sdxl_added_conditioning_matches_pipeline(tmp_path):
+    path = F.make_sdxl(str(tmp_path))
+    pipe = diffusers.StableDiffusionXLPipeline.from_pretrained(path)
+    pipe.scheduler = diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    z = F.noise((1, 4, 8, 8), seed=4)
+    theirs = pipe(prompt="a fox", negative_prompt="blur", height=16, width=16,
+                  num_inference_steps=4, guidance_scale=5.0, latents=z.clone(),
+                  output_type="pt").images
+    built = studio_run(path, "dpm-solver++-2m", grid(pipe.scheduler, 4), batch=1,
+                       guidance={"kind": "cfg", "scale": 5.0},
+                       net_params={"prompt": "a fox", "negative_prompt": "blur"})
+    assert built.network.family == "sdxl"
+    res = built.run(noise=z)["s"]
+    assert float((res.samples - theirs).abs().max()) < 1e-4

@@ -225,3 +225,21 @@ def test_errors_reach_the_pipeline_node(folders, tmp_path):
     d["nodes"]["n"]["params"]["path"] = str(tmp_path / "nowhere")
     with pytest.raises(StudioError, match="not a folder"):
         Pipeline.from_dict(d).build()
+
+
+def test_inverse_problem_guidance_on_a_pixel_model(folders):
+    """Inverse-problem guidance through the diffusers UNet: DDNM inpainting keeps the observed
+    pixels at y (the network's [-1, 1] units; samples in [0, 1]); unguided samples do not."""
+    mask = np.zeros((3, 8, 8))
+    mask[:, :4] = 1
+    y = np.full((3, 8, 8), 0.6)
+    proc = {"type": "process", "kind": "ddpm-discrete", "params": {}}
+    res = {}
+    for name, guidance in (("plain", None), ("ddnm", {
+            "kind": "ddnm", "operator": {"kind": "inpaint", "mask": mask.tolist()},
+            "y": y.tolist()})):
+        d = F.pipeline_dict(folders["uncond"], proc, {"kind": "ddim", "steps": 6},
+                            guidance=guidance)
+        res[name] = Pipeline.from_dict(d).build().run()["s"].samples
+    err = {k: float((v[:, :, :4] - 0.8).abs().max()) for k, v in res.items()}
+    assert err["ddnm"] < 1e-3 < 0.1 < err["plain"], err
