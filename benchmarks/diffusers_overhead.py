@@ -57,6 +57,23 @@ def studio_pipeline(path: str, timesteps: list[float], solver: str, batch: int, 
             "run": {"batch": batch, "seed": 0, "dtype": dtype, "device": extra.get("device", "cpu")}}
 
 
+class NetTimer:
+    """Seconds spent inside a module's forward (hooks on the top-level module): the rest of a
+    run's wall time is the sampler's own overhead, a figure a busy machine distorts far less
+    than the wall times themselves."""
+
+    def __init__(self, module):
+        self.seconds, self._t = 0.0, 0.0
+        module.register_forward_pre_hook(self._pre)
+        module.register_forward_hook(self._post)
+
+    def _pre(self, *_):
+        self._t = time.perf_counter()
+
+    def _post(self, *_):
+        self.seconds += time.perf_counter() - self._t
+
+
 def cpu_cifar(steps: int, batch: int, repeats: int) -> dict:
     import diffusers
     torch.manual_seed(0)
@@ -75,6 +92,7 @@ def cpu_cifar(steps: int, batch: int, repeats: int) -> dict:
     load_s = time.perf_counter() - t0
     z = torch.randn((batch, 3, 32, 32), generator=torch.Generator().manual_seed(0))
     theirs_t, ours_t, out = [], [], {}
+    t_net, o_net = NetTimer(pipe.unet), NetTimer(built.network.parts.denoiser)
 
     def run_theirs():
         t = time.perf_counter()
@@ -92,11 +110,15 @@ def cpu_cifar(steps: int, batch: int, repeats: int) -> dict:
         for f in ((run_theirs, run_ours) if i % 2 == 0 else (run_ours, run_theirs)):
             f()
     theirs, ours = out["theirs"], out["ours"]
+    theirs_over = (sum(theirs_t) - t_net.seconds) / sum(theirs_t)
+    ours_over = (sum(ours_t) - o_net.seconds) / sum(ours_t)
     diff = float(np.abs(ours.permute(0, 2, 3, 1).numpy() - theirs).max())
     params = sum(p.numel() for p in unet.parameters())
     return {"model": "DDPM CIFAR-10 UNet2DModel (random weights)", "parameters": params,
             "resolution": 32, "steps": steps, "batch": batch, "device": "cpu",
             "ratio_median": float(np.median(ours_t) / np.median(theirs_t)),
+            "diffusers_outside_network_fraction": theirs_over,
+            "studio_outside_network_fraction": ours_over,
             "threads": torch.get_num_threads(), "diffusers_s": min(theirs_t),
             "studio_s": min(ours_t), "ratio": min(ours_t) / min(theirs_t),
             "all_diffusers_s": theirs_t, "all_studio_s": ours_t, "max_abs_diff": diff,
@@ -170,6 +192,8 @@ def main() -> None:
           f"{c['ratio']:.3f} (of medians {c['ratio_median']:.3f}; max |diff| "
           f"{c['max_abs_diff']:.2g}); load average "
           f"{out['load_average'][0]:.2f}")
+    print(f"  time outside the UNet's forward: diffusers {100 * c['diffusers_outside_network_fraction']:.2f}%"
+          f", studio {100 * c['studio_outside_network_fraction']:.2f}% of the wall time")
     if torch.cuda.is_available():
         out["cuda"] = cuda_sd15(20, 4, args.repeats)
         g = out["cuda"]

@@ -168,6 +168,9 @@ def test_cli_run_and_inspect(folders, tmp_path, capsys):
     assert "unet2d" in out and "3 classes" in out and "ddpm-discrete" in out
     assert main(["models", "inspect", folders["cls"], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["num_classes"] == 3
+    assert main(["models", "list", "--dir", folders["root"]]) == 0
+    out = capsys.readouterr().out
+    assert f"[diffusers] {folders['cls']}: unet2d" in out and "ddpm-discrete" in out
 
 
 # -- errors: one line naming the folder and the part ---------------------------------------------

@@ -85,8 +85,16 @@ def run(args) -> int:
         if args.json:
             print(json.dumps([e.card() for e in entries], indent=2))
             return 0
-        if not entries:
+        from ...core.hf.cards import card_or_error, find_folders
+        folders = [f for d in args.dir if os.path.isdir(d) for f in find_folders(d)]
+        if not entries and not folders:
             print("no models found")
+        for f in folders:  # diffusers folders under --dir
+            card, err = card_or_error(f)
+            print(f"[diffusers] {f}: " + (f"UNUSABLE: {err}" if err else
+                  f"{card['family']} ({card['denoiser_class']}), "
+                  f"{'x'.join(map(str, card['resolution']))}, {card['parameterization']} / "
+                  f"{card['process']}, {card['parameters']:,} parameters"))
         for e in entries:
             if e.info is None:
                 print(f"[{e.source}] {e.path}: UNUSABLE: {e.error}")

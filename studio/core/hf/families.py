@@ -183,8 +183,10 @@ class Parts:
         """Latents -> images in [0, 1] (what the pipeline returns with output_type="pt")."""
         if self.vae is None:
             return (z / 2 + 0.5).clamp(0, 1)
-        vae = self.module("vae", z.device, dtype)
         cfg = self.vae.config
+        if dtype == torch.float16 and getattr(cfg, "force_upcast", False):
+            dtype = torch.float32  # as the pipelines do: this VAE overflows in float16
+        vae = self.module("vae", z.device, dtype)
         z = z / cfg.scaling_factor + (getattr(cfg, "shift_factor", None) or 0.0)
         img = vae.decode(z.to(dtype)).sample.to(torch.float32)
         return (img / 2 + 0.5).clamp(0, 1)
