@@ -13,7 +13,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 
-def test_add_folder_card_open_and_run(win, qtbot, tmp_path):
+def test_add_folder_card_open_and_run(win, qtbot, tmp_path):  # noqa: C901
     root = tmp_path / "models"
     root.mkdir()
     F.make_sd(str(root))
@@ -56,3 +56,10 @@ def test_add_folder_card_open_and_run(win, qtbot, tmp_path):
         shown = win.state.results()[solver].samples
         direct = doc.to_pipeline().build().run()[solver].samples
         torch.testing.assert_close(shown, direct, rtol=1e-5, atol=1e-6)
+    # export: decoded samples and the final latents, as `studio run` writes them
+    import numpy as np
+    win.panel.export_npz(str(tmp_path / "run.npz"))
+    r = np.load(tmp_path / "run.npz")
+    (solver,) = doc.of_type("solver")
+    assert r[f"{solver}.samples"].shape == (2, 3, 16, 16)
+    assert r[f"{solver}.latents"].shape == (2, 4, 8, 8)

@@ -154,8 +154,9 @@ def test_single_model_folder(folders, tmp_path):
 
 def test_cli_run_and_inspect(folders, tmp_path, capsys):
     from studio.cli.main import main
-    d = F.pipeline_dict(folders["uncond"], {"type": "process", "kind": "ddpm-discrete",
-                                            "params": {}}, {"kind": "ddim", "steps": 3})
+    rel = os.path.relpath(folders["uncond"], tmp_path)  # relative to the pipeline file
+    d = F.pipeline_dict(rel, {"type": "process", "kind": "ddpm-discrete", "params": {}},
+                        {"kind": "ddim", "steps": 3})
     pf = tmp_path / "p.json"
     pf.write_text(json.dumps(d))
     np.save(tmp_path / "z.npy", F.noise((2, 3, 8, 8)).numpy())
