@@ -57,8 +57,14 @@ def on_use(window, entry) -> None:
     pnode = card["process_node"]
     doc.undo_stack.beginMacro(f"Process of {entry.name}")
     try:
-        for pid in doc.of_type("process"):
+        procs = doc.of_type("process")
+        for pid in procs:
             doc.set_kind(pid, pnode["kind"], pnode["params"])
+        nets = doc.of_type("network")
+        if not procs and len(nets) == 1:  # no process on the canvas: insert one before the network
+            x, y = doc.nodes[nets[0]].pos
+            pid = doc.add_node("process", pnode["kind"], pnode["params"], (x - 270.0, y))
+            doc.link(pid, nets[0])
         if doc.run.batch > 16:
             doc.set_run("batch", 4)
         if doc.run.dtype == "float64":

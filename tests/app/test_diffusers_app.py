@@ -63,3 +63,10 @@ def test_add_folder_card_open_and_run(win, qtbot, tmp_path):  # noqa: C901
     (solver,) = doc.of_type("solver")
     assert r[f"{solver}.samples"].shape == (2, 3, 16, 16)
     assert r[f"{solver}.latents"].shape == (2, 4, 8, 8)
+    # without a process node on the canvas, opening the folder inserts one, linked to the network
+    doc.remove_nodes([proc])
+    assert not doc.of_type("process")
+    win.browser.useRequested.emit(entry)
+    qtbot.waitUntil(lambda: len(doc.of_type("process")) == 1, timeout=5000)
+    (new_proc,) = doc.of_type("process")
+    assert doc.nodes[new_proc].kind == "ddpm-discrete" and (new_proc, net) in doc.links
