@@ -247,3 +247,17 @@ def test_inverse_problem_guidance_on_a_pixel_model(folders):
         res[name] = Pipeline.from_dict(d).build().run()["s"].samples
     err = {k: float((v[:, :, :4] - 0.8).abs().max()) for k, v in res.items()}
     assert err["ddnm"] < 1e-3 < 0.1 < err["plain"], err
+
+
+def test_variant_only_weights(tmp_path):
+    """A folder holding only fp16-variant weights (diffusion_pytorch_model.fp16.safetensors)."""
+    unet = F.tiny_unet2d().half()
+    path = tmp_path / "fp16"
+    diffusers.DDIMPipeline(unet=unet, scheduler=F.sched("DDIMScheduler", **F.DDPM_SCHED)
+                           ).save_pretrained(path, safe_serialization=True, variant="fp16")
+    assert (path / "unet" / "diffusion_pytorch_model.fp16.safetensors").exists()
+    from studio.core.hf.cards import inspect_card
+    card = inspect_card(str(path))
+    assert card["dtype"] == "F16" and card["components"]["unet"]["parameters"] > 0
+    res = studio_run(str(path), "ddim", {"steps": 2}).run()["s"]
+    assert res.samples.shape == (2, 3, 8, 8) and torch.isfinite(res.samples).all()

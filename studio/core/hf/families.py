@@ -217,7 +217,9 @@ def load_parts(info: FolderInfo) -> Parts:
             if info.kind == "model":
                 cls = getattr(diffusers, info.denoiser.class_name)
                 parts = Parts(info, cls.from_pretrained(info.path, local_files_only=True,
-                                                        use_safetensors=True))
+                                                        use_safetensors=True,
+                                                        torch_dtype=torch.float32,
+                                                        variant=info.variant))
             else:
                 cls = getattr(diffusers, info.pipeline_class)
                 skip = {k: None for k in SKIPPED if k in info.index}
@@ -231,7 +233,8 @@ def load_parts(info: FolderInfo) -> Parts:
                 if "requires_safety_checker" in info.index:
                     skip["requires_safety_checker"] = False
                 pipe = cls.from_pretrained(info.path, local_files_only=True, use_safetensors=True,
-                                           torch_dtype=torch.float32, **skip)
+                                           torch_dtype=torch.float32, variant=info.variant,
+                                           **skip)
                 den = getattr(pipe, FAMILIES[info.family][0])
                 parts = Parts(info, den, getattr(pipe, "vae", None), pipe)
     except StudioError:

@@ -104,6 +104,8 @@ class Component:
     parameters: int = 0
     dtype: str = ""
     size_bytes: int = 0
+    #: the weights variant when only variant files exist (``diffusion_pytorch_model.fp16...``)
+    variant: Optional[str] = None
 
     @property
     def has_weights(self) -> bool:
@@ -124,6 +126,11 @@ class FolderInfo:
     @property
     def denoiser(self) -> Component:
         return self.components[FAMILIES[self.family][0]]
+
+    @property
+    def variant(self) -> Optional[str]:
+        found = {c.variant for c in self.components.values() if c.variant}
+        return found.pop() if len(found) == 1 else None
 
     @property
     def size_bytes(self) -> int:
@@ -151,7 +158,15 @@ def _weights(comp: Component, where: str) -> None:
                 f"m.save_pretrained('{comp.folder}', safe_serialization=True)\"", where)
         raise StudioError(f"no weights: expected {WEIGHTS[comp.library]} (or sharded "
                           ".safetensors files)", where)
-    variants = [f for f in safe if f.count(".") == 1] or safe  # skip fp16 variants if a main exists
+    main = [f for f in safe if f.count(".") == 1]
+    if main:
+        variants = main  # the main weights; variant files (fp16, ...) are not loaded
+    else:
+        names = {f.split(".")[-2] for f in safe}
+        if len(names) > 1:
+            raise StudioError(f"holds several weight variants ({', '.join(sorted(names))}) and "
+                              "no main weights: keep one", where)
+        comp.variant, variants = names.pop(), safe
     count, dtypes, size = 0, set(), 0
     for f in variants:
         p = os.path.join(comp.folder, f)
