@@ -98,6 +98,10 @@ def test_class_conditional_needs_labels(folders):
     built = studio_run(folders["cls"], "ddim", {"steps": 2}, labels=[0, 3])
     with pytest.raises(StudioError, match="0..2"):
         built.run()
+    built = studio_run(folders["cls"], "ddim", {"steps": 2}, labels=[0, 1],
+                       guidance={"kind": "cfg", "scale": 2.0})
+    with pytest.raises(StudioError, match="null class"):
+        built.run()
 
 
 def test_every_solver_family_runs_with_other_process_and_schedule(folders):
@@ -196,6 +200,8 @@ def test_pickled_weights_only_refused_with_conversion_hint(folders, tmp_path):
     w.rename(dst / "unet" / "diffusion_pytorch_model.bin")
     msg = _error(dst)
     assert "'unet'" in msg and ".bin" in msg and "safe_serialization=True" in msg
+    from studio.cli.main import main
+    assert main(["models", "inspect", str(dst)]) == 2  # bad input: one line on stderr
 
 
 def test_missing_component(folders, tmp_path):

@@ -145,6 +145,10 @@ class DiffusersNetwork(Network):
             raise StudioError(f"{self.info.path} is class-conditional: set run.labels to class "
                               f"ids 0..{n - 1}", "run.labels")
         lo = -1 if fam == "dit" else 0
+        if fam != "dit" and bool((labels < 0).any()):
+            raise StudioError(f"label -1 (unconditional) needs a null class, which this "
+                              f"{self.info.denoiser.class_name} lacks (no classifier-free "
+                              "guidance for it)", "run.labels")
         if bool((labels >= n).any()) or bool((labels < lo).any()):
             raise StudioError(f"labels must be class ids 0..{n - 1}"
                               + (" (or -1 for DiT's null class)" if fam == "dit" else ""),
