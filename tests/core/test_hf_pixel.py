@@ -267,3 +267,10 @@ def test_variant_only_weights(tmp_path):
     assert card["dtype"] == "F16" and card["components"]["unet"]["parameters"] > 0
     res = studio_run(str(path), "ddim", {"steps": 2}).run()["s"]
     assert res.samples.shape == (2, 3, 8, 8) and torch.isfinite(res.samples).all()
+
+
+def test_without_diffusers_installed(folders, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    msg = _error(folders["uncond"])
+    assert "pip install 'diffusion-studio[diffusers]'" in msg

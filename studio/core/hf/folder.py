@@ -235,6 +235,11 @@ def inspect_folder(path: str) -> FolderInfo:
     where = folder
     if not os.path.isdir(folder):
         raise StudioError("not a folder (expected a diffusers pipeline or model folder)", where)
+    try:
+        importlib.import_module("diffusers")
+    except ImportError:
+        raise StudioError("opening diffusers folders needs the optional 'diffusers' package: "
+                          "pip install 'diffusion-studio[diffusers]'", where) from None
     index_path = os.path.join(folder, "model_index.json")
     if os.path.isfile(index_path):
         index = _read_json(index_path, where)
