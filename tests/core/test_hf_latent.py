@@ -175,3 +175,20 @@ def test_sdxl_added_conditioning_matches_pipeline(tmp_path):
     assert built.network.family == "sdxl"
     res = built.run(noise=z)["s"]
     assert float((res.samples - theirs).abs().max()) < 1e-4
+
+
+def test_out_of_memory_halves_the_micro_batch(folders, monkeypatch):
+    ref = studio_run(folders["dit"], "ddim", {"steps": 2}, batch=4, labels=[0, 1, 2, 3]).run()["s"]
+    built = studio_run(folders["dit"], "ddim", {"steps": 2}, batch=4, labels=[0, 1, 2, 3])
+    parts = built.network.parts
+    real = type(parts).forward
+
+    def small_memory(self, module, x, ts, labels, cond):
+        if x.shape[0] > 1:
+            raise torch.OutOfMemoryError("simulated")
+        return real(self, module, x, ts, labels, cond)
+
+    monkeypatch.setattr(type(parts), "forward", small_memory)
+    res = built.run()["s"]
+    assert built.network.max_batch == 1
+    assert float((res.samples - ref.samples).abs().max()) < 1e-5
