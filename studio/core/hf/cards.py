@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .folder import FAMILY_TITLES, FolderInfo, inspect_folder
+from .folder import FAMILY_TITLES, TEXT_FAMILIES, FolderInfo, inspect_folder
 from .schedmap import map_scheduler, scheduler_notes
 
 
@@ -50,7 +50,7 @@ def folder_card(info: FolderInfo, parts=None) -> dict:
         "denoiser_class": den.class_name,
         "latent": "vae" in info.components,
         "num_classes": n, "class_names": names,
-        "text_conditioned": info.family in ("sd", "sdxl", "sd3"),
+        "text_conditioned": info.family in TEXT_FAMILIES,
         "resolution": _resolution(info),
         "parameterization": pmap.parameterization,
         "prediction_type": (info.scheduler or {}).get("prediction_type",
@@ -103,12 +103,6 @@ def print_card(card: dict, out=None) -> None:
             rows.append((name, c["class"]))
     for k, v in rows:
         print(f"{k:>16}  {v}", file=out)
-
-
-def is_diffusers_folder(path: str) -> bool:
-    import os
-    return os.path.isdir(path) and (os.path.isfile(os.path.join(path, "model_index.json"))
-                                    or os.path.isfile(os.path.join(path, "config.json")))
 
 
 def find_folders(root: str, depth: int = 2) -> list[str]:

@@ -24,9 +24,6 @@ from torch import Tensor
 from ..errors import StudioError
 from .folder import FAMILIES, SKIPPED, FolderInfo
 
-LATENT_FAMILIES = ("dit", "sd", "sdxl", "sd3")
-TEXT_FAMILIES = ("sd", "sdxl", "sd3")
-
 
 @contextlib.contextmanager
 def _offline_quiet():
@@ -119,13 +116,6 @@ class Parts:
         if self.family == "unet2d":
             return int(getattr(c, "num_class_embeds", None) or 0)
         return 0
-
-    def class_names(self) -> list[str]:
-        id2label = self.info.index.get("id2label") if self.info.index else None
-        if not isinstance(id2label, dict):
-            return []
-        return [str(id2label.get(str(k), id2label.get(k, k))).split(",")[0]
-                for k in range(self.num_classes)]
 
     # -- conditioning ----------------------------------------------------------------------------
     def encode_prompt(self, prompt: str, negative: str, size: tuple[int, int]) -> tuple[dict, dict]:

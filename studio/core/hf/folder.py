@@ -35,6 +35,8 @@ FAMILY_TITLES = {"unet2d": "pixel-space UNet (DDPM/DDIM)", "dit": "class-conditi
                  "sd": "Stable Diffusion 1.x/2.x (text-to-image)",
                  "sdxl": "Stable Diffusion XL (text-to-image)",
                  "sd3": "Stable Diffusion 3 (flow matching, text-to-image)"}
+#: families conditioned on a text prompt
+TEXT_FAMILIES = ("sd", "sdxl", "sd3")
 #: components never loaded (the studio has no use for them)
 SKIPPED = ("safety_checker", "feature_extractor", "image_encoder")
 PICKLED = (".bin", ".ckpt", ".pt", ".pth", ".pkl")

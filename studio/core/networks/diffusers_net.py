@@ -71,7 +71,7 @@ class DiffusersNetwork(Network):
         self.compute_dtype = torch.float32
         self.max_batch: Optional[int] = None
         self._cond: dict = {}
-        if self.parts.family not in ("sd", "sdxl", "sd3") and (self.prompt or self.negative_prompt):
+        if not self.prompt_conditioned and (self.prompt or self.negative_prompt):
             raise ParamError(f"a {self.parts.family} model takes no prompt", "prompt")
 
     def _check_size(self) -> tuple[int, int]:
@@ -115,7 +115,8 @@ class DiffusersNetwork(Network):
 
     @property
     def prompt_conditioned(self) -> bool:
-        return self.parts.family in ("sd", "sdxl", "sd3")
+        from ..hf.folder import TEXT_FAMILIES
+        return self.parts.family in TEXT_FAMILIES
 
     @property
     def trained_process(self):
