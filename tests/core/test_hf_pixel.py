@@ -274,3 +274,14 @@ def test_without_diffusers_installed(folders, monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)
     msg = _error(folders["uncond"])
     assert "pip install 'diffusion-studio[diffusers]'" in msg
+
+
+def test_every_registered_solver_runs_a_diffusers_model(folders):
+    from studio.core.registry import SOLVERS
+    proc = {"type": "process", "kind": "ddpm-discrete", "params": {}}
+    for sid in SOLVERS.ids():
+        budget = ({"nfe": 400, "rtol": 0.05, "atol": 0.05} if SOLVERS.get(sid).adaptive
+                  else {"steps": 2})
+        d = F.pipeline_dict(folders["uncond"], proc, {"kind": sid, **budget}, batch=1)
+        res = Pipeline.from_dict(d).build().run()["s"]
+        assert res.samples.shape == (1, 3, 8, 8) and torch.isfinite(res.samples).all(), sid
