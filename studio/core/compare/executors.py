@@ -133,6 +133,9 @@ class Executor:
         self.max_retries = max_retries
         #: one line per retried cell (a worker died), for the comparison's notes
         self.notes: list[str] = []
+        #: fault injection for tests: {"index": i, "marker": path} kills the worker that runs
+        #: cell i the first time (while ``marker`` does not exist)
+        self.kill_once: Optional[dict] = None
 
     def map(self, payload: dict, indices: list[int],
             cancel: CancelToken | None = None) -> Iterator[CellOutcome]:
@@ -181,6 +184,8 @@ class ProcessExecutor(Executor):
 
     def map(self, payload, indices, cancel=None):
         payload = dict(payload, key=spec_key(payload["spec"]))
+        if self.kill_once:
+            payload["kill_once"] = self.kill_once
         attempts: dict[int, int] = {}
         todo = list(indices)
         while todo:

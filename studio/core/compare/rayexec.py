@@ -94,6 +94,23 @@ def _ray_cell(payload: dict, index: int):
     return out
 
 
+def package_root() -> str:
+    """The folder holding the ``studio`` package this process imports."""
+    import studio
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(studio.__file__)))
+
+
+def start_local_ray(num_cpus: int | None = None):
+    """Start a local Ray instance (localhost only, no dashboard) whose workers import the same
+    ``studio`` package as this process (a source checkout included)."""
+    ray = _ray()
+    path = os.pathsep.join(p for p in (package_root(), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})
+    return ray
+
+
 class RayExecutor(Executor):
     name = "ray"
 
@@ -108,9 +125,11 @@ class RayExecutor(Executor):
             raise ParamError(f"give the Ray cluster as HOST:PORT (or auto), got {address!r}",
                              "--address")
         if not self.ray.is_initialized():
-            kw = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
             try:
-                self.ray.init(include_dashboard=False, log_to_driver=False, **kw)
+                if address:
+                    self.ray.init(address=address, log_to_driver=False)
+                else:
+                    start_local_ray(workers)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise StudioError(f"cannot reach the Ray cluster ({exc})",
                                   f"--address {address}" if address else "--executor ray") from None
@@ -123,6 +142,8 @@ class RayExecutor(Executor):
         from .executors import spec_key
 
         payload = dict(payload, spec=spec, files=files, key=spec_key(payload["spec"]))
+        if self.kill_once:
+            payload["kill_once"] = self.kill_once
         ref = ray.put(payload)
         attempts: dict[int, int] = {}
         pending = {self._task.remote(ref, i): i for i in indices}
@@ -156,4 +177,4 @@ class RayExecutor(Executor):
             self._owned = False
 
 
-__all__ = ["RayExecutor", "pack_files"]
+__all__ = ["RayExecutor", "pack_files", "start_local_ray", "package_root"]

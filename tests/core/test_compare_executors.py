@@ -1,0 +1,100 @@
+"""Executors: a sweep's results are identical on `local`, `processes` and `ray`; a worker killed
+mid-sweep is retried and reported; a cancelled sweep stops. ONE local Ray instance (2 CPUs,
+localhost, no dashboard) serves the whole module."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from studio.core.compare import CompareSpec, ComparisonRun
+from studio.core.compare.axes import Axis
+from studio.core.compare.executors import ProcessExecutor, make_executor
+from studio.core.errors import Cancelled, ParamError
+from studio.core.pipeline import Pipeline
+from studio.core.runner import CancelToken
+
+from .test_compare_engine import pipeline_dict
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    from studio.core.compare.rayexec import start_local_ray
+
+    started = not ray.is_initialized()
+    if started:
+        start_local_ray(2)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def spec(tmp=None):
+    pipe = Pipeline.from_dict(pipeline_dict(batch=16))
+    # a stochastic solver (branch-seeded noise) and a seed axis: 2 x 2 x 2 = 8 cells
+    return CompareSpec.from_pipeline(pipe, [2, 6], ["heun", "ddim:eta=1"],
+                                     axes=[Axis("run.seed", [1, 2])],
+                                     metrics=["rmse", "swd", "nfe"], n_data=300)
+
+
+def check_same(a, b):
+    assert a.table() == b.table()
+    assert a.floors == b.floors
+    for i, r in a.results.items():
+        if r.samples is None:
+            assert b.results[i].samples is None
+        else:
+            assert torch.equal(r.samples, b.results[i].samples), i
+    assert a.references.keys() == b.references.keys()
+
+
+def test_results_identical_across_executors(local_ray):
+    local = ComparisonRun(spec()).run()
+    assert sum(r.ok for r in local.results.values()) == 6  # heun @ 2 skipped, per seed
+    procs = ComparisonRun(spec(), executor=ProcessExecutor(workers=2)).run()
+    check_same(local, procs)
+    rayc = ComparisonRun(spec(), executor="ray").run()
+    check_same(local, rayc)
+    assert rayc.finished and not rayc.notes
+    with pytest.raises(ParamError, match="unknown executor 'dask'"):
+        make_executor("dask")
+
+
+def test_killed_ray_worker_is_retried_and_reported(local_ray, tmp_path):
+    ex = make_executor("ray")
+    ex.kill_once = {"index": 5, "marker": str(tmp_path / "killed")}
+    comp = ComparisonRun(spec(), executor=ex).run()
+    assert (tmp_path / "killed").exists()  # the worker really died
+    assert comp.finished and len(comp.results) == 8
+    assert any(n.startswith("cell 5: worker died (WorkerCrashedError)") for n in comp.notes)
+    check_same(ComparisonRun(spec()).run(), comp)
+
+
+def test_cancel_stops_ray_tasks(local_ray):
+    token = CancelToken()
+    pipe = Pipeline.from_dict(pipeline_dict(batch=16))
+    big = CompareSpec.from_pipeline(pipe, [200], ["euler"],
+                                    axes=[Axis("run.seed", list(range(12)))],
+                                    metrics=["nfe"], n_data=100)
+    run = ComparisonRun(big, executor="ray", cancel=token)
+    got = []
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        for res in run:
+            got.append(res)
+            token.cancel()
+    assert len(got) == 1 and len(run.comparison.results) == 1
+    assert time.perf_counter() - t0 < 60
+    # the cluster is free again at once: a small sweep runs right after
+    assert ComparisonRun(spec(), executor="ray").run().finished
