@@ -1,4 +1,10 @@
-"""`studio train CONFIG.json --out MODEL.safetensors | --library`: train a model."""
+"""`studio train CONFIG.json --out MODEL.safetensors | --library`: train a model.
+
+Under ``torchrun --nproc_per_node N -m studio train ...`` it trains data-parallel (gloo on CPUs,
+NCCL on GPUs): every process takes its shard of the same global batch and the gradients are
+averaged, so N processes reach the weights one process reaches (see
+:mod:`studio.core.training.distributed`); rank 0 writes the model, checkpoints and progress.
+"""
 from __future__ import annotations
 
 import sys
@@ -35,31 +41,51 @@ def run(args) -> int:
     import torch
 
     from ...core.errors import StudioError
-    from ...core.training import (TrainConfig, Trainer, TrainFinished, TrainPreview,
-                                  TrainProgress)
 
     if args.out and not args.out.lower().endswith(".safetensors"):
         raise StudioError("the model file must end in .safetensors", "--out")
     if args.threads:
         torch.set_num_threads(args.threads)
+    from ...core.training.distributed import from_env
+
+    dist, device = from_env(args.device)
+    try:
+        return _train(args, dist, device)
+    finally:
+        dist.close()
+
+
+def _train(args, dist, device) -> int:
+    from ...core.training import (TrainConfig, Trainer, TrainFinished, TrainPreview,
+                                  TrainProgress)
+
     if args.resume:
-        trainer = Trainer.resume(args.resume, args.device, steps=args.steps)
+        if dist.world > 1:
+            from ...core.errors import StudioError
+            raise StudioError("resuming a checkpoint under torchrun is not supported yet; resume "
+                              "in one process", "--resume")
+        trainer = Trainer.resume(args.resume, device, steps=args.steps)
     else:
         cfg = TrainConfig.load(args.config)
         if args.steps is not None:
             cfg.optim.steps = args.steps
         if args.seed is not None:
             cfg.seed = args.seed
-        trainer = Trainer(cfg, args.device)
+        trainer = Trainer(cfg, device, dist=dist)
+        dist.shard(cfg.optim.batch)  # a batch that does not split fails before training
+    if not dist.main:
+        args.checkpoint = None
     out = sys.stderr
-    quiet = args.quiet
+    quiet = args.quiet or not dist.main
     if not quiet:
         cfg = trainer.config
         params = sum(p.numel() for p in trainer.model.net.parameters())
         print(f"training {cfg.name or args.config}: {cfg.architecture['id']} ({params:,} "
               f"parameters), {cfg.objective.target} on {cfg.process['kind']}, data "
               f"{cfg.data['kind']} {list(trainer.data.shape)} x {len(trainer.x)}"
-              + (f", {trainer.num_classes} classes" if trainer.num_classes else ""), file=out)
+              + (f", {trainer.num_classes} classes" if trainer.num_classes else "")
+              + (f", data-parallel over {dist.world} processes ({dist.backend})"
+                 if dist.world > 1 else ""), file=out)
     finished = None
     try:
         for ev in trainer.run(checkpoint=args.checkpoint):
@@ -82,6 +108,9 @@ def run(args) -> int:
         raise
     if not quiet:
         out.write("\n")
+    if not dist.main:
+        dist.barrier()
+        return 0
     if args.checkpoint:
         trainer.save_checkpoint(args.checkpoint)
     if args.library:
@@ -91,4 +120,5 @@ def run(args) -> int:
     if not quiet:
         print(f"saved {args.out}: {spec.name or 'model'}, {finished.step} steps, loss "
               f"{finished.loss:.4f}, {finished.elapsed:.1f}s training", file=out)
+    dist.barrier()
     return 0
