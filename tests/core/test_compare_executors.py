@@ -98,3 +98,31 @@ def test_cancel_stops_ray_tasks(local_ray):
     assert time.perf_counter() - t0 < 60
     # the cluster is free again at once: a small sweep runs right after
     assert ComparisonRun(spec(), executor="ray").run().finished
+
+
+def test_cli_executor_ray_matches_local(local_ray, tmp_path):
+    """`studio compare --executor ray` (the module's Ray instance) writes the local table; model
+    files named by the pipeline travel with the tasks."""
+    import json
+
+    from studio.cli.main import main
+
+    pts = tmp_path / "pts.npy"
+    import numpy as np
+    np.save(pts, np.random.default_rng(0).normal(size=(64, 2)))
+    d = pipeline_dict(net=("empirical", {"data": "pts.npy"}), batch=8)
+    (tmp_path / "p.json").write_text(json.dumps(d))
+    outs = {}
+    for ex in ("local", "ray"):
+        out = tmp_path / ex
+        assert main(["compare", str(tmp_path / "p.json"), "--solvers", "euler", "--nfe", "3,5",
+                     "--axis", "run.seed=0,1", "--metrics", "rmse,swd", "--executor", ex,
+                     "--out", str(out), "--quiet", "--no-plots"]) == 0
+        outs[ex] = (out / "table.csv").read_text()
+        samples = np.load(out / "samples.npz")
+        outs[ex + "-samples"] = {k: samples[k] for k in samples.files}
+    assert outs["local"] == outs["ray"]
+    for k, v in outs["local-samples"].items():
+        np.testing.assert_array_equal(v, outs["ray-samples"][k])
+    assert main(["compare", str(tmp_path / "p.json"), "--nfe", "3", "--executor", "ray",
+                 "--address", "nohostport", "--out", str(tmp_path / "x"), "--quiet"]) == 2
