@@ -62,7 +62,11 @@ def check_same(a, b):
 def test_results_identical_across_executors(local_ray):
     local = ComparisonRun(spec()).run()
     assert sum(r.ok for r in local.results.values()) == 6  # heun @ 2 skipped, per seed
-    procs = ComparisonRun(spec(), executor=ProcessExecutor(workers=2)).run()
+    pool = ProcessExecutor(workers=2)
+    try:
+        procs = ComparisonRun(spec(), executor=pool).run()
+    finally:
+        pool.close()
     check_same(local, procs)
     rayc = ComparisonRun(spec(), executor="ray").run()
     check_same(local, rayc)

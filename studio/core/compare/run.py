@@ -77,6 +77,9 @@ class ComparisonRun:
         if noise is not None and any(a.target == "run.batch" for a in spec.axes):
             raise ParamError("fixed noise cannot go with a run.batch axis", "noise")
         self.executor = make_executor(executor, address)
+        #: an executor made here from its name is closed after the run; one passed in is the
+        #: caller's (it can serve several runs, e.g. a process pool kept warm)
+        self._own_executor = not (executor is None or hasattr(executor, "map"))
         self.comparison = Comparison(spec, metrics=self.metrics, reference=self.reference)
         self._shared: dict = {}
         self._started = False
@@ -170,7 +173,8 @@ class ComparisonRun:
                     yield ahead.pop(nxt)
                     nxt += 1
         finally:
-            self.executor.close()
+            if self._own_executor:
+                self.executor.close()
             self.comparison.notes.extend(n for n in self.executor.notes
                                          if n not in self.comparison.notes)
 
