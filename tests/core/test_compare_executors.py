@@ -130,3 +130,40 @@ def test_cli_executor_ray_matches_local(local_ray, tmp_path):
         np.testing.assert_array_equal(v, outs["ray-samples"][k])
     assert main(["compare", str(tmp_path / "p.json"), "--nfe", "3", "--executor", "ray",
                  "--address", "nohostport", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+
+
+def test_training_grid_on_ray_equals_studio_train(local_ray, tmp_path):
+    """`studio train --grid ... --executor ray`: every run's model equals `studio train` of its
+    config in this process; a bad grid value fails before any training, naming the axis."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from studio.cli.main import main
+    from studio.core.training.grid import grid_configs, parse_grid
+
+    from .test_training_cli import CONFIG
+
+    cfg = dict(CONFIG, optim={"steps": 4, "batch": 16})
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    out = tmp_path / "grid"
+    assert main(["train", str(path), "--grid", "optim.lr=0.001,0.003", "--executor", "ray",
+                 "--out", str(out), "--quiet"]) == 0
+    table = json.loads((out / "grid.json").read_text())["runs"]
+    assert [r["label"] for r in table] == ["lr=0.001", "lr=0.003"]
+    for r in table:
+        direct = tmp_path / f"{r['label']}.safetensors"
+        (tmp_path / "v.json").write_text((out / f"{r['label']}.config.json").read_text())
+        torch.set_num_threads(1)
+        assert main(["train", str(tmp_path / "v.json"), "--out", str(direct), "--quiet",
+                     "--no-preview"]) == 0
+        a, b = load_file(r["model"]), load_file(str(direct))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    a, b = (load_file(r["model"]) for r in table)
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ParamError, match="--grid optim.batch"):
+        grid_configs(cfg, [parse_grid("optim.batch=16,0")])
+    assert main(["train", str(path), "--grid", "architecture.params.width=8,x", "--out",
+                 str(tmp_path / "bad"), "--quiet"]) == 2
+    assert not (tmp_path / "bad" / "grid.json").exists()

@@ -16,7 +16,7 @@ HELP = "train a model from a training configuration (studio.train/1) and save th
 def add_arguments(p) -> None:
     p.add_argument("config", help="training configuration JSON (studio.train/1)")
     dest = p.add_mutually_exclusive_group(required=True)
-    dest.add_argument("--out", help="model file to write (.safetensors)")
+    dest.add_argument("--out", help="model file to write (.safetensors); with --grid, a folder")
     dest.add_argument("--library", action="store_true", help="write it into the user's model "
                       "library (named after the model)")
     p.add_argument("--steps", type=int, help="override optim.steps")
@@ -29,6 +29,13 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--name", help="model name (default: the config's)")
     p.add_argument("--no-preview", action="store_true", help="store no preview image")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a hyperparameter grid axis (repeatable): a dotted config key and its "
+                   "values, e.g. optim.lr=1e-3,3e-3 or seed=0,1; --out is then a folder")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="where a --grid's trainings run (default local)")
+    p.add_argument("--address", help="Ray cluster HOST:PORT for --executor ray")
+    p.add_argument("--workers", type=int, help="processes (or local Ray CPUs) for a --grid")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -42,6 +49,11 @@ def run(args) -> int:
 
     from ...core.errors import StudioError
 
+    if args.grid:
+        return _grid(args)
+    if args.executor != "local" or args.address:
+        raise StudioError("--executor and --address go with --grid (a single training runs "
+                          "data-parallel under torchrun instead)", "--executor")
     if args.out and not args.out.lower().endswith(".safetensors"):
         raise StudioError("the model file must end in .safetensors", "--out")
     if args.threads:
@@ -53,6 +65,38 @@ def run(args) -> int:
         return _train(args, dist, device)
     finally:
         dist.close()
+
+
+def _grid(args) -> int:
+    import os
+
+    from ...core.errors import StudioError
+    from ...core.training.config import TrainConfig
+    from ...core.training.grid import parse_grid, run_grid
+
+    if not args.out or args.library or args.resume:
+        raise StudioError("a --grid writes into a folder: give --out DIR (no --library/--resume)",
+                          "--out")
+    cfg = TrainConfig.load(args.config)
+    if args.steps is not None:
+        cfg.optim.steps = args.steps
+    if args.seed is not None:
+        cfg.seed = args.seed
+    axes = [parse_grid(g) for g in args.grid]
+    log = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    if log:
+        n = 1
+        for _, v in axes:
+            n *= len(v)
+        log(f"training grid: {n} runs on {args.executor}")
+    table = run_grid(cfg.to_dict(), axes, args.out, cfg.base_dir, args.executor, args.address,
+                     args.workers, args.device, log)
+    if log:
+        for r in table:
+            log(f"  {r['label']}: loss {r['loss']:.4f}, {r['steps']} steps, {r['seconds']:.1f}s "
+                f"-> {os.path.basename(r['model'])}")
+        log(f"wrote {os.path.join(args.out, 'grid.json')}")
+    return 0
 
 
 def _train(args, dist, device) -> int:
