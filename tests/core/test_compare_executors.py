@@ -88,8 +88,8 @@ def test_killed_ray_worker_is_retried_and_reported(local_ray, tmp_path):
 def test_cancel_stops_ray_tasks(local_ray):
     token = CancelToken()
     pipe = Pipeline.from_dict(pipeline_dict(batch=16))
-    big = CompareSpec.from_pipeline(pipe, [200], ["euler"],
-                                    axes=[Axis("run.seed", list(range(12)))],
+    big = CompareSpec.from_pipeline(pipe, [100], ["euler"],
+                                    axes=[Axis("run.seed", list(range(8)))],
                                     metrics=["nfe"], n_data=100)
     run = ComparisonRun(big, executor="ray", cancel=token)
     got = []
