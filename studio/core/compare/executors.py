@@ -115,7 +115,8 @@ def worker_cell(payload: dict, index: int) -> CellOutcome:
     spec = _WORKER["spec"]
     cell = spec.cells()[index]
     built = _WORKER["built"]
-    if cell.point not in built:
+    if cell.point not in built:  # one point's pipeline at a time (a model per point at most)
+        built.clear()
         built[cell.point] = spec.point_pipeline(cell.point).build()
     noise = payload.get("noise")
     out = run_cell(built[cell.point], cell, noise, bool(payload.get("record")))
