@@ -59,14 +59,19 @@ def check_same(a, b):
     assert a.references.keys() == b.references.keys()
 
 
-def test_results_identical_across_executors(local_ray):
+def test_results_identical_across_executors(local_ray, tmp_path):
+    """local, processes and ray agree exactly; on the pool, a worker killed mid-sweep breaks the
+    pool, which is rebuilt, the unfinished cells resubmitted and the event noted."""
     local = ComparisonRun(spec()).run()
     assert sum(r.ok for r in local.results.values()) == 6  # heun @ 2 skipped, per seed
-    pool = ProcessExecutor(workers=2)
+    pool = ProcessExecutor(workers=1)  # (ray below runs two at once, out of order)
+    pool.kill_once = {"index": 3, "marker": str(tmp_path / "killed")}
     try:
         procs = ComparisonRun(spec(), executor=pool).run()
     finally:
         pool.close()
+    assert (tmp_path / "killed").exists()
+    assert any("a pool worker died" in n and "3" in n for n in procs.notes)
     check_same(local, procs)
     rayc = ComparisonRun(spec(), executor="ray").run()
     check_same(local, rayc)

@@ -212,8 +212,14 @@ class ProcessExecutor(Executor):
                     yield out
             if broken is not None:
                 self._kill_pool()
-                for i in sorted(todo):
-                    self._retry(i, attempts, "the process pool broke: a worker exited")
+                todo.sort()
+                for i in todo:
+                    attempts[i] = attempts.get(i, 1) + 1
+                    if attempts[i] > self.max_retries + 1:
+                        raise StudioError(f"the process pool broke {attempts[i] - 1} times while "
+                                          "this cell ran; giving up", f"cell {i}")
+                self.notes.append(f"cells {', '.join(map(str, todo))}: a pool worker died (the "
+                                  "process pool broke); resubmitted to a new pool")
 
     def close(self):
         if self._pool is not None:
