@@ -46,6 +46,7 @@ def test_parse_axis_values():
     ("p.sigma_max=80,-1", "axis p.sigma_max = -1: -1.0 is below the minimum"),
     ("run.batch=4,0", "axis run.batch = 0"),
     ("run.dtype=float32", "axis run.dtype: unknown run setting"),
+    ("run.labels=1,[0,1,2]", "axis run.labels = \\[0, 1, 2\\]: 3 labels for a batch of 8"),
     ("s.eta=0,1", "axis s.eta: .*no parameter|axis s.eta"),
     ("euler.nfe=3,4", "axis euler.nfe: 'nfe' is set per cell"),
     ("p=edm,nosuchprocess", "axis p = nosuchprocess"),

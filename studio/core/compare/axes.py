@@ -167,6 +167,16 @@ def check_axes(axes: list[Axis], pipe_dict: dict, solver_branches: dict, base_di
                     _parse_run(run, f"{where}[{j}]")
                 except StudioError as exc:
                     raise ParamError(exc.problem, f"{where} = {value_label(v)}") from None
+                if key == "labels":
+                    _check_labels(v, axes, pipe_dict, f"{where} = {value_label(v)}")
+            base_labels = (pipe_dict.get("run") or {}).get("labels")
+            if key == "batch" and isinstance(base_labels, list) and \
+                    not any(a.target == "run.labels" for a in axes):
+                bad = [b for b in ax.values if b != len(base_labels)]
+                if bad:
+                    raise ParamError(f"the pipeline gives {len(base_labels)} per-sample labels; "
+                                     f"a batch of {bad[0]} needs its own (add a run.labels axis "
+                                     "or use one class index)", where)
             continue
         nid, _, pname = ax.target.partition(".")
         if nid in solver_branches:
@@ -210,6 +220,21 @@ def check_axes(axes: list[Axis], pipe_dict: dict, solver_branches: dict, base_di
                              f"{', '.join(specs) or 'none'}", where)
         for v in ax.values:
             check_value(specs[pname], v, f"{where} = {value_label(v)}")
+
+
+def _check_labels(v: Any, axes: list[Axis], pipe_dict: dict, where: str) -> None:
+    """Labels: null, one class index, or one per sample (as many as every swept batch size)."""
+    ok_int = lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 0  # noqa: E731
+    if v is None or ok_int(v):
+        return
+    if not (isinstance(v, list) and v and all(ok_int(x) for x in v)):
+        raise ParamError("labels are null, a class index or a list of class indices", where)
+    batches = next((a.values for a in axes if a.target == "run.batch"),
+                   [(pipe_dict.get("run") or {}).get("batch", 500)])
+    bad = [b for b in batches if b != len(v)]
+    if bad:
+        raise ParamError(f"{len(v)} labels for a batch of {bad[0]}; give one label or one per "
+                         "sample", where)
 
 
 def _check_params(cls, params: dict, where: str) -> None:
