@@ -49,3 +49,11 @@ def test_axes_of_any_kind_in_the_workspace(win, qtbot, tmp_path):
     assert ws.open_path(path)
     assert box.targets[0].currentText() == "run.seed" and box.values[0].text() == "0, 1, 2"
     assert box.values[1].text() == "edm, vp-cosine"
+    # the executor and the Ray address are app settings
+    box.executor.setCurrentIndex(box.executor.findData("ray"))
+    box.address.setText("10.0.0.5:6379")
+    box.address.editingFinished.emit()
+    assert win.settings.value("compare/executor") == "ray"
+    assert box.choice() == ("ray", "10.0.0.5:6379")
+    box.executor.setCurrentIndex(box.executor.findData("local"))
+    assert box.choice() == ("local", None)

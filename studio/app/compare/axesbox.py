@@ -81,6 +81,18 @@ class AxesBox(QGroupBox):
         form.addRow("executor", self.executor)
         form.addRow("address", self.address)
 
+    def bind_settings(self, settings) -> None:
+        """Restore the executor and Ray address from the app's settings, and keep them there."""
+        if settings is None:
+            return
+        i = self.executor.findData(settings.value("compare/executor", "local"))
+        self.executor.setCurrentIndex(max(i, 0))
+        self.address.setText(str(settings.value("compare/ray_address", "") or ""))
+        self.executor.currentIndexChanged.connect(
+            lambda _i: settings.set_value("compare/executor", self.executor.currentData()))
+        self.address.editingFinished.connect(
+            lambda: settings.set_value("compare/ray_address", self.address.text().strip()))
+
     def set_targets(self, targets: list[str]) -> None:
         for combo in self.targets:
             text = combo.currentText()
