@@ -116,6 +116,12 @@ def test_cli_axis_cells_equal_studio_run(tmp_path):
     assert len(curves) == 2 * 2 * 2 and ticks == {0.0: spec.axes[2].labels[0], 1.0: spec.axes[2].labels[1]}
     curves, ticks = comp.series_over("rmse", "p.sigma_max")
     assert all([x for x, _ in pts] == [20.0, 80.0] for pts in curves.values()) and not ticks
+    # a saved sweep redraws without running, axis plots included
+    again = tmp_path / "again"
+    assert main(["compare", str(out / "comparison.json"), "--out", str(again), "--quiet",
+                 "--no-samples"]) == 0
+    assert (again / "error_vs_n.png").exists()
+    assert (again / "table.csv").read_text() == (out / "table.csv").read_text()
 
 
 def test_solver_param_axis_and_old_files_open(tmp_path):
