@@ -146,7 +146,10 @@ class RayExecutor(Executor):
             payload["kill_once"] = self.kill_once
         ref = ray.put(payload)
         attempts: dict[int, int] = {}
-        pending = {self._task.remote(ref, i): i for i in indices}
+        device = str((payload["spec"]["pipeline"].get("run") or {}).get("device", "cpu"))
+        # a CUDA pipeline's cells go to GPU workers (one GPU per task)
+        task = self._task.options(num_gpus=1) if device.startswith("cuda") else self._task
+        pending = {task.remote(ref, i): i for i in indices}
         try:
             while pending:
                 if cancel is not None and cancel.cancelled:
@@ -163,7 +166,7 @@ class RayExecutor(Executor):
                     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                             ray.exceptions.ObjectLostError, ray.exceptions.LocalRayletDiedError) as exc:
                         self._retry(i, attempts, type(exc).__name__)
-                        pending[self._task.remote(ref, i)] = i
+                        pending[task.remote(ref, i)] = i
                         continue
                     out.attempts = attempts.get(i, 1)
                     yield out
