@@ -71,6 +71,11 @@ def invert(built, data: Tensor, solver_id: str | None = None, iters: int = 50,
     b = inversion_branch(built, solver_id)
     den, solver = built.denoiser(b), built.solvers[b.solver]
     device, dtype = built.device(), built.settings.torch_dtype()
+    configure = getattr(built.network, "configure", None)
+    if configure is not None:  # networks that compute in their own precision (diffusers)
+        from .pipeline import DTYPES, HALF
+        st = built.settings
+        configure(DTYPES[st.dtype] if st.dtype in HALF else None, getattr(st, "max_batch", None))
     ts = solver.times_for(den)
     target = to_model_units(built.network, data).to(device=device, dtype=dtype)
     den.nfe = 0
