@@ -119,7 +119,8 @@ def test_flow_map_matching_on_8d_gaussian_matches_the_closed_form():
     g = torch.Generator().manual_seed(5)
     z = torch.randn(512, 8, generator=g, dtype=torch.float64)
     t = 0.05 + 0.95 * torch.rand(512, generator=g, dtype=torch.float64)
-    s = t * torch.rand(512, generator=g, dtype=torch.float64)
+    lo = float(tr.process.t_min)
+    s = lo + (t - lo) * torch.rand(512, generator=g, dtype=torch.float64)
     x_t = gauss.flow_map(z, 1.0, t, tr.process)             # points on true trajectories
     with torch.no_grad():
         got = tr.ema.jump(x_t.float(), t, s).double()
@@ -128,29 +129,30 @@ def test_flow_map_matching_on_8d_gaussian_matches_the_closed_form():
 
 
 def test_distillation_from_a_gmm_teacher_reproduces_the_reference_map(tmp_path):
-    """Consistency distillation from a gmm teacher (its reference map as the teacher's solver):
-    the student's one-jump map from noise matches the gmm's reference map on held-out noise far
-    better than the teacher-free baseline (the mean), and to a fraction of the data scale."""
+    """Flow-map distillation from a gmm teacher pipeline (gmm + Heun): the student's one-jump map
+    from noise matches the gmm's reference map (adaptive dopri5) on held-out noise to a quarter
+    of the spread of the data (the error of always answering the mean)."""
     means = [[-1.5, 0.0], [1.5, 0.5]]
     gmm = {"means": means, "vars": [[0.2, 0.1], [0.1, 0.3]]}
-    path = pipeline_file(tmp_path, gmm, kind="gmm", params={"steps": 1})
+    path = pipeline_file(tmp_path, gmm, kind="gmm", solver="heun", params={"steps": 1})
     rng = np.random.default_rng(0)
     comp = rng.integers(0, 2, 4000)
     x = (np.asarray(means)[comp] + rng.normal(size=(4000, 2))
          * np.sqrt(np.asarray(gmm["vars"]))[comp]).astype(np.float32)
-    cfg = _config("consistency-distillation", 500, teacher=path, cm_steps=8)
+    cfg = _config("flow-map-matching", 250, width=64, batch=128, teacher=path)
     tr = Trainer(cfg, data=Data(x=x))
     assert (tr.shift, tr.scale) == (0.0, 1.0)                # the analytic teacher's units
     for _ in tr.run():
         pass
     net = network("gmm", **gmm)
     z = torch.randn(200, 2, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
-    ref = net.flow_map(z, 1.0, 0.0, tr.process)
+    lo, hi = float(tr.process.t_min), float(tr.process.t_max)
+    ref = net.flow_map(z, hi, lo, tr.process)
     with torch.no_grad():
-        got = tr.ema.jump(z.float(), 1.0, 0.0).double()
+        got = tr.ema.jump(z.float(), hi, lo).double()
     err = float((got - ref).pow(2).sum(1).mean().sqrt())
     base = float((ref - ref.mean(0)).pow(2).sum(1).mean().sqrt())
-    assert err < 0.3 * base, (err, base)
+    assert err < 0.25 * base, (err, base)
 
 
 def test_flow_objectives_check_their_setup(tmp_path):
