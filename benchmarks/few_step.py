@@ -9,7 +9,7 @@ at 10 and 20 NFE. Quality is the sliced Wasserstein distance (SW2, 256 projectio
 ``--seeds`` seeds, with the data-vs-data floor (two independent true sets) beside it.
 The issue's aim: 2 jumps within 1.5x of the teacher's 20-NFE distance.
 
-    python benchmarks/few_step.py [--n 2000] [--seeds 3] [--threads 1]
+    python benchmarks/few_step.py [--n 4000] [--seeds 3] [--threads 1]
 
 Prints a table and writes benchmarks/results/few_step.json (with the load average: timings on a
 shared machine are inflated).
@@ -55,7 +55,7 @@ def true_points(n: int, seed: int) -> torch.Tensor:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--student", default="assets:moons-flow-map.safetensors")

@@ -84,6 +84,8 @@ class ObjectiveConfig:
                                  min=1, max=16)
     dsm_weight: float = param(1.0, "ctm: weight of the denoising term; flow-map-matching: weight "
                               "of the tangent (flow matching) term", min=0.0)
+    meanflow_p: float = param(1.0, "meanflow: power p of the adaptive loss weight "
+                              "1 / (|err|^2 + 1e-3)^p (0: plain squared error)", min=0.0)
     groups: int = param(8, "ctm: time triples per batch (one teacher solve each)", min=1)
 
 

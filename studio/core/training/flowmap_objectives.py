@@ -33,7 +33,8 @@ shortcut   Frans, Hafner, Levine & Abbeel 2024 ("One Step Diffusion via Shortcut
 meanflow   Geng, Deng, Bai, Kolter & He 2025 ("Mean Flows for One-step Generative Modeling"):
     s = t for a fraction 1 - ``jump_fraction`` of the batch, else (s, t) the sorted pair of two
     draws; the MeanFlow identity U = v - (t - s) dU/dt, dU/dt = v . grad_x U + d_t U (one JVP
-    with tangent (v, 1)), regressed with adaptive weight 1 / (|err|^2 + 1e-3) (p = 1):
+    with tangent (v, 1)), regressed with adaptive weight 1 / (|err|^2 + 1e-3)^p (p =
+    ``meanflow_p``, 1 in the paper; |.|^2 summed over the item):
         sg(w) |U(x_t, t, s) - sg(v - (t - s) dU/dt)|^2.
 flow-map-matching   Boffi, Albergo & Vanden-Eijnden 2024 ("Flow Map Matching"): for any pair
     (t, s) (either order), y = Phi(x_t, t, s) carried back by the map must move with the
@@ -302,8 +303,8 @@ class FlowMapObjective:
             return model.average_velocity(z, tt, s, labels)
         u, dudt = torch.func.jvp(u_fn, (x_t, t), (v, torch.ones_like(t)))
         target = (v - _view(t - s, v) * dudt).detach()
-        err = _msq(u - target)
-        w = 1.0 / (err.detach() + 1e-3)
+        err = (u - target).pow(2).flatten(1).sum(1)          # |.|^2 over the item, as the paper
+        w = 1.0 / (err.detach() + 1e-3) ** self.cfg.meanflow_p
         return (w * err).mean()
 
     def _flow_map_matching(self, model, x0, eps, t, labels):
