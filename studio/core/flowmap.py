@@ -88,3 +88,28 @@ class AnalyticFlowMap(torch.nn.Module):
         safe = torch.where(same, torch.ones_like(gap), gap)
         avg = (self.jump(x, tt, ss, labels) - x) / safe
         return torch.where(same, self.forward(x, tt, labels), avg)
+
+
+def jump_arrows(network, process: Process, t: float, s: float, n: int = 15,
+                labels: Tensor | None = None, extent: float = 2.5) -> tuple[Tensor, Tensor]:
+    """The jump map of a 2-D network: an n x n grid of points x_t at time t (centred at alpha_t
+    times the network's origin, half-width ``extent`` sqrt(alpha_t^2 + sigma_t^2) in its units)
+    and their images Phi(x_t, t, s). Returns (start [n*n, 2], end [n*n, 2]) in float64."""
+    if tuple(network.data_shape) != (2,):
+        raise StudioError(f"the jump map draws 2-D data; this network's items have shape "
+                          f"{list(network.data_shape)}", "network")
+    if not getattr(network, "flow_map_kind", ""):
+        raise StudioError(f"network {network.id!r} has no flow map (use a flow-map model, or a "
+                          "gaussian, gmm or empirical network)", "network")
+    tt = as_time(t)
+    half = extent * float(torch.sqrt(process.alpha(tt) ** 2 + process.sigma(tt) ** 2))
+    axis = torch.linspace(-half, half, n, dtype=torch.float64)
+    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+    start = torch.stack([gx.flatten(), gy.flatten()], 1)
+    if labels is not None:
+        labels = labels.expand(len(start)) if labels.ndim == 0 else labels
+    from .model import Denoiser
+    den = Denoiser(network, process, labels=labels)
+    with torch.no_grad():
+        end = den.jump(start.to(network.default_dtype), float(t), float(s))
+    return start, end.to(torch.float64)

@@ -149,3 +149,16 @@ def test_flow_map_metadata_is_checked(tmp_path):
     del bad["flow_map"]
     with pytest.raises(ModelFileError, match="flow_map"):
         ModelSpec.from_metadata(bad, "m")
+
+
+def test_jump_arrows_follow_the_exact_map():
+    from studio.core.flowmap import jump_arrows
+    proc = process("vp-linear")
+    net = network("gaussian", **GAUSS)
+    start, end = jump_arrows(net, proc, 0.8, 0.1, n=5)
+    assert start.shape == end.shape == (25, 2)
+    assert torch.allclose(end, net.flow_map(start, 0.8, 0.1, proc), atol=1e-12)
+    s2, e2 = jump_arrows(net, proc, 0.8, 0.8, n=5)
+    assert torch.equal(s2, e2)
+    with pytest.raises(StudioError, match="2-D"):
+        jump_arrows(network("gaussian", mean=[0, 0, 0]), proc, 0.8, 0.1)
