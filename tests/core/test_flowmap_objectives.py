@@ -210,3 +210,15 @@ def test_studio_train_then_run_with_jumps(tmp_path, capsys, target):
     card = json.loads(capsys.readouterr().out)
     assert card["parameterization"] == "flow-map" and card["training"]["objective"] == target
     assert card["flow_map"] == {"time_pair": "t->s", "velocity_parameterization": "velocity"}
+
+
+def test_a_library_model_is_a_teacher():
+    """A model file (here the bundled moons) teaches with its network and DPM-Solver++(2M); the
+    student adopts its units."""
+    tr = Trainer(_config("consistency-distillation", 1, teacher="assets:moons.safetensors",
+                         cm_steps=4))
+    assert tr.teacher.solver.id == "dpm-solver++-2m"
+    assert (tr.shift, tr.scale) == (tr.teacher.network.spec.shift, tr.teacher.network.spec.scale)
+    for _ in tr.run():
+        pass
+    assert np.isfinite(tr.last_loss) and tr.spec().training["teacher"] == "assets:moons.safetensors"

@@ -72,8 +72,9 @@ class ObjectiveConfig:
                                        "v (a DDIM jump); shortcut, meanflow and flow-map-"
                                        "matching need velocity", choices=FLOW_KINDS)
     teacher: Optional[str] = param(None, "flow maps: a teacher pipeline file (network, process, "
-                                   "ODE solver), relative to this config; needed by "
-                                   "consistency-distillation, optional for the others", ui="path")
+                                   "ODE solver) or model file (assets:NAME.safetensors too), "
+                                   "relative to this config; needed by consistency-distillation, "
+                                   "optional for the others", ui="path")
     teacher_steps: int = param(2, "flow maps: steps of the teacher's solver per solve", min=1,
                                max=1000)
     cm_steps: int = param(0, "consistency models: grid points (distillation; 0: 18) or the "

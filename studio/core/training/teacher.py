@@ -1,4 +1,6 @@
-"""The teacher of a distillation objective: a pipeline file (network + process + ODE solver).
+"""The teacher of a distillation objective: a pipeline file (network + process + ODE solver), or
+a model file from the library (``.safetensors`` or ``assets:NAME.safetensors``: its network with
+DPM-Solver++(2M)).
 
 A teacher gives what the flow-map objectives need from a pretrained model (or an analytic one):
 
@@ -27,18 +29,31 @@ from ..processes.base import Process, as_time
 from ..solvers.base import SolveContext
 
 
+def is_model_file(path: str) -> bool:
+    return path.startswith("assets:") or path.lower().endswith(".safetensors")
+
+
 class Teacher:
     def __init__(self, path: str, process: Process, steps: int = 2, where: str = "teacher"):
-        from ..pipeline import Pipeline
+        from ..pipeline import Pipeline, build_solver
         self.path = path
-        try:
-            built = Pipeline.load(path).build()
-        except StudioError as exc:
-            raise StudioError(f"teacher pipeline: {exc}", where) from None
-        branch = built.branches[0]
-        self.network = built.network
-        self.guidance = built.guidance.get(branch.guidance) if branch.guidance else None
-        self.solver = built.solvers[branch.solver]
+        if is_model_file(path):
+            # a model from the library: its network with DPM-Solver++(2M) as the ODE solver
+            from ..networks.file import FileNetwork
+            try:
+                self.network = FileNetwork(path=path)
+            except StudioError as exc:
+                raise StudioError(f"teacher model: {exc}", where) from None
+            self.guidance, self.solver = None, build_solver("dpm-solver++-2m", {}, where)
+        else:
+            try:
+                built = Pipeline.load(path).build()
+            except StudioError as exc:
+                raise StudioError(f"teacher pipeline: {exc}", where) from None
+            branch = built.branches[0]
+            self.network = built.network
+            self.guidance = built.guidance.get(branch.guidance) if branch.guidance else None
+            self.solver = built.solvers[branch.solver]
         if self.solver.is_stochastic():
             raise StudioError(f"the teacher's solver {self.solver.id!r} is stochastic: a teacher "
                               "needs an ODE solver", where)
@@ -53,6 +68,8 @@ class Teacher:
     @classmethod
     def from_config(cls, path: str, base_dir: str, process: Process, steps: int,
                     where: str) -> "Teacher":
+        if path.startswith("assets:"):
+            return cls(path, process, steps, where)
         full = path if os.path.isabs(path) or not base_dir else os.path.join(base_dir, path)
         if not os.path.exists(full):
             raise StudioError(f"teacher pipeline not found: {full}", where)
