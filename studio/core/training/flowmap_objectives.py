@@ -55,11 +55,11 @@ import torch
 from torch import Tensor
 
 from ..parameterization import Coeffs, to_x0_eps
-from .config import ObjectiveConfig
+from .config import FLOW_TARGETS, ObjectiveConfig
 from .objectives import resolved_t_sampling
 
-FLOW_OBJECTIVES = ("consistency-training", "consistency-distillation", "ctm", "shortcut",
-                   "meanflow", "flow-map-matching")
+#: the objective ids (``objective.target`` values) that train a flow map
+FLOW_OBJECTIVES = FLOW_TARGETS
 #: objectives that cannot run without a teacher
 NEEDS_TEACHER = ("consistency-distillation",)
 #: objectives that need the velocity parameterization (they read U directly)
