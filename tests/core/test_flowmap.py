@@ -162,3 +162,24 @@ def test_jump_arrows_follow_the_exact_map():
     assert torch.equal(s2, e2)
     with pytest.raises(StudioError, match="2-D"):
         jump_arrows(network("gaussian", mean=[0, 0, 0]), proc, 0.8, 0.1)
+
+
+def test_unet_flow_map_takes_the_target_time():
+    """The U-Net's second time embedding: the jump depends on s, and is the identity at s = t."""
+    spec = ModelSpec(architecture="unet", arch_config={"channels": 8, "mults": [1], "groups": 4,
+                                                       "emb_dim": 16, "flow_map": True},
+                     parameterization="flow-map", process={"kind": "vp-cosine", "params": {}},
+                     data_shape=[1, 8, 8], num_classes=3,
+                     flow_map={"time_pair": "t->s", "velocity_parameterization": "v"})
+    model = spec.build_model()
+    assert any(k.startswith("cond.mlp_s") for k in model.net.state_dict())
+    torch.manual_seed(0)
+    for p in model.net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.randn(2, 1, 8, 8)
+    labels = torch.tensor([0, 2])
+    with torch.no_grad():
+        assert torch.equal(model.jump(x, 0.7, 0.7, labels), x)
+        a = model.prediction(x, 0.7, 0.2, labels)
+        b = model.prediction(x, 0.7, 0.5, labels)
+    assert not torch.allclose(a, b)
