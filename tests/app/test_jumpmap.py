@@ -39,3 +39,16 @@ def test_jump_view_draws_the_exact_map_and_follows_the_sliders(win, qtbot):
     win.doc.load_dict(pipe)
     act.trigger()
     assert view.arrows is None and "2-D" in view.info.text()
+
+
+def test_the_saved_pipeline_becomes_the_training_teacher(win, tmp_path):
+    act = next(a for a in win.extra_menu_actions["&Tools"] if "teacher" in a.text())
+    form = win.training_panel.settings.objective
+    win.doc.load_dict(PIPE)
+    act.trigger()                                  # not saved: refused, nothing changes
+    assert "teacher" not in form.values()
+    path = str(tmp_path / "teacher.json")
+    win.doc.save(path)
+    act.trigger()
+    assert form.values()["teacher"] == path
+    assert win.training_panel.settings.to_dict()["objective"]["teacher"] == path

@@ -1,5 +1,8 @@
-"""The flow-map jump view (Tools menu): arrows x_t -> Phi(x_t, t, s) of the current pipeline's
-2-D network, with sliders for t and s (studio/app/jumpmap.py)."""
+"""Flow maps in the app (Tools menu): the jump view (arrows x_t -> Phi(x_t, t, s) of the current
+pipeline's 2-D network, with sliders for t and s; studio/app/jumpmap.py), and "Use this pipeline
+as the training teacher", which puts the saved pipeline on the canvas into the Training panel's
+objective.teacher (flow-map distillation; a library model can be typed there as
+assets:NAME.safetensors or chosen as a file)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -30,3 +33,30 @@ def install(window) -> None:
 
     act.triggered.connect(show)
     window.add_menu_action("&Tools", act)
+
+    teach = QAction("Use this pipeline as the training &teacher", window)
+    teach.setToolTip("Flow-map distillation: the saved pipeline (network + process + ODE solver) "
+                     "becomes objective.teacher in the Training panel")
+
+    def use_as_teacher() -> None:
+        panel = getattr(window, "training_panel", None)
+        doc = window.doc
+        if panel is None:
+            return
+        if not doc.path or not doc.undo_stack.isClean():
+            window.report("Cannot use the pipeline as a teacher",
+                          "save the pipeline first: the teacher is read from its file")
+            return
+        form = panel.settings.objective
+        values = form.values()
+        values["teacher"] = doc.path
+        form.set_values(values)
+        form.changed.emit()
+        window.log.info(f"training teacher: {doc.path}")
+        dock = window.docks.get("training")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
+    teach.triggered.connect(use_as_teacher)
+    window.add_menu_action("&Tools", teach)
