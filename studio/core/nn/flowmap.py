@@ -24,7 +24,6 @@ implies, and a flow-map model runs with every ordinary solver as well.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ..parameterization import Coeffs, to_x0_eps
