@@ -10,7 +10,7 @@ is the PF-ODE velocity), or a teacher's PF-ODE velocity when a teacher pipeline 
 consistency-training       Song, Dhariwal, Chen & Sutskever 2023 ("Consistency Models", CT) with
     Song & Dhariwal 2023 ("Improved Techniques for Training Consistency Models"): the consistency
     function f(x, t) = Phi(x, t, t_min); on a Karras grid in r = sigma / alpha (rho = 7, from
-    t_min to t_max) of N(k)
+    t_min to t_max, or to r = 80 where alpha(t_max) = 0) of N(k)
     points, N doubling from 10 to ``cm_steps`` over training,
         lambda(r_i) d(f(x_{t_{i+1}}, t_{i+1}), sg f(x_{t_i}, t_i)),   same x0 and eps,
     with the pseudo-Huber metric d(a, b) = sqrt(|a - b|^2 + c^2) - c, c = 0.00054 sqrt(dim),
@@ -164,14 +164,16 @@ class FlowMapObjective:
         r_of = lambda t: float(p.sigma(torch.tensor(t, dtype=torch.float64))  # noqa: E731
                                / p.alpha(torch.tensor(t, dtype=torch.float64)))
         r_lo = max(r_of(self.lo), R_MIN)
-        # up to the process's own t_max (r = inf where alpha(t_max) = 0, as for rectified flow:
-        # the grid then tops out at r = R_MAX for the weights, at time t_max itself)
+        # up to the process's own t_max; where alpha(t_max) = 0 (rectified flow) up to r = R_MAX
+        # instead: x0 and the velocity of an eps- or v-teacher are undefined at pure noise
         top = float(p.alpha(torch.tensor(self.hi, dtype=torch.float64)))
         r_hi = r_of(self.hi) if top > 0 else R_MAX
         i = torch.linspace(0, 1, n, dtype=torch.float64)
         r = (r_lo ** (1 / RHO) + i * (r_hi ** (1 / RHO) - r_lo ** (1 / RHO))) ** RHO
         t = torch.clamp(p.t_of_logsnr(-2.0 * torch.log(r)), self.lo, self.hi)
-        t[0], t[-1] = self.lo, self.hi
+        t[0] = self.lo
+        if top > 0:
+            t[-1] = self.hi
         r[0] = r_of(self.lo)
         return t, r
 
