@@ -133,3 +133,79 @@ def lbfgs(f: Callable[[Tensor], Tensor], z0: Tensor, *, max_evaluations: int = 6
     except FloatingPointError:
         pass
     return Minimum(best[1], best[0], count[0], count[1])
+
+
+class TimeMap:
+    """Grids t_max = t_0 > t_1 > .. > t_n = t_min as n free logits z: the gaps between the
+    interior points' log-SNR positions are softmax(z) of the range (monotone by construction).
+    The noisy end of the range is held above -2 log SIGMA_EDM_INFINITE, where alpha vanishes."""
+
+    def __init__(self, process):
+        from .errors import ParamError
+        from .processes.base import as_time
+        from .schedules import SIGMA_EDM_INFINITE
+        self.process = process
+        self.t_max, self.t_min = float(process.t_max), float(process.t_min)
+        self.lam_lo = max(float(process.logsnr(as_time(self.t_max))),
+                          -2.0 * math.log(SIGMA_EDM_INFINITE))
+        self.lam_hi = float(process.logsnr(as_time(self.t_min)))
+        if not (math.isfinite(self.lam_hi) and self.lam_hi > self.lam_lo):
+            raise ParamError(f"the process's log-SNR range [{self.lam_lo:g}, {self.lam_hi:g}] "
+                             "cannot be searched (is t_min a point with zero noise?)", "schedule")
+        self.span = self.lam_hi - self.lam_lo
+        self._ends = (as_time([self.t_max]), as_time([self.t_min]))
+
+    def z_of(self, ts: Tensor) -> Tensor:
+        lam = self.process.logsnr(ts[1:-1].detach().to(torch.float64))
+        p = torch.clamp((lam - self.lam_lo) / self.span, 0.0, 1.0)
+        gaps = torch.diff(torch.cat([p.new_zeros(1), p, p.new_ones(1)]))
+        return torch.log(torch.clamp(gaps, min=1e-9))
+
+    def ts_of(self, z: Tensor) -> Tensor:
+        pos = torch.cumsum(torch.softmax(z, 0), 0)[:-1]
+        inner = torch.clamp(self.process.t_of_logsnr(self.lam_lo + self.span * pos),
+                            self.t_min, self.t_max)
+        return torch.cat([self._ends[0], inner, self._ends[1]])
+
+
+#: schedules whose times are fitted to the model
+FITTED_SCHEDULES = ("optimized", "ld3")
+
+
+def is_fitted(solver) -> bool:
+    """Whether a run of ``solver`` fits anything to the model (its grid or its coefficients)."""
+    own = getattr(solver, "fitted", False) and solver._fits(solver.num_steps())
+    return bool(own) or solver.schedule in FITTED_SCHEDULES
+
+
+def frozen(solver, model) -> dict:
+    """``solver``'s parameters with what is fitted to ``model`` written out (fitting now if it is
+    not cached): the grid as the ``custom`` schedule's ``timepoints`` and, for a fitted solver, its
+    ``coefficients``. A solver built from them runs the same numbers without fitting."""
+    from .params import to_params
+    params = {k: v for k, v in to_params(solver).items() if k != "schedule_params"}
+    if not is_fitted(solver):
+        params.update(solver.schedule_params)
+        return params
+    ts = solver.times_for(model)
+    params.update({"schedule": "custom", "timepoints": [float(v) for v in ts]})
+    info = getattr(solver, "fit_info", None)
+    if getattr(solver, "fitted", False) and info is not None:
+        params["coefficients"] = list(info.coefficients)
+    return params
+
+
+def freeze_pipeline(built) -> tuple[dict, dict]:
+    """(the pipeline's JSON dict with every fitted solver frozen by :func:`frozen`, the fit
+    seconds per solver node: 0 for a fit found in the cache)."""
+    import time as _time
+    data = built.pipeline.to_dict()
+    seconds = {}
+    for b in built.branches:
+        solver = built.solvers[b.solver]
+        if not is_fitted(solver):
+            continue
+        start = _time.perf_counter()
+        data["nodes"][b.solver]["params"] = frozen(solver, built.denoiser(b))
+        seconds[b.solver] = _time.perf_counter() - start
+    return data, seconds

@@ -1,0 +1,96 @@
+"""Fitted solvers (every registered solver with ``fitted``): the base solver when the fit is
+skipped, better than it when fitted (on noise the fit never saw), fitted on particles of their
+own, cached, and saved with the pipeline so that a reloaded pipeline reproduces the samples bit
+for bit without fitting."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from studio.core import difffit
+from studio.core.model import Denoiser
+from studio.core.pipeline import Pipeline, build_solver
+from studio.core.registry import SOLVERS
+from studio.core.runner import SamplingRun
+from studio.core.schedule_opt import _reference
+from studio.core.solvers import _fitted
+
+from .helpers import GMM8, network, prior, process
+
+FITTED = [s for s in SOLVERS.ids() if getattr(SOLVERS.get(s), "fitted", False)]
+FAST = {"fit_particles": 48, "fit_iterations": 40}
+
+
+def _run(sid, params, proc, net, x_T):
+    solver = build_solver(sid, params, sid)
+    return solver, SamplingRun(Denoiser(net, proc), solver, x_T).run()
+
+
+@pytest.mark.parametrize("sid", FITTED)
+@pytest.mark.parametrize("pid", ["edm", "vp-linear"])
+def test_unfitted_is_the_base_solver(sid, pid):
+    proc, net = process(pid), network("gmm", **GMM8)
+    x_T = prior(proc, 64)
+    base_id, base_params = SOLVERS.get(sid).base
+    _, ref = _run(base_id, {"nfe": 9, **base_params}, proc, net, x_T)
+    for skip in ({"fit": False}, {"fit_max_steps": 2}):
+        _, res = _run(sid, {"nfe": 9, **skip}, proc, net, x_T)
+        assert res.nfe == ref.nfe
+        torch.testing.assert_close(res.samples, ref.samples, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("sid", FITTED)
+def test_fit_beats_base_on_noise_it_never_saw(sid, monkeypatch):
+    _fitted.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    x_T = prior(proc, 200, seed=0)  # a run's noise: what the pipeline with seed 0 would draw
+    seen = []
+    real = difffit.solve
+    monkeypatch.setattr(difffit, "solve", lambda den, s, x, ts: seen.append(x) or real(den, s, x, ts))
+    solver, res = _run(sid, {"nfe": 6, **FAST}, proc, net, x_T)
+    info = solver.fit_info
+    assert info is not None and info.seconds > 0 and 0 < info.evaluations <= FAST["fit_iterations"]
+    assert info.error < info.initial_error
+    # the fit's particles are its own: none of them is a particle of the run's noise
+    assert seen and all(torch.cdist(x.to(torch.float64), x_T).min() > 1e-3 for x in seen)
+    den = Denoiser(net, proc)
+    ref, _ = _reference(den, x_T, proc.t_max, proc.t_min, True, 1e-9)
+    base_id, base_params = SOLVERS.get(sid).base
+    _, base = _run(base_id, {"nfe": 6, **base_params}, proc, net, x_T)
+    err = lambda s: float((s - ref).pow(2).mean().sqrt())  # noqa: E731
+    assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
+
+
+@pytest.mark.parametrize("sid", FITTED)
+def test_saved_pipeline_reproduces_without_refitting(sid, monkeypatch, tmp_path):
+    _fitted.clear_cache()
+    data = {"format": "studio.pipeline/1",
+            "nodes": {"proc": {"type": "process", "kind": "vp-linear", "params": {}},
+                      "model": {"type": "network", "kind": "gmm", "params": GMM8},
+                      "solver": {"type": "solver", "kind": sid, "params": {"nfe": 5, **FAST}}},
+            "links": [["proc", "model"], ["model", "solver"]],
+            "run": {"batch": 32, "seed": 1, "dtype": "float64"}}
+    built = Pipeline.from_dict(data).build()
+    first = built.run()["solver"].samples
+    again = built.run()["solver"].samples  # cached: the same fit, the same samples
+    assert torch.equal(first, again)
+    frozen, seconds = difffit.freeze_pipeline(built)
+    params = frozen["nodes"]["solver"]["params"]
+    assert params["schedule"] == "custom" and len(params["timepoints"]) == built.solvers["solver"].num_steps() + 1
+    assert "coefficients" in params and seconds["solver"] < 5.0
+    path = tmp_path / "fitted.json"
+    path.write_text(json.dumps(frozen))
+    _fitted.clear_cache()
+    monkeypatch.setattr(_fitted, "fit_solver", lambda *a, **k: pytest.fail("refitted"))
+    reloaded = Pipeline.load(str(path)).build()
+    assert not difffit.is_fitted(reloaded.solvers["solver"])
+    assert torch.equal(reloaded.run()["solver"].samples, first)
+
+
+def test_wrong_number_of_coefficients_names_the_field():
+    from studio.core.errors import ParamError
+    proc, net = process("edm"), network("gmm", **GMM8)
+    with pytest.raises(ParamError, match="coefficients"):
+        _run(FITTED[0], {"steps": 3, "coefficients": [1.0, 2.0]}, proc, net, prior(proc, 4))
