@@ -105,7 +105,7 @@ class Minimum:
 def lbfgs(f: Callable[[Tensor], Tensor], z0: Tensor, *, max_evaluations: int = 60,
           tol: float = 1e-7, callback: Optional[Callable[[int, float], None]] = None) -> Minimum:
     """Minimise ``f`` from ``z0`` with L-BFGS (strong-Wolfe line search); the best point seen is
-    returned (a non-finite value stops the search there)."""
+    returned (a non-finite value, or the budget spent, stops the search there)."""
     z = z0.detach().clone().requires_grad_(True)
     opt = torch.optim.LBFGS([z], lr=1.0, max_iter=max_evaluations, max_eval=max_evaluations,
                             tolerance_grad=1e-10, tolerance_change=tol, history_size=20,
@@ -114,6 +114,8 @@ def lbfgs(f: Callable[[Tensor], Tensor], z0: Tensor, *, max_evaluations: int = 6
     count = [0, 0]
 
     def closure():
+        if count[0] >= max_evaluations:  # the line search may ask for more than max_eval
+            raise FloatingPointError
         opt.zero_grad()
         val = f(z)
         count[0] += 1
