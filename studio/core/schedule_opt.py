@@ -297,6 +297,7 @@ class OptimizedSchedule(Schedule):
         key = _fingerprint(model, solver, n, settings)
         if key in _CACHE:
             _CACHE.move_to_end(key)
+            solver.fit_info = _CACHE[key]
             return _CACHE[key].times.clone()
         fit = optimize_schedule(model, solver, n, init=self.init, particles=self.particles,
                                 seed=self.opt_seed, evaluations=self.evaluations,
@@ -304,4 +305,5 @@ class OptimizedSchedule(Schedule):
         _CACHE[key] = fit
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
+        solver.fit_info = fit  # what the run's fit cost and reached (tables show it)
         return fit.times.clone()

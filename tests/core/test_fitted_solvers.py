@@ -63,13 +63,21 @@ def test_fit_beats_base_on_noise_it_never_saw(sid, monkeypatch):
     assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
 
 
-@pytest.mark.parametrize("sid", FITTED)
-def test_saved_pipeline_reproduces_without_refitting(sid, monkeypatch, tmp_path):
+SAVED = ([(sid, FAST) for sid in FITTED]
+         + [("ipndm", {"schedule": "optimized", "particles": 48, "evaluations": 40}),
+            ("dpm-solver++-2m", {"schedule": "ld3", "particles": 48, "evaluations": 40})])
+
+
+@pytest.mark.parametrize("sid, fit", SAVED)
+def test_saved_pipeline_reproduces_without_refitting(sid, fit, monkeypatch, tmp_path):
+    from studio.core import schedule_ld3, schedule_opt
     _fitted.clear_cache()
+    schedule_opt.clear_cache()
+    schedule_ld3.clear_cache()
     data = {"format": "studio.pipeline/1",
             "nodes": {"proc": {"type": "process", "kind": "vp-linear", "params": {}},
                       "model": {"type": "network", "kind": "gmm", "params": GMM8},
-                      "solver": {"type": "solver", "kind": sid, "params": {"nfe": 5, **FAST}}},
+                      "solver": {"type": "solver", "kind": sid, "params": {"nfe": 5, **fit}}},
             "links": [["proc", "model"], ["model", "solver"]],
             "run": {"batch": 32, "seed": 1, "dtype": "float64"}}
     built = Pipeline.from_dict(data).build()
@@ -79,11 +87,15 @@ def test_saved_pipeline_reproduces_without_refitting(sid, monkeypatch, tmp_path)
     frozen, seconds = difffit.freeze_pipeline(built)
     params = frozen["nodes"]["solver"]["params"]
     assert params["schedule"] == "custom" and len(params["timepoints"]) == built.solvers["solver"].num_steps() + 1
-    assert "coefficients" in params and seconds["solver"] < 5.0
+    assert ("coefficients" in params) == (sid in FITTED) and seconds["solver"] < 5.0
     path = tmp_path / "fitted.json"
     path.write_text(json.dumps(frozen))
     _fitted.clear_cache()
+    schedule_opt.clear_cache()
+    schedule_ld3.clear_cache()
     monkeypatch.setattr(_fitted, "fit_solver", lambda *a, **k: pytest.fail("refitted"))
+    monkeypatch.setattr(schedule_opt, "optimize_schedule", lambda *a, **k: pytest.fail("refitted"))
+    monkeypatch.setattr(schedule_ld3, "fit_ld3", lambda *a, **k: pytest.fail("refitted"))
     reloaded = Pipeline.load(str(path)).build()
     assert not difffit.is_fitted(reloaded.solvers["solver"])
     assert torch.equal(reloaded.run()["solver"].samples, first)
@@ -94,3 +106,21 @@ def test_wrong_number_of_coefficients_names_the_field():
     proc, net = process("edm"), network("gmm", **GMM8)
     with pytest.raises(ParamError, match="coefficients"):
         _run(FITTED[0], {"steps": 3, "coefficients": [1.0, 2.0]}, proc, net, prior(proc, 4))
+
+
+def test_ld3_beats_karras_on_held_out_noise_and_refuses_solvers_without_gradients():
+    from studio.core.errors import ParamError
+    from studio.core.schedule_ld3 import fit_ld3
+    proc, net = process("edm"), network("gmm", **GMM8)
+    den = Denoiser(net, proc)
+    solver = build_solver("dpm-solver++-2m", {"steps": 4}, "s")
+    fit = fit_ld3(den, solver, 4, particles=64, evaluations=60)
+    assert fit.method == "ld3" and fit.error < fit.initial_error and fit.evaluations <= 60
+    assert bool(torch.all(fit.times[1:] < fit.times[:-1])) and fit.seconds > 0
+    x_T = prior(proc, 300, seed=5)
+    ref, _ = _reference(den, x_T, proc.t_max, proc.t_min, True, 1e-9)
+    err = lambda ts: float((SamplingRun(den, solver, x_T, ts=ts).run().samples - ref)  # noqa: E731
+                           .pow(2).mean().sqrt())
+    assert err(fit.times) < 0.5 * err(solver.times(proc))
+    with pytest.raises(ParamError, match="gradient"):
+        fit_ld3(den, build_solver("unipc", {"steps": 3}, "s"), 3, particles=16, evaluations=20)
