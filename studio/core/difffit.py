@@ -67,9 +67,11 @@ def rmse(out: Tensor, reference: Tensor) -> Tensor:
 
 
 def gradient_is_exact(f: Callable[[Tensor], Tensor], z: Tensor, *, seed: int = 0,
-                      tol: float = 1e-3) -> bool:
+                      precise: bool = True) -> bool:
     """Whether autograd's derivative of ``f`` at ``z`` along a random direction agrees with a
-    central finite difference (to ``tol`` relative); False where no gradient flows at all."""
+    central finite difference (step 1e-4, to 1e-3 relative; with ``precise`` off, for a solve in
+    float32, step 1e-2 to 1e-2 relative); False where no gradient flows at all."""
+    eps, tol = (1e-4, 1e-3) if precise else (1e-2, 1e-2)
     g = torch.Generator().manual_seed(seed)
     v = torch.randn(z.shape, generator=g, dtype=z.dtype)
     v = v / v.norm()
@@ -87,7 +89,6 @@ def gradient_is_exact(f: Callable[[Tensor], Tensor], z: Tensor, *, seed: int = 0
         return False
     auto, val = float(grad @ v), float(val.detach())
     with torch.no_grad():
-        eps = 1e-4
         fd = (float(f(z + eps * v)) - float(f(z - eps * v))) / (2 * eps)
     scale = max(abs(fd), abs(auto))
     return abs(auto - fd) <= tol * scale + 1e-9 * abs(val)

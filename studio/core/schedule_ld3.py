@@ -71,7 +71,8 @@ def fit_ld3(model, solver, n: int, *, particles: int = 256, seed: int = 0,
     first = errs[AUTO_RHOS.index(7.0)]
     k = min(range(len(errs)), key=lambda i: errs[i] if math.isfinite(errs[i]) else math.inf)
     z0 = tmap.z_of(grids[k])
-    if not difffit.gradient_is_exact(lambda z: error(tmap.ts_of(z)), z0):
+    if not difffit.gradient_is_exact(lambda z: error(tmap.ts_of(z)), z0,
+                                     precise=x_T.dtype == torch.float64):
         raise ParamError(f"LD3 differentiates the solve in its times, and {solver.id}'s "
                          "gradient is not exact (it computes its coefficients from plain "
                          "numbers); use the 'optimized' schedule", where)

@@ -259,7 +259,7 @@ def _gradient_fit(den, solver, x_T, reference, p0, lam_lo, span, t_min, t_max, b
         ts = torch.cat([ends[0], inner, ends[1]])
         return rmse(solve(den, solver, x_T, ts), reference)
 
-    if not gradient_is_exact(objective, z0):
+    if not gradient_is_exact(objective, z0, precise=x_T.dtype == torch.float64):
         return None
     m = lbfgs(objective, z0, max_evaluations=max(budget - 3, 1), callback=progress)
     return positions(m.z).tolist(), m.value, m.evaluations + 3, m.gradients + 1
