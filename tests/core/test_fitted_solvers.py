@@ -124,3 +124,31 @@ def test_ld3_beats_karras_on_held_out_noise_and_refuses_solvers_without_gradient
     assert err(fit.times) < 0.5 * err(solver.times(proc))
     with pytest.raises(ParamError, match="gradient"):
         fit_ld3(den, build_solver("unipc", {"steps": 3}, "s"), 3, particles=16, evaluations=20)
+
+
+def test_comparison_reports_fit_time_and_the_frozen_cell_reproduces(monkeypatch):
+    """A comparison's table gains fit_s for fitted cells; the cell's frozen params (explicit
+    times + coefficients) run the cell's pipeline to the same samples without refitting."""
+    from studio.core.compare import CompareSpec, ComparisonRun
+    from studio.core.compare.spec import parse_solver
+    _fitted.clear_cache()
+    pipe = Pipeline.from_dict({
+        "format": "studio.pipeline/1",
+        "nodes": {"p": {"type": "process", "kind": "edm", "params": {}},
+                  "n": {"type": "network", "kind": "gmm", "params": GMM8},
+                  "s": {"type": "solver", "kind": "euler", "params": {"nfe": 10}}},
+        "links": [["p", "n"], ["n", "s"]], "run": {"batch": 24, "seed": 2, "dtype": "float64"}})
+    solvers = [parse_solver("euler"), parse_solver("bns:fit_particles=32:fit_iterations=20")]
+    spec = CompareSpec.from_pipeline(pipe, [5], solvers, metrics=["rmse"])
+    comp = ComparisonRun(spec).run()
+    assert "fit_s" in comp.columns()
+    rows = {("bns" if "bns" in r["solver"] else r["solver"]): r for r in comp.table()}
+    assert rows["euler"].get("fit_s") is None and rows["bns"]["fit_s"] > 0, rows
+    cell = next(c for c in comp.cells if c.solver.kind == "bns")
+    res = comp.results[cell.index]
+    d = spec.cell_pipeline(cell).to_dict()
+    d["nodes"][cell.solver.branch]["params"] = res.fitted_params
+    _fitted.clear_cache()
+    monkeypatch.setattr(_fitted, "fit_solver", lambda *a, **k: pytest.fail("refitted"))
+    again = Pipeline.from_dict(json.loads(json.dumps(d))).build().run()[cell.solver.branch]
+    assert torch.equal(again.samples, res.samples)

@@ -46,6 +46,11 @@ class CellResult:
     #: the times the solver visited
     t: Optional[Tensor] = None
     trajectory: Optional[Tensor] = None
+    #: a cell whose grid or coefficients are fitted to the model: the fit's wall time (as first
+    #: paid; a later cell reuses the cached fit) and the solver's params with the fit written out
+    #: (``difffit.frozen``: explicit times / coefficients, no refit when run again)
+    fit_seconds: Optional[float] = None
+    fitted_params: Optional[dict] = None
 
     @property
     def ok(self) -> bool:
@@ -144,7 +149,8 @@ class Comparison:
 
     # -- the table ----------------------------------------------------------------------------------
     def columns(self) -> list[str]:
-        return list(FIXED_COLUMNS) + [m.id for m in self.active_metrics()] + ["message"]
+        fits = ["fit_s"] if any(r.fit_seconds is not None for r in self.results.values()) else []
+        return list(FIXED_COLUMNS) + fits + [m.id for m in self.active_metrics()] + ["message"]
 
     def table(self) -> list[dict]:
         rows = []
@@ -156,6 +162,8 @@ class Comparison:
             row = {"row": cell.row_label, "solver": cell.solver.label,
                    "schedule": sched.label if sched else cell.row_label.split(" / ")[-1],
                    "nfe_budget": cell.nfe, "steps": r.steps, "status": r.status}
+            if r.fit_seconds is not None:
+                row["fit_s"] = _num(r.fit_seconds)
             for m in self.active_metrics():
                 row[m.id] = _num(r.metrics.get(m.id))
             row["message"] = r.message

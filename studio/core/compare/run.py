@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ..arrays import load_array
+from ..difffit import frozen, is_fitted
 from ..errors import Cancelled, ParamError, StudioError
 from ..pipeline import Branch, Built, build_solver
 from ..runner import CancelToken, StepEvent
@@ -197,9 +198,12 @@ class ComparisonRun:
                 except (StudioError, ValueError, RuntimeError) as exc:
                     values[m.id] = None
                     comp.notes.append(f"{cell.key}: {m.id} failed ({exc})")
+            fit = getattr(solver, "fit_info", None) if is_fitted(solver) else None
             res = CellResult(cell, "ok", "", samples=r.samples, nfe=r.nfe, steps=len(r.t) - 1,
                              seconds=r.seconds, metrics=values, t=r.t,
-                             trajectory=r.trajectory if self.spec.record else None)
+                             trajectory=r.trajectory if self.spec.record else None,
+                             fit_seconds=fit.seconds if fit is not None else None,
+                             fitted_params=frozen(solver, run.model) if fit is not None else None)
             comp.add(res)
             self._emit("cell", cell.index + 1, cell, message=f"done {cell.key}")
             yield res
