@@ -221,6 +221,7 @@ FRONTIER = [  # (label, solver id, params)
     ("unipc karras", "unipc", {}),
     ("ipndm optimized (compass)", "ipndm", {"schedule": "optimized", "method": "compass"}),
     ("ipndm optimized", "ipndm", {"schedule": "optimized"}),
+    ("ipndm optimized (3 starts)", "ipndm", {"schedule": "optimized", "starts": 3}),
     ("dpm-solver++-2m optimized", "dpm-solver++-2m", {"schedule": "optimized"}),
     ("ipndm ld3", "ipndm", {"schedule": "ld3"}),
     ("dpm-solver++-2m ld3", "dpm-solver++-2m", {"schedule": "ld3"}),

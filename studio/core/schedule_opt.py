@@ -26,7 +26,8 @@ solve instead: the n gaps between the positions are a softmax of n free logits z
 inside the range by construction), and J(z) is differentiated by torch autograd through the
 solver's steps and the network (:mod:`studio.core.difffit`); L-BFGS with a strong-Wolfe line
 search then needs some tens of solves (each with one backward pass) where the compass search
-needs hundreds. Before trusting the gradient the fit compares it with a central finite
+needs hundreds; with ``starts`` > 1 it runs from that many of the best grids of the initial
+family (the objective has several local minima) and keeps the best. Before trusting the gradient the fit compares it with a central finite
 difference along a random direction; a solver whose step converts the times to plain numbers
 (its gradient then missing or incomplete) is fitted by the compass search, as is every solver
 with ``method="compass"``.
@@ -114,6 +115,7 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
                       init: str = "auto", particles: int = 512, seed: int = 0,
                       evaluations: int = 400, rtol: float = 1e-7,
                       reference: Optional[Tensor] = None, method: str = "gradient",
+                      starts: int = 1,
                       progress: Optional[Callable[[int, float], None]] = None) -> ScheduleFit:
     """Interior times minimising ``solver``'s endpoint RMSE to the PF-ODE for ``model``.
 
@@ -124,8 +126,8 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
 offset, so that they differ from the noise of a run with the same seed). ``init`` names the schedule to
     start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
     solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
-    ``method`` is "gradient" (L-BFGS through the solve, compass search where the solver's
-    gradient is not exact) or "compass".
+    ``method`` is "gradient" (L-BFGS through the solve from the ``starts`` best starting grids,
+    compass search where the solver's gradient is not exact) or "compass".
     """
     from .runner import SamplingRun
 
@@ -200,16 +202,17 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     #    (rho from 1.5 to 20; log-SNR-uniform is its rho -> infinity limit)
     if init == "auto":
         karras = SCHEDULES.get("karras")
-        starts = [positions(karras(rho=r)) for r in AUTO_RHOS]
-        starts.append(positions(SCHEDULES.get("logsnr")()))
+        grids = [positions(karras(rho=r)) for r in AUTO_RHOS]
+        grids.append(positions(SCHEDULES.get("logsnr")()))
     else:
-        starts = [positions(SCHEDULES.get(init, f"{where}.init")())]
-    scored = [(cost(q), q) for q in starts]
+        grids = [positions(SCHEDULES.get(init, f"{where}.init")())]
+    scored = [(cost(q), q) for q in grids]
     first = scored[0][0] if init != "auto" else scored[AUTO_RHOS.index(7.0)][0]
     best, p = min(scored, key=lambda c: c[0])
     if method == "gradient" and math.isfinite(best) and used < evaluations:
-        got = _gradient_fit(den, solver, x_T, reference, p, lam_lo, span, t_min, t_max,
-                            evaluations - used, progress)
+        ranked = [q for c, q in sorted(scored, key=lambda c: c[0]) if math.isfinite(c)]
+        got = _gradient_fit(den, solver, x_T, reference, ranked[:max(starts, 1)], lam_lo, span,
+                            t_min, t_max, evaluations - used, progress)
         if got is not None:
             q, value, spent, grads = got
             best, p = (value, q) if value < best else (best, p)
@@ -242,13 +245,17 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
                        time.perf_counter() - started)
 
 
-def _gradient_fit(den, solver, x_T, reference, p0, lam_lo, span, t_min, t_max, budget, progress):
-    """L-BFGS on the gap logits from positions ``p0``; None where the solver's gradient in its
-    times is not exact. Returns (positions, objective, solves, backward passes)."""
+def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_max, budget,
+                  progress):
+    """L-BFGS on the gap logits from each of the positions ``starts`` (best first) while the
+    budget lasts; None where the solver's gradient in its times is not exact. Returns the best
+    (positions, objective, solves, backward passes)."""
     proc = den.process
-    gaps = torch.diff(torch.tensor([0.0] + list(p0) + [1.0], dtype=torch.float64))
-    z0 = torch.log(torch.clamp(gaps, min=1e-12))
     ends = (as_time([t_max]), as_time([t_min]))
+
+    def logits(p0):
+        gaps = torch.diff(torch.tensor([0.0] + list(p0) + [1.0], dtype=torch.float64))
+        return torch.log(torch.clamp(gaps, min=1e-12))
 
     def positions(z):
         return torch.cumsum(torch.softmax(z, 0), 0)[:-1]
@@ -259,10 +266,17 @@ def _gradient_fit(den, solver, x_T, reference, p0, lam_lo, span, t_min, t_max, b
         ts = torch.cat([ends[0], inner, ends[1]])
         return rmse(solve(den, solver, x_T, ts), reference)
 
-    if not gradient_is_exact(objective, z0, precise=x_T.dtype == torch.float64):
+    if not gradient_is_exact(objective, logits(starts[0]), precise=x_T.dtype == torch.float64):
         return None
-    m = lbfgs(objective, z0, max_evaluations=max(budget - 3, 1), callback=progress)
-    return positions(m.z).tolist(), m.value, m.evaluations + 3, m.gradients + 1
+    spent, grads, best = 3, 1, None
+    for p0 in starts:
+        if spent >= budget:
+            break
+        m = lbfgs(objective, logits(p0), max_evaluations=budget - spent, callback=progress)
+        spent, grads = spent + m.evaluations, grads + m.gradients
+        if best is None or m.value < best.value:
+            best = m
+    return positions(best.z).tolist(), best.value, spent, grads
 
 
 @SCHEDULES.register("optimized")
@@ -281,6 +295,8 @@ class OptimizedSchedule(Schedule):
     method: str = param("gradient", "gradient: L-BFGS through the solve (compass search where the "
                         "solver has no exact gradient); compass: derivative-free search",
                         choices=("gradient", "compass"))
+    starts: int = param(1, "gradient fits: L-BFGS runs from this many of the best starting "
+                        "grids (more: slower, less often stuck in a poor local minimum)", min=1)
 
     def times(self, process, n, shift=1.0, *, model=None, solver=None):
         if n < 1:
@@ -293,7 +309,7 @@ class OptimizedSchedule(Schedule):
             model = Denoiser(model.network, process, model.guidance, model.labels)
         settings = {"init": self.init, "particles": self.particles,
                     "evaluations": self.evaluations, "seed": self.opt_seed,
-                    "method": self.method}
+                    "method": self.method, "starts": self.starts}
         key = _fingerprint(model, solver, n, settings)
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -301,7 +317,7 @@ class OptimizedSchedule(Schedule):
             return _CACHE[key].times.clone()
         fit = optimize_schedule(model, solver, n, init=self.init, particles=self.particles,
                                 seed=self.opt_seed, evaluations=self.evaluations,
-                                method=self.method)
+                                method=self.method, starts=self.starts)
         _CACHE[key] = fit
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
