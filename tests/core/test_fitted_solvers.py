@@ -152,3 +152,37 @@ def test_comparison_reports_fit_time_and_the_frozen_cell_reproduces(monkeypatch)
     monkeypatch.setattr(_fitted, "fit_solver", lambda *a, **k: pytest.fail("refitted"))
     again = Pipeline.from_dict(json.loads(json.dumps(d))).build().run()[cell.solver.branch]
     assert torch.equal(again.samples, res.samples)
+
+
+def test_cli_fit_then_run_reproduces(tmp_path, capsys, monkeypatch):
+    """`studio fit` writes explicit numbers; `studio run` of that file equals `studio run` of the
+    original (which fits on its own), bit for bit."""
+    import numpy as np
+
+    from studio.cli.main import main
+    data = {"format": "studio.pipeline/1",
+            "nodes": {"proc": {"type": "process", "kind": "edm", "params": {}},
+                      "model": {"type": "network", "kind": "gmm", "params": GMM8},
+                      "a": {"type": "solver", "kind": "amed", "params": {"nfe": 5, **FAST}},
+                      "b": {"type": "solver", "kind": "ipndm",
+                            "params": {"nfe": 5, "schedule": "optimized", "particles": 32,
+                                       "evaluations": 30}}},
+            "links": [["proc", "model"], ["model", "a"], ["model", "b"]],
+            "run": {"batch": 16, "seed": 4, "dtype": "float64"}}
+    src, fitted = tmp_path / "p.json", tmp_path / "fitted.json"
+    src.write_text(json.dumps(data))
+    assert main(["fit", str(src), "--out", str(fitted), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"a", "b"} and all(r["seconds"] > 0 for r in report.values())
+    saved = json.loads(fitted.read_text())["nodes"]
+    assert saved["a"]["params"]["schedule"] == "custom" and saved["a"]["params"]["coefficients"]
+    assert saved["b"]["params"]["schedule"] == "custom"
+    from studio.core import schedule_opt
+    _fitted.clear_cache()
+    schedule_opt.clear_cache()
+    assert main(["run", str(src), "--out", str(tmp_path / "x.npz"), "--quiet"]) == 0  # refits
+    monkeypatch.setattr(_fitted, "fit_solver", lambda *a, **k: pytest.fail("refitted"))
+    monkeypatch.setattr(schedule_opt, "optimize_schedule", lambda *a, **k: pytest.fail("refitted"))
+    assert main(["run", str(fitted), "--out", str(tmp_path / "y.npz"), "--quiet"]) == 0
+    x, y = np.load(tmp_path / "x.npz"), np.load(tmp_path / "y.npz")
+    assert sorted(x.files) == sorted(y.files) and all(np.array_equal(x[k], y[k]) for k in x.files)
