@@ -32,7 +32,8 @@ def budget(sid: str, nfe: int) -> dict:
 
 
 def unfitted(sid: str) -> dict:
-    """Params that skip a fitted solver's fit (its fits are tested in test_fitted_solvers.py)."""
+    """Params that skip a fitted solver's fit (its fits, deterministic, float32 included, are
+    tested in test_fitted_solvers.py)."""
     return {"fit": False} if getattr(SOLVERS.get(sid), "fitted", False) else {}
 
 
@@ -94,8 +95,8 @@ def test_deterministic_by_seed(sid):
     proc = process("vp-linear")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32)
-    _, a = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
-    _, b = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
+    _, a = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20), **unfitted(sid))
+    _, b = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20), **unfitted(sid))
     assert torch.equal(a.samples, b.samples)
     if build_solver(sid, {}, sid).is_stochastic():
         _, c = solve(sid, proc, net, x_T, seed=4, **budget(sid, 20))
@@ -118,7 +119,7 @@ def test_float32_runs(sid):
     proc = process("edm")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32, dtype=torch.float32)
-    _, res = solve(sid, proc, net, x_T, **budget(sid, 20))
+    _, res = solve(sid, proc, net, x_T, **budget(sid, 20), **unfitted(sid))
     assert res.samples.dtype == torch.float32
     assert torch.isfinite(res.samples).all()
 
