@@ -146,6 +146,11 @@ def test_comparison_reports_fit_time_and_the_frozen_cell_reproduces(monkeypatch)
     assert rows["euler"].get("fit_s") is None and rows["bns"]["fit_s"] > 0, rows
     cell = next(c for c in comp.cells if c.solver.kind == "bns")
     res = comp.results[cell.index]
+    # a saved comparison keeps the fit (time and explicit numbers)
+    from studio.core.compare import Comparison
+    back = Comparison.from_dict(json.loads(json.dumps(comp.to_dict(include_samples=False))))
+    assert back.results[cell.index].fitted_params == res.fitted_params
+    assert back.results[cell.index].fit_seconds == res.fit_seconds
     d = spec.cell_pipeline(cell).to_dict()
     d["nodes"][cell.solver.branch]["params"] = res.fitted_params
     _fitted.clear_cache()

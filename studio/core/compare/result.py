@@ -216,6 +216,8 @@ class Comparison:
                  "message": r.message, "nfe": r.nfe, "steps": r.steps, "seconds": r.seconds,
                  "metrics": {k: _num(v) for k, v in r.metrics.items()},
                  "t": r.t.tolist() if r.t is not None else None}
+            if r.fit_seconds is not None:  # a fitted cell: its fit, reusable after reopening
+                d["fit_seconds"], d["fitted_params"] = r.fit_seconds, r.fitted_params
             if include_samples and r.samples is not None:
                 d["samples"] = encode_array(r.samples)
             cells.append(d)
@@ -258,9 +260,12 @@ class Comparison:
                 raise StudioError("index missing or outside the grid", cw) from None
             samples = decode_array(c["samples"], f"{cw}.samples") if c.get("samples") else None
             t = torch.tensor(c["t"], dtype=torch.float64) if c.get("t") is not None else None
+            fitted = c.get("fitted_params")
             comp.add(CellResult(cell, c.get("status", "ok"), c.get("message", ""), samples,
                                 int(c.get("nfe", 0)), int(c.get("steps", 0)),
-                                float(c.get("seconds", 0.0)), dict(c.get("metrics") or {}), t))
+                                float(c.get("seconds", 0.0)), dict(c.get("metrics") or {}), t,
+                                fit_seconds=_num(c.get("fit_seconds")),
+                                fitted_params=fitted if isinstance(fitted, dict) else None))
         for i, r in enumerate(d.get("references") or []):
             rw = f"{where}: references[{i}]"
             if not r.get("samples"):
