@@ -379,7 +379,8 @@ class Built:
         """One :class:`SamplingRun` per solver branch, all from the same prior sample."""
         device, dtype = self.device(), self.settings.torch_dtype()
         z = self.check_noise(noise) if noise is not None else self.noise()
-        x_T = (self.process.prior_std * z.to(torch.float64)).to(device=device, dtype=dtype)
+        x_T = self.process.prior_sample(z.to(torch.float64), torch.Generator().manual_seed(
+            self.settings.seed + 1)).to(device=device, dtype=dtype)
         start = parse_start(self.settings.start, "run.start")
         for b in self.branches:
             den, solver, ts, x0 = self.denoiser(b), self.solvers[b.solver], None, x_T
