@@ -104,3 +104,18 @@ def test_check_command(folder, tmp_path, capsys):
     assert main(["plugins", "check", str(folder / "broken.py")]) == 1
     assert "FAILED to import" in capsys.readouterr().out
     assert main(["plugins", "check", str(tmp_path / "missing.py")]) == 2
+
+
+def test_the_documented_example_passes_its_checks(tmp_path):
+    import re
+    from pathlib import Path
+    from studio.core.plugin_check import check_file
+    doc = Path(__file__).resolve().parents[2] / "docs" / "PLUGINS.md"
+    code = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)[0]
+    (tmp_path / "ralston_doc.py").write_text(code)
+    try:
+        rec, checks = check_file(str(tmp_path / "ralston_doc.py"))
+        assert rec.ok and rec.registered == ["solver:ralston"]
+        assert checks and all(c.passed for c in checks), [c.to_json() for c in checks]
+    finally:
+        SOLVERS._classes.pop("ralston", None)
