@@ -190,8 +190,8 @@ class DPMSolverV3(Solver):
     title = "DPM-Solver-v3 (empirical model statistics)"
     order = 3
     solver_order: int = param(3, "multistep order (Lagrange points of g)", min=1, max=3)
-    ems_samples: int = param(256, "trajectories the statistics are measured on", min=8)
-    ems_refine: int = param(4, "pilot steps per grid step (the statistics' knots)", min=1)
+    ems_samples: int = param(128, "trajectories the statistics are measured on", min=8)
+    ems_refine: int = param(3, "pilot steps per grid step (the statistics' knots)", min=1)
     statistics: str = param("l", "which statistics are fitted (the others are 0): l alone, l and b, "
                             "or the paper's l, s, b (see the module docstring)",
                             choices=("l", "l,b", "l,s,b"))
