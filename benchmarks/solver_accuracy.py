@@ -27,6 +27,11 @@ queried through the EDM process at equal log-SNR), every fitted method (the ``op
 schedule by gradient and by compass search, ``ld3``, ``bns``, ``amed``) with its fit's wall time
 and solves beside its error, against the best of the diffusers schedulers on the same x_T.
 Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average).
+
+Stochastic samplers have no ODE endpoint to compare with; ``--sde`` (or ``--sde-only``) adds their
+table: the sliced Wasserstein distance of 2000 samples to 20000 exact mixture samples per NFE, beside
+the floor (the SW between two exact sets of those sizes), written to
+benchmarks/results/solver_accuracy_sde.csv.
 """
 from __future__ import annotations
 
@@ -90,6 +95,51 @@ def run_ours(sid, schedule, nfe, net, proc, x_T):
         return None
     res = SamplingRun(Denoiser(net, proc), solver, x_T).run()
     return res.samples, res.nfe
+
+
+# -- stochastic samplers: distance to exact samples ----------------------------------------------
+SDE_ROWS = [("restart", {}), ("sa-solver", {}), ("sa-solver", {"tau": 0.5}),
+            ("pc", {"corrector": "lml"}), ("pc", {}), ("euler-maruyama", {}),
+            ("edm-stochastic", {}), ("dpm-solver++-2m-sde", {})]
+SDE_NFES = [20, 50, 100, 200]
+
+
+def sde_table(out_dir: str, particles: int = 2000) -> list[dict]:
+    from studio.core.metrics import sliced_wasserstein
+    proc, net, _ = setup(particles, 0)
+    g = torch.Generator().manual_seed(99)
+    ref = net.sample(20000, g)
+    floor = float(sliced_wasserstein(net.sample(particles, g), ref))
+    x_T = torch.randn(particles, 2, generator=torch.Generator().manual_seed(1),
+                      dtype=torch.float64) * SIGMA_MAX
+    rows = []
+    for sid, kw in SDE_ROWS:
+        label = sid + "".join(f" {k}={v}" for k, v in kw.items())
+        t1 = time.perf_counter()
+        for nfe in SDE_NFES:
+            try:
+                solver = build_solver(sid, {"nfe": nfe, **kw}, sid)
+                solver.num_steps()
+            except Exception:
+                continue
+            res = SamplingRun(Denoiser(net, proc), solver, x_T, seed=5).run()
+            rows.append({"label": label, "nfe_budget": nfe, "nfe": res.nfe,
+                         "sw": float(sliced_wasserstein(res.samples, ref)), "floor": floor})
+        print(f"  {label}: {time.perf_counter() - t1:.1f}s", flush=True)
+    print(f"\nsliced Wasserstein to exact samples ({particles} vs 20000; floor {floor:.4f}):")
+    print(f"{'sampler':34s}" + "".join(f"{'NFE ' + str(n):>11s}" for n in SDE_NFES))
+    for label in dict.fromkeys(r["label"] for r in rows):
+        cells = {r["nfe_budget"]: r["sw"] for r in rows if r["label"] == label}
+        print(f"{label:34s}" + "".join(f"{cells[n]:11.4f}" if n in cells else f"{'-':>11s}"
+                                        for n in SDE_NFES))
+    path = os.path.join(out_dir, "solver_accuracy_sde.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["label", "nfe_budget", "nfe", "sw", "floor"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "sw": f"{r['sw']:.6e}", "floor": f"{r['floor']:.6e}"})
+    print(f"wrote {path}")
+    return rows
 
 
 # -- diffusers peers ---------------------------------------------------------------------------
@@ -348,11 +398,19 @@ def main() -> int:
     ap.add_argument("--frontier", action="store_true", help="the NFE 5/10 frontier of the fitted "
                     "methods on several problems (solver_frontier.csv/.md) instead")
     ap.add_argument("--frontier-problems", default="2d,8d,32d,moons")
+    ap.add_argument("--only", default="", help="comma-separated solver ids (skips the peers)")
+    ap.add_argument("--schedules", default="", help="comma-separated schedules (default: all)")
+    ap.add_argument("--sde", action="store_true", help="also the stochastic samplers' table")
+    ap.add_argument("--sde-only", action="store_true", help="only the stochastic samplers' table")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
     if args.frontier:
         return frontier(args)
+    if args.sde or args.sde_only:
+        sde_table(args.out)
+        if args.sde_only:
+            return 0
 
     proc, net, x_T = setup(args.particles, args.seed)
     t0 = time.perf_counter()
@@ -365,6 +423,9 @@ def main() -> int:
     solvers = our_solvers()
     if args.quick:
         solvers = [s for s in solvers if s in ("euler", "heun", "dpm-solver++-2m", "unipc")]
+    if args.only:
+        solvers = [s for s in args.only.split(",") if s]
+    schedules = [s for s in args.schedules.split(",") if s] or SCHEDULES
     rows: list[dict] = []
 
     def add(label, family, schedule, nfe_budget, out):
@@ -376,18 +437,19 @@ def main() -> int:
 
     for sid in solvers:
         t1 = time.perf_counter()
-        for sched in SCHEDULES:
+        for sched in schedules:
             for nfe in nfes:
                 if sched == "optimized" and nfe > args.opt_max_nfe:
                     continue
                 add(f"{sid} {sched}", "studio", sched, nfe, run_ours(sid, sched, nfe, net, proc, x_T))
         print(f"  {sid}: {time.perf_counter() - t1:.1f}s", flush=True)
-    for label, (kind, make) in peer_configs().items():
+    for label, (kind, make) in ({} if args.only else peer_configs()).items():
         for nfe in nfes:
             add(label, "diffusers", label.rsplit(" ", 1)[1], nfe, run_peer(kind, make, nfe, net,
                                                                              proc, x_T))
 
-    csv_path = os.path.join(args.out, "solver_accuracy.csv")
+    csv_path = os.path.join(args.out, "solver_accuracy_subset.csv" if args.only
+                            else "solver_accuracy.csv")
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["label", "family", "schedule", "nfe_budget", "nfe", "rmse"])
         w.writeheader()
@@ -412,6 +474,9 @@ def main() -> int:
                   f"{kar['dpm-solver++-2m optimized']:.4g} "
                   f"({kar['dpm-solver++-2m karras'] / kar['dpm-solver++-2m optimized']:.2f}x)")
 
+    if args.only:   # a subset: table and CSV only (the figure needs every row)
+        print(f"\nwrote {csv_path}")
+        return 0
     # figure: (1) the schedules with dpm-solver++-2m; (2) every solver with Karras' schedule;
     # (3) the best studio rows at NFE 10 against the best configuration of each diffusers family
     schedules_panel = [f"dpm-solver++-2m {s}" for s in SCHEDULES]

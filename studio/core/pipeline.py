@@ -57,10 +57,10 @@ class RunSettings:
     device: str = "cpu"
     dtype: str = "float64"
     labels: Any = None
-    #: largest batch one network call gets (micro-batching); None: the whole batch
-    max_batch: Optional[int] = None
     #: where runs start (studio.core.start; None: from the prior)
     start: Any = None
+    #: largest batch one network call gets (micro-batching); None: the whole batch
+    max_batch: Optional[int] = None
 
     def torch_dtype(self) -> torch.dtype:
         """The dtype of the solver state (float32 when the network runs in half precision)."""
@@ -168,7 +168,7 @@ class Pipeline:
                                "nodes": {nid: n.to_dict() for nid, n in self.nodes.items()},
                                "links": [list(link) for link in self.links],
                                "run": {k: v for k, v in dataclasses.asdict(self.run).items()
-                                       if not (k in ("labels", "max_batch", "start")
+                                       if not (k in ("labels", "start", "max_batch")
                                                and v is None)}}
         out.update(copy.deepcopy(self.extra))
         return out
@@ -394,7 +394,8 @@ class Built:
             configure(DTYPES[self.settings.dtype] if self.settings.dtype in HALF else None,
                       self.settings.max_batch)
         z = self.check_noise(noise) if noise is not None else self.noise()
-        x_T = (self.process.prior_std * z.to(torch.float64)).to(device=device, dtype=dtype)
+        x_T = self.process.prior_sample(z.to(torch.float64), torch.Generator().manual_seed(
+            self.settings.seed + 1)).to(device=device, dtype=dtype)
         start = parse_start(self.settings.start, "run.start")
         for b in self.branches:
             den, solver, ts, x0 = self.denoiser(b), self.solvers[b.solver], None, x_T

@@ -12,6 +12,8 @@ points below t, after t itself. Kinds (``"kind"``, default ``"data"``):
   Stochastic Differential Equations"). With ``noise`` false x is taken as the state x_T itself, in
   the network's space (e.g. a state from ``studio invert`` at an intermediate time).
 
+``teleport`` (:mod:`studio.core.teleport`): ``{"kind": "teleport", "t": T}``.
+
 Other kinds register with :func:`register_start`: a class with ``parse(raw, where)`` (a
 classmethod returning an instance; errors name ``where``) and ``prepare(built, z, ts) ->
 (x_start, ts)`` (``built`` the :class:`studio.core.pipeline.Built`, ``z`` the run's standard-normal
@@ -19,6 +21,7 @@ noise [batch, *data_shape], ``ts`` the solver's full time grid).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -31,6 +34,8 @@ from .errors import PipelineError, StudioError
 #: start kind -> class
 START_KINDS: dict[str, type] = {}
 DEFAULT_KIND = "data"
+#: modules that register further start kinds (imported on first use: they import this module)
+_KIND_MODULES = ("studio.core.teleport",)
 
 
 def register_start(kind: str) -> Callable[[type], type]:
@@ -45,6 +50,8 @@ def parse_start(raw: Any, where: str = "run.start"):
     """The start object of a ``run.start`` value (None: start from the prior)."""
     if raw is None:
         return None
+    for mod in _KIND_MODULES:
+        importlib.import_module(mod)
     if not isinstance(raw, dict):
         raise PipelineError('start must be an object such as {"t": 0.5, "x": "x.npy"}', where)
     kind = raw.get("kind", DEFAULT_KIND)
