@@ -16,7 +16,7 @@ CLI still start. ``studio plugins`` lists what was loaded, from where, and what 
 
 The folder: ``STUDIO_PLUGIN_DIR`` if set, else ``<data folder>/plugins`` where the data folder is
 ``STUDIO_DATA_DIR`` or ``platformdirs.user_data_dir("diffusion-studio")`` (the app's data folder;
-see ``studio.app.comfort.paths``). ``STUDIO_NO_PLUGINS=1`` turns external plugins off.
+the same folder the app uses). ``STUDIO_NO_PLUGINS=1`` turns external plugins off.
 """
 from __future__ import annotations
 
