@@ -15,8 +15,8 @@ arguments). A plugin that fails to import is recorded with its error and skipped
 CLI still start. ``studio plugins`` lists what was loaded, from where, and what it registered.
 
 The folder: ``STUDIO_PLUGIN_DIR`` if set, else ``<data folder>/plugins`` where the data folder is
-``STUDIO_DATA_DIR`` or ``platformdirs.user_data_dir("diffusion-studio")`` (the app's data folder;
-the same folder the app uses). ``STUDIO_NO_PLUGINS=1`` turns external plugins off.
+``STUDIO_DATA_DIR`` or ``platformdirs.user_data_dir("diffusion-studio")``
+(the folder the app uses too). ``STUDIO_NO_PLUGINS=1`` turns external plugins off.
 """
 from __future__ import annotations
 
