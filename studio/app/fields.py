@@ -31,8 +31,18 @@ def describe(spec: ParamSpec) -> str:
         lines.append(f"range: [{lo}, {hi}]")
     if spec.choices is not None:
         lines.append("choices: " + ", ".join(map(str, spec.choices)))
-    lines.append("required" if spec.required else f"default: {json.dumps(spec.default)}")
+    lines.append(default_text(spec))
     return "\n".join(lines)
+
+
+def default_text(spec: ParamSpec) -> str:
+    """What an empty field means, in words: "(required)", "default: 0.1", or for a parameter
+    whose default is None "optional: empty means not used" (never "default: null")."""
+    if spec.required:
+        return "(required)"
+    if spec.default is None:
+        return "optional: empty means not used"
+    return f"default: {json.dumps(spec.default)}"
 
 
 def _optional(tp) -> bool:
@@ -138,8 +148,7 @@ class TextField(ParamField):
 
     def _make_editor(self):
         edit = QLineEdit()
-        edit.setPlaceholderText("(required)" if self.spec.required else
-                                f"default: {json.dumps(self.spec.default)}")
+        edit.setPlaceholderText(default_text(self.spec))
         edit.textEdited.connect(lambda _t: self.check())
         edit.editingFinished.connect(self.commit)
         return edit
@@ -232,8 +241,7 @@ class MatrixField(TextField):
 
     def _make_editor(self):
         edit = _PlainEdit()
-        edit.setPlaceholderText("(required)" if self.spec.required else
-                                f"default: {json.dumps(self.spec.default)}")
+        edit.setPlaceholderText(default_text(self.spec))
         edit.setTabChangesFocus(True)
         edit.setMaximumHeight(96)
         edit.setLineWrapMode(QPlainTextEdit.NoWrap)

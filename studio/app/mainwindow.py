@@ -10,7 +10,8 @@ import os
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QStyle
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter,
+                               QStyle)
 
 from ..core.errors import StudioError
 from .browser import ModelBrowser
@@ -28,10 +29,9 @@ from .runstate import RunState
 from .settings import AppSettings
 from .views.panel import TrajectoryPanel
 from .worker import RunController
+from .workspaces import EDITOR_DOCKS, DockMap, Workspaces
 
 FILE_FILTER = "Pipelines (*.json);;All files (*)"
-#: the widest minimum a workspace panel may impose on the window
-PANEL_MIN_WIDTH = 560
 
 
 class MainWindow(QMainWindow):
@@ -53,7 +53,8 @@ class MainWindow(QMainWindow):
 
         self.scene = NodeScene(self.doc, self)
         self.view = NodeView(self.scene)
-        self.setCentralWidget(self.view)
+        self.workspaces = Workspaces(self)
+        self.setCentralWidget(self.workspaces.stack)
         self.inspector = Inspector(self.doc)
         self.browser = ModelBrowser(self.settings)
         self.palette = Palette()
@@ -61,28 +62,41 @@ class MainWindow(QMainWindow):
         self.log_view = LogView(self.log)
 
         self._make_actions()
-        self.docks = {}
+        self.docks = DockMap(self.workspaces)
+        # the Pipeline workspace: the node canvas above the trajectories of the last run
+        self.pipeline_split = QSplitter(Qt.Vertical)
+        self.pipeline_split.setObjectName("pipelineSplit")
+        self.pipeline_split.addWidget(self.view)
+        self.pipeline_split.addWidget(self.panel)
+        self.pipeline_split.setStretchFactor(0, 2)
+        self.pipeline_split.setStretchFactor(1, 3)
+        self.add_workspace("pipeline", "Pipeline", self.pipeline_split, docks=EDITOR_DOCKS,
+                           tip="Build the pipeline on the canvas, run it and watch its trajectories")
         self._dock("browser", "Models", self.browser, Qt.LeftDockWidgetArea)
         self._dock("palette", "Nodes", self.palette, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["browser"], self.docks["palette"])
         self.docks["browser"].raise_()
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
-        self._dock("trajectories", "Trajectories", self.panel, Qt.BottomDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
         self.extra_menu_actions: dict[str, list[QAction]] = {}
         install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.addToolBar(self.workspaces.toolbar)
+        self.addToolBarBreak()
         self.toolbar = RunToolbar(self.doc, self.run_action, self.cancel_action, self)
         self.addToolBar(self.toolbar)
+        # the run settings belong to the pipeline: their toolbar shows on its workspace only
+        self.workspaces.changed.connect(lambda n: self.toolbar.setVisible(n == "pipeline"))
         self.progress = RunProgress(self.cancel_action)
         self.statusBar().addPermanentWidget(self.progress)
         build_menus(self)
 
         self._connect()
-        self.resize(1440, 920)
+        self.resize(1280, 800)
         self._default_sizes()
         self.settings.restore_layout(self)
+        self.workspaces.restore(self.settings)
         self.setAcceptDrops(True)
         self._title()
         self._request_preview()
@@ -99,13 +113,17 @@ class MainWindow(QMainWindow):
         self.docks[name] = dock
         return dock
 
-    def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
-                  tabify_with: str | None = None) -> QDockWidget:
-        """Add a dock panel (for workspaces in :mod:`studio.app.extensions`).
+    def add_workspace(self, name: str, title: str, widget, docks=(), tip: str = ""):
+        """Register a full-page workspace (a tab of the mode bar); ``docks`` names the shared
+        docks it shows ("browser", "palette", "inspector", "log"). Returns its page."""
+        return self.workspaces.add(name, title, widget, docks, tip)
 
-        A wide workspace may be narrowed (its content then shares the space) so that the window
-        still fits a laptop screen."""
-        widget.setMinimumWidth(min(widget.minimumSizeHint().width(), PANEL_MIN_WIDTH))
+    def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
+                  tabify_with: str | None = None):
+        """Add a panel (for :mod:`studio.app.extensions`): one for the bottom area (where the
+        workspaces used to dock) becomes a full-page workspace, any other a dock."""
+        if area == Qt.BottomDockWidgetArea:
+            return self.add_workspace(name, title, widget)
         dock = self._dock(name, title, widget, area)
         if tabify_with is not None and tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
@@ -118,7 +136,7 @@ class MainWindow(QMainWindow):
 
     def _default_sizes(self) -> None:
         self.resizeDocks([self.docks["browser"], self.docks["inspector"]], [270, 330], Qt.Horizontal)
-        self.resizeDocks([self.docks["trajectories"]], [520], Qt.Vertical)
+        self.pipeline_split.setSizes([300, 420])
         self.resizeDocks([self.docks["inspector"], self.docks["log"]], [560, 260], Qt.Vertical)
 
     def _action(self, text: str, slot, shortcut=None, icon=None, tip: str = "") -> QAction:
@@ -312,13 +330,25 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.report("Cannot run", str(exc))
             return False
-        self.controller.start(pipeline)
+        n = len(pipeline.of_type('solver'))
+        self.controller.start(pipeline, f"Sampling {self.doc.title} "
+                                        f"({n} branch{'es' if n != 1 else ''})")
         self.progress.begin()
         self.cancel_action.setEnabled(True)
+        self.show_results()
         r = self.doc.run
         self.log.info(f"run: {len(pipeline.of_type('solver'))} branch(es), batch {r.batch}, "
                       f"seed {r.seed}, {r.device}, {r.dtype}")
         return True
+
+    def show_results(self) -> None:
+        """Bring the trajectory view forward (after Run): the Pipeline workspace, with the view's
+        half of the page open if the user had collapsed it."""
+        self.workspaces.show("pipeline")
+        sizes = self.pipeline_split.sizes()
+        if len(sizes) == 2 and sizes[1] < 120:
+            total = sum(sizes) or 720
+            self.pipeline_split.setSizes([total * 2 // 5, total - total * 2 // 5])
 
     def cancel(self) -> None:
         if self.controller.cancel():
@@ -407,14 +437,14 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         for name, area in (("browser", Qt.LeftDockWidgetArea), ("palette", Qt.LeftDockWidgetArea),
-                           ("inspector", Qt.RightDockWidgetArea), ("log", Qt.RightDockWidgetArea),
-                           ("trajectories", Qt.BottomDockWidgetArea)):
+                           ("inspector", Qt.RightDockWidgetArea), ("log", Qt.RightDockWidgetArea)):
             dock = self.docks[name]
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.show()
         self.tabifyDockWidget(self.docks["browser"], self.docks["palette"])
         self.docks["browser"].raise_()
+        self.workspaces.reset()
         self._default_sizes()
 
     # -- window events -------------------------------------------------------------------------
@@ -440,5 +470,6 @@ class MainWindow(QMainWindow):
         self.preview.wait()
         self.browser.model.wait()
         self.closing.emit()
+        self.workspaces.save(self.settings)
         self.settings.save_layout(self)
         super().closeEvent(event)

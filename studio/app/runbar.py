@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
                                QToolBar, QWidget)
 
 from .document import PipelineDocument
+from .elide import ElidedLabel
 
 
 def devices() -> list[tuple[str, str]]:
@@ -79,6 +80,9 @@ class RunToolbar(QToolBar):
             w.blockSignals(False)
 
 
+STATUS_WORDS = {"finished": "done", "cancelled": "cancelled", "failed": "failed"}
+
+
 class RunProgress(QWidget):
     """Progress bar, ETA and a Cancel button, for the status bar."""
 
@@ -93,13 +97,29 @@ class RunProgress(QWidget):
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("Stop the run after the current step (Esc)")
         self.cancel.clicked.connect(cancel_action.trigger)
+        #: the jobs running now, in any workspace (else the last one, with how it ended)
+        self.job = ElidedLabel("", mode=Qt.ElideRight)
+        self.job.setMinimumWidth(80)
+        self.job.setMaximumWidth(360)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 4, 0)
+        lay.addWidget(self.job, 1)
         lay.addWidget(self.eta)
         lay.addWidget(self.bar)
         lay.addWidget(self.cancel)
         self._t0 = 0.0
         self.idle()
+        from .jobs import registry
+        self._jobs = registry()
+        self._jobs.changed.connect(self._jobs_changed)
+
+    def _jobs_changed(self) -> None:
+        active = self._jobs.active()
+        if active:
+            self.job.setText("▶ " + " · ".join(n[:1].upper() + n[1:] for n in active))
+        else:
+            name, status = self._jobs.last
+            self.job.setText(f"{name}: {STATUS_WORDS.get(status, status)}" if name else "")
 
     def begin(self) -> None:
         self._t0 = time.perf_counter()
