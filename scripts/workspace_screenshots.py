@@ -24,15 +24,21 @@ NAMES = {"pipeline": "main-window.png"}
 
 
 def wait(app, signal, start, timeout: float = 180.0) -> None:
+    """Start something and pump events until ``signal`` says it finished (status first, or a
+    queued job with its status)."""
     from studio.app.shots import pump
     done = {}
-    signal.connect(lambda *a: done.setdefault("args", a))
+
+    def got(*args):
+        first = args[0]
+        done.setdefault("status", getattr(first, "status", first))
+    signal.connect(got)
     if not start():
         raise SystemExit(f"could not start {start}")
     end = time.time() + timeout
-    while "args" not in done and time.time() < end:
+    while "status" not in done and time.time() < end:
         pump(app, 0.05)
-    if done.get("args", ("timeout",))[0] != "finished":
+    if done.get("status") != "finished":
         raise SystemExit(f"{start} did not finish: {done}")
 
 
@@ -66,6 +72,13 @@ def main() -> int:
     inv.model.set_solver_param("steps", 50)
     inv.sampler.batch.setValue(4)
     wait(app, inv.runFinished, inv.run)
+    # the queue: one queued run done (in the Gallery), two waiting behind a pause
+    wait(app, win.job_queue.jobFinished, win.queue_run)
+    win.job_queue.set_paused(True)
+    win.toolbar.seed.setValue(1)
+    win.queue_run()
+    win.toolbar.seed.setValue(2)
+    win.queue_run()
     win.comfort.store.wait()
     pump(app, 0.5)
     paths = grab_workspaces(win, out, prefix="", settle=0.4)

@@ -336,6 +336,17 @@ class ModelBrowser(QWidget):
         if idx.isValid():
             self.list.setCurrentIndex(idx)
 
+    def select_file(self, path: str) -> bool:
+        """Select the entry of a model file (a new training's): the model file's entry, never a
+        built-in of the same name. False if it is not listed."""
+        stem = os.path.basename(path).rsplit(".", 1)[0]
+        for i in reversed(range(len(self.model.entries))):
+            e = self.model.entries[i]
+            if e.name == stem and e.source != "built-in":
+                self.list.setCurrentIndex(self.model.index(i))
+                return True
+        return False
+
     def current(self) -> catalog.Entry | None:
         idx = self.list.currentIndex()
         return self.model.entries[idx.row()] if idx.isValid() else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
 
 class ElidedLabel(QLabel):
@@ -41,3 +41,19 @@ class ElidedLabel(QLabel):
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         fm = QFontMetrics(self.font())
         return QSize(fm.horizontalAdvance("x" * self._min_chars), super().minimumSizeHint().height())
+
+
+class StatusBar(QStatusBar):
+    """A status bar whose message is an elided label beside the permanent widgets, the whole
+    message in its tooltip: a long message never runs under them nor stops mid-letter."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.line = ElidedLabel("", mode=Qt.ElideRight)
+        self.line.setObjectName("statusLine")
+        self.line.setContentsMargins(4, 0, 4, 0)
+        self.addPermanentWidget(self.line, 1)
+        self.messageChanged.connect(self.line.setText)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - the label shows the message
+        pass

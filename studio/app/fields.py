@@ -24,7 +24,7 @@ INVALID_STYLE = "border: 1px solid #e0564a; background: #3a2422;"
 
 def describe(spec: ParamSpec) -> str:
     """The tooltip of a parameter: its doc, type, range, choices and default."""
-    lines = [spec.doc or spec.name, f"type: {spec.type_name}"]
+    lines = [spec.doc or spec.name, f"type: {spec.type_name.replace(' | null', '')}"]
     if spec.min is not None or spec.max is not None:
         lo = "-∞" if spec.min is None else f"{spec.min:g}"
         hi = "∞" if spec.max is None else f"{spec.max:g}"
@@ -37,11 +37,11 @@ def describe(spec: ParamSpec) -> str:
 
 def default_text(spec: ParamSpec) -> str:
     """What an empty field means, in words: "(required)", "default: 0.1", or for a parameter
-    whose default is None "optional: empty means not used" (never "default: null")."""
+    whose default is None "optional: leave empty to leave it unset" (never "default: null")."""
     if spec.required:
         return "(required)"
     if spec.default is None:
-        return "optional: empty means not used"
+        return "optional: leave empty to leave it unset"
     return f"default: {json.dumps(spec.default)}"
 
 

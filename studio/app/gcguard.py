@@ -25,6 +25,7 @@ class MainThreadGC(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._ticks = 0
+        self._stopped = False
         self._was_enabled = gc.isenabled()
         self._timer = QTimer(self)
         self._timer.setInterval(_TICK_MS)
@@ -39,6 +40,8 @@ class MainThreadGC(QObject):
         return self._timer.isActive()
 
     def _jobs_changed(self) -> None:
+        if self._stopped:
+            return
         if self._jobs.busy():
             if not self._timer.isActive():
                 gc.disable()
@@ -59,8 +62,12 @@ class MainThreadGC(QObject):
 
     def stop(self) -> None:
         """Collect once more here, then give collection back to the interpreter."""
+        self._stopped = True
         self._timer.stop()
-        self._jobs.changed.disconnect(self._jobs_changed)
+        try:
+            self._jobs.changed.disconnect(self._jobs_changed)
+        except (RuntimeError, TypeError):
+            pass
         gc.collect()
         if self._was_enabled:
             gc.enable()

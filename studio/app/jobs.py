@@ -117,9 +117,11 @@ class JobRegistry(QObject):
     """The runners with a job in flight, for the status bar (``changed`` when one starts/ends)."""
 
     changed = Signal()
+    _load_finished = Signal()       # emitted by a pool thread; delivered in the GUI thread
 
     def __init__(self):
         super().__init__()
+        self._load_finished.connect(lambda: self._load(-1))
         self._active: list[JobRunner] = []
         self._loads = 0                          # background loads in flight
         self.last: tuple[str, str] = ("", "")     # (name, status) of the last job that ended
@@ -292,6 +294,9 @@ class _Load(QRunnable):
             status, error = error_message(exc, "free some memory")
             if self.quiet or status == "cancelled":
                 error = error.splitlines()[0] if error else "cancelled"
+        finally:
+            # counted here, not by the Loader: a load whose Loader is gone still ends
+            registry()._load_finished.emit()
         try:
             self.signals.done.emit(self, result, error)
         except RuntimeError:      # the app is closing: nobody to tell
@@ -322,7 +327,6 @@ class Loader(QObject):
     def _done(self, load: _Load, result, error: str) -> None:
         if load in self._outstanding:
             self._outstanding.remove(load)
-            registry()._load(-1)
         if load.callback is not None:
             load.callback(result, error)
 

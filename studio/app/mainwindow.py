@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter,
                                QStyle)
 
@@ -17,6 +17,7 @@ from ..core.errors import StudioError
 from .browser import ModelBrowser
 from .document import PipelineDocument
 from .editor.palette import Palette
+from .elide import StatusBar
 from .extensions import install_all as install_extensions
 from .editor.scene import NodeScene
 from .editor.view import NodeView
@@ -24,6 +25,7 @@ from .inspector import Inspector
 from .log import LogModel, LogView
 from .menus import build_menus
 from .preview import PreviewService
+from .resources import is_shipped
 from .runbar import RunProgress, RunToolbar
 from .runstate import RunState
 from .settings import AppSettings
@@ -32,6 +34,19 @@ from .worker import RunController
 from .workspaces import EDITOR_DOCKS, DockMap, Workspaces
 
 FILE_FILTER = "Pipelines (*.json);;All files (*)"
+
+
+def _num_classes(entry) -> int:
+    """The classes a catalog model conditions on (0: unconditional; unknown counts as 0)."""
+    try:
+        c = entry.card()
+    except Exception:  # noqa: BLE001 - a card that cannot be read tells nothing
+        return 0
+    n = c.get("num_classes", (c.get("conditioning") or {}).get("num_classes", 0))
+    try:
+        return int(n or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class MainWindow(QMainWindow):
@@ -88,6 +103,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
         # the run settings belong to the pipeline: their toolbar shows on its workspace only
         self.workspaces.changed.connect(lambda n: self.toolbar.setVisible(n == "pipeline"))
+        self.setStatusBar(StatusBar())
         self.progress = RunProgress(self.cancel_action)
         self.statusBar().addPermanentWidget(self.progress)
         build_menus(self)
@@ -241,16 +257,34 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
-        if self.doc.path is None:
-            return self.save_as()
+        if self.doc.path is None or is_shipped(self.doc.path):
+            return self.save_as()      # a shipped example is never overwritten
         return self.save_to(self.doc.path)
 
     def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self, "Save pipeline", os.path.join(
-            self._folder(), self.doc.title), FILE_FILTER)
+            self._save_folder(), self.doc.title), FILE_FILTER)
         return self.save_to(path) if path else False
 
+    def _save_folder(self) -> str:
+        """Where Save As starts: the document's folder, or for a shipped file (an example) the
+        user's pipelines folder in the app's data folder."""
+        if self.doc.base_dir and not is_shipped(self.doc.path or self.doc.base_dir):
+            return self.doc.base_dir
+        from .comfort.paths import sub_dir
+        return str(sub_dir(self.settings.q, "pipelines"))
+
     def save_to(self, path: str) -> bool:
+        if is_shipped(path):
+            self.report("Cannot save", f"{path}: a file that ships with Diffusion Studio is "
+                        "never overwritten: save under another name (File > Save As)")
+            return False
+        old = self.doc.base_dir
+        if old and os.path.abspath(os.path.dirname(path)) != os.path.abspath(old):
+            # the data files a node names relative to the old folder stay found from the new one
+            from .comfort.pngio import _absolute
+            for node in self.doc.nodes.values():
+                node.params = _absolute(node.params, old)
         try:
             self.doc.save(path)
         except OSError as exc:
@@ -277,9 +311,18 @@ class MainWindow(QMainWindow):
             return
         nets = self.doc.of_type("network")
         if len(nets) == 1:
-            self.doc.set_kind(nets[0], node["kind"], node.get("params"))
+            drop = self.doc.run.labels is not None and not _num_classes(entry)
+            self.doc.undo_stack.beginMacro(f"Use {entry.title}")
+            try:
+                self.doc.set_kind(nets[0], node["kind"], node.get("params"))
+                if drop:       # labels an unconditional model cannot use: gone in the same edit
+                    self.doc.set_run("labels", None)
+            finally:
+                self.doc.undo_stack.endMacro()
             self.scene.select(nets[0:1])
-            self.log.info(f"network is now “{entry.title}”")
+            self.log.info(f"network is now “{entry.title}”" + (
+                "; it is unconditional, so the labels were dropped (Ctrl+Z brings both back)"
+                if drop else ""))
         else:
             self.view.add_node("network", node["kind"], node.get("params"))
 
@@ -320,6 +363,9 @@ class MainWindow(QMainWindow):
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> bool:
+        if (QGuiApplication.keyboardModifiers() & Qt.ShiftModifier
+                and getattr(self, "job_queue", None) is not None):
+            return self.queue_run()            # Shift+Run queues
         if self.controller.running:
             msg = "a run is already in progress: wait for it or cancel it (Esc)"
             self.log.warning(msg)
@@ -339,6 +385,23 @@ class MainWindow(QMainWindow):
         r = self.doc.run
         self.log.info(f"run: {len(pipeline.of_type('solver'))} branch(es), batch {r.batch}, "
                       f"seed {r.seed}, {r.device}, {r.dtype}")
+        return True
+
+    def queue_run(self) -> bool:
+        """Queue the pipeline as it is now (the Queue workspace runs it in its turn)."""
+        queue = getattr(self, "job_queue", None)
+        if queue is None:
+            return False
+        try:
+            job = queue.add(self.doc.to_pipeline(), self.doc.title, self.doc.base_dir)
+        except StudioError as exc:
+            self.report("Cannot queue", str(exc))
+            return False
+        n = len(queue.pending())
+        msg = f"queued “{job.title}” ({n} waiting)" + (" — the queue is paused" if queue.paused
+                                                         else "")
+        self.log.info(msg)
+        self.statusBar().showMessage(msg, 5000)
         return True
 
     def show_results(self) -> None:
@@ -469,6 +532,7 @@ class MainWindow(QMainWindow):
                 self.log.error("the run did not stop in time")
         self.preview.wait()
         self.browser.model.wait()
+        self.inspector.wait()
         self.closing.emit()
         self.workspaces.save(self.settings)
         self.settings.save_layout(self)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
 
 from .document import PipelineDocument
 from .elide import ElidedLabel
+from .runspecs import RUN_SPECS, limit
 
 
 def devices() -> list[tuple[str, str]]:
@@ -36,16 +37,14 @@ class RunToolbar(QToolBar):
         self.device = QComboBox()
         self.device.setToolTip("Where the run computes (CUDA/MPS appear when torch sees them)")
         self.batch = QSpinBox()
-        self.batch.setRange(1, 10_000_000)
+        limit(self.batch, "batch")
         self.batch.setSingleStep(100)
         self.batch.setKeyboardTracking(False)
-        self.batch.setToolTip("Number of samples (particles) per run")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
+        limit(self.seed, "seed")
         self.seed.setKeyboardTracking(False)
-        self.seed.setToolTip("Seed of the prior noise: the same seed gives the same samples")
         self.dtype = QComboBox()
-        self.dtype.addItems(["float64", "float32"])
+        self.dtype.addItems(list(RUN_SPECS["dtype"].choices))
         self.dtype.setToolTip("Precision of the run")
         for label, w in (("Device", self.device), ("Batch", self.batch), ("Seed", self.seed),
                          ("Precision", self.dtype)):

@@ -3,7 +3,6 @@ and selects it, and "Use in pipeline" makes it the pipeline's network."""
 from __future__ import annotations
 
 import json
-import os
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
@@ -42,12 +41,11 @@ def install(window) -> None:
     panel.useRequested.connect(window.use_model)
 
     def saved(path: str) -> None:
-        stem = os.path.basename(path).rsplit(".", 1)[0]
         browser = window.browser
 
         def select() -> None:
             browser.model.listed.disconnect(select)
-            browser.select(stem)
+            browser.select_file(path)
         browser.model.listed.connect(select)
         browser.refresh()
 

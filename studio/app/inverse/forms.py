@@ -15,6 +15,7 @@ from ...core.inverse.operators import OPERATORS
 from ...core.params import param_specs
 from .. import specs as kinds
 from ..fields import ParamField, make_field
+from ..runspecs import limit
 from .problem import METHODS, NEEDS_GRAD, SHARED, method_title, sr_factors
 
 HINT_STYLE = "color: #9aa4ae; font-size: 11px;"
@@ -165,12 +166,11 @@ class SamplerEditor(QWidget):
                               "one interval at a time)")
         self.combo.activated.connect(self._solver_chosen)
         self.batch = QSpinBox()
-        self.batch.setRange(1, 256)
-        self.batch.setToolTip("Posterior samples per method (the views show up to 36)")
+        limit(self.batch, "batch", cap=256,
+              doc="Posterior samples per method (the views show up to 36)")
         self.batch.valueChanged.connect(lambda v: model.set_run(batch=v))
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("Seed of the prior noise (the same for every method)")
+        limit(self.seed, "seed", doc="Seed of the prior noise (the same for every method)")
         self.seed.valueChanged.connect(lambda v: model.set_run(seed=v))
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)

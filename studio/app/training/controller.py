@@ -38,6 +38,28 @@ class _Control(TrainControl):
         return ok
 
 
+def _slug(name: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.").lower()
+
+
+def unique_model_name(name: str, entries=None) -> str:
+    """``name``, or ``name (2)``, ``name (3)``... so that no model the browser lists (built-in,
+    bundled, library) has the same title or file stem: two "Two moons" cannot be told apart."""
+    if entries is None:
+        from ...core import catalog
+        try:
+            entries = catalog.entries()
+        except Exception:  # noqa: BLE001 - a broken provider must not stop a training
+            entries = catalog.builtin()
+    titles = {e.title.strip().lower() for e in entries}
+    stems = {e.name.lower() for e in entries} | {_slug(e.title) for e in entries}
+    base, k, out = name.strip(), 2, name.strip()
+    while out.lower() in titles or _slug(out) in stems:
+        out, k = f"{base} ({k})", k + 1
+    return out
+
+
 def default_description(cfg: TrainConfig) -> str:
     obj = cfg.objective
     cond = ", class-conditional" if cfg.conditional else ""
@@ -96,7 +118,7 @@ class TrainingController(QObject):
         if self.running:
             return "a training is already running: pause or cancel it first"
         self.trainer, self.config, self.threads = None, config, threads
-        self.name = config.name or str(config.data.get("kind", "model"))
+        self.name = unique_model_name(config.name or str(config.data.get("kind", "model")))
         self.description = config.description or default_description(config)
         self.session.begin(config.optim.steps)
         self._launch(lambda: self._train(config, device, export))

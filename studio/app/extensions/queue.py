@@ -1,0 +1,49 @@
+"""The Queue workspace: Shift+Run (or Run > Queue run, Ctrl+Shift+R) queues the pipeline; queued
+runs go one after the other, survive a restart and land in the Gallery."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtGui import QAction, QKeySequence
+
+
+def install(window) -> None:
+    from ..comfort.paths import sub_dir
+    from ..jobqueue import JobQueue
+    from ..queue_panel import QueuePanel
+
+    queue = JobQueue(os.path.join(str(sub_dir(window.settings.q, "queue")), "queue.json"), window)
+    queue.busy_elsewhere = lambda: window.controller.running
+    window.job_queue = queue
+    panel = QueuePanel(queue)
+    window.queue_panel = panel
+    page = window.add_workspace("queue", "Queue", panel,
+                                tip="Queued runs: reorder, pause, cancel; they survive a restart")
+    queue.message.connect(window.log.add)
+    window.controller.finished.connect(lambda *_: queue.kick())   # after a direct run
+
+    def to_gallery(job, state) -> None:
+        comfort = getattr(window, "comfort", None)
+        if job.status == "finished" and comfort is not None and state.info is not None:
+            comfort.store.capture(job.pipeline, job.base_dir, state.info, state.results(),
+                                  source=f"queue: {job.title}")
+    queue.jobFinished.connect(to_gallery)
+
+    def open_pipeline(data: dict, base_dir) -> None:
+        if window._maybe_save():
+            window.doc.load_dict(data, source="queued job", path=None)
+            window.view.fit()
+            window.workspaces.show("pipeline")
+    panel.openRequested.connect(open_pipeline)
+
+    act = QAction("&Queue run", window)
+    act.setShortcut(QKeySequence("Ctrl+Shift+R"))
+    act.setToolTip("Queue the pipeline instead of running it now (Shift+Run)")
+    act.triggered.connect(window.queue_run)
+    window.queue_action = act
+    window.add_menu_action("&Run", act)
+    if queue.pending():
+        window.log.info(f"queue: {len(queue.pending())} queued run(s) restored, paused: press "
+                        "Resume queue in the Queue workspace to run them")
+    window.closing.connect(lambda: queue.shutdown())
+    page.queue = queue
