@@ -98,7 +98,7 @@ class RunProgress(QWidget):
         self.cancel.clicked.connect(cancel_action.trigger)
         #: the jobs running now, in any workspace (else the last one, with how it ended)
         self.job = ElidedLabel("", mode=Qt.ElideRight)
-        self.job.setMinimumWidth(80)
+        self.job.setMinimumWidth(220)
         self.job.setMaximumWidth(360)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 4, 0)
