@@ -45,7 +45,8 @@ class RunToolbar(QToolBar):
         self.seed.setKeyboardTracking(False)
         self.dtype = QComboBox()
         self.dtype.addItems(list(RUN_SPECS["dtype"].choices))
-        self.dtype.setToolTip("Precision of the run")
+        self.dtype.setToolTip("Precision of the run (bfloat16 / float16: diffusers networks "
+                              "compute in half precision; the solver state stays float32)")
         for label, w in (("Device", self.device), ("Batch", self.batch), ("Seed", self.seed),
                          ("Precision", self.dtype)):
             box = QWidget()

@@ -20,7 +20,9 @@ class RunParams:
     seed: int = param(0, "seed of the prior noise: the same seed gives the same samples",
                       min=0, max=MAX_SEED)
     device: str = param("cpu", "where the run computes: cpu, cuda:N or mps", ui="device")
-    dtype: str = param("float64", "precision of the run", choices=("float64", "float32"))
+    dtype: str = param("float64", "precision of the run (bfloat16 / float16: the network computes "
+                                  "in half precision, the solver state stays float32)",
+                       choices=("float64", "float32", "bfloat16", "float16"))
     labels: Any = param(None, "class labels for a class-conditional network: one class id, or a "
                               "list of one per sample (empty: unconditional)")
 

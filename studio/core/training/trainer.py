@@ -32,6 +32,7 @@ from ..modelfile import LoadedModel, ModelSpec, read_container, save_model, save
 from ..nn.denoising import DenoisingModel, default_time_input
 from .config import TrainConfig
 from .data import Data
+from .distributed import DistContext
 from .objectives import Objective
 
 CHECKPOINT_FORMAT = "studio.checkpoint/1"
@@ -126,9 +127,12 @@ def normalisation(data: Data) -> tuple[object, object]:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, device: str = "cpu", data: Data | None = None):
+    def __init__(self, config: TrainConfig, device: str = "cpu", data: Data | None = None,
+                 dist: "DistContext | None" = None):
         self.config = config
         self.device = torch.device(device)
+        #: data-parallel context (torchrun); each process trains its shard of the global batch
+        self.dist = dist or DistContext()
         where = config.source or "config"
         self.data = data if data is not None else config.build_dataset().load(config.seed)
         if len(self.data.x) == 0:
@@ -233,6 +237,10 @@ class Trainer:
             labels = labels.to(self.device)
         t = self.objective.sample_times(o.batch, g)
         eps = torch.randn(x0.shape, generator=g).to(self.device)
+        if self.dist.world > 1:  # this process's shard of the same global batch
+            part = self.dist.shard(o.batch)
+            x0, eps, t = x0[part], eps[part], t[part]
+            labels = labels[part] if labels is not None else None
         loss = self.objective.loss(self.model, x0, eps, t, labels)
         if not torch.isfinite(loss):
             raise StudioError(f"the loss became {float(loss)} at step {self.step + 1}; lower the "
@@ -242,12 +250,13 @@ class Trainer:
             group["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.average_gradients(self.model.net.parameters())
         if o.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), o.grad_clip)
         self.opt.step()
         self._update_ema()
         self.step += 1
-        self.last_loss = float(loss.detach())
+        self.last_loss = self.dist.mean(float(loss.detach()))
         return self.last_loss
 
     @torch.no_grad()
