@@ -15,6 +15,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)          # this checkout's studio, not an installed one
 SIZE = (1280, 800)   # the size of every docs screenshot (studio.app.shots.SIZE)
 
 
