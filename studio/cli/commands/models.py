@@ -52,7 +52,10 @@ def _print_card(card: dict) -> None:
         ("architecture", f"{card['architecture']['id']} {json.dumps(card['architecture']['config'])}"),
         ("parameters", f"{card['parameters']:,} ({card['size_bytes'] / 1e6:.2f} MB)"),
         ("predicts", "class logits (a noise-conditional classifier, for classifier guidance)"
-         if card["parameterization"] == "logits" else card["parameterization"]),
+         if card["parameterization"] == "logits" else
+         f"a flow map x_t -> x_s (time pair {card['flow_map']['time_pair']}, "
+         f"{card['flow_map']['velocity_parameterization']} parameterization)"
+         if card["parameterization"] == "flow-map" else card["parameterization"]),
         ("process", f"{card['process']['kind']} {json.dumps(card['process']['params'])}"),
         ("data", f"{d['kind']} {d['shape']}" + (f", range {d['range']}" if d["range"] else "")),
         ("normalisation", f"data = model x {d['normalisation']['scale']} + "
