@@ -1,4 +1,5 @@
-"""The job queue: pipeline runs queued (Shift+Run) instead of run at once, run one after the other.
+"""The job queue: pipeline runs (Shift+Run) and trainings queued instead of run at once, run one
+after the other.
 
 Each :class:`QueuedJob` holds the pipeline as it was when queued (its data-file paths made absolute,
 so that later edits or another folder do not change it). The :class:`JobQueue` runs the first
@@ -35,9 +36,11 @@ DONE = ("finished", "failed", "cancelled", "interrupted")
 @dataclass
 class QueuedJob:
     title: str
+    #: the pipeline of a run; for a training, its configuration (studio.train/1)
     pipeline: dict
     base_dir: str | None = None
-    kind: str = "run"
+    kind: str = "run"             # run | train
+    device: str = "cpu"           # a training's device (a run's is in its pipeline)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = PENDING
     message: str = ""
@@ -69,6 +72,7 @@ class JobQueue(QObject):
         self.controller = RunController(self.state, fps=10, parent=self)
         self.controller.finished.connect(self._finished)
         self._current: QueuedJob | None = None
+        self._training = None            # a TrainingController, made for the first training
         #: () -> bool: whether something else is sampling now (the window's own run)
         self.busy_elsewhere = lambda: False
         self.load()
@@ -83,6 +87,17 @@ class JobQueue(QObject):
         from .comfort.pngio import portable
         job = QueuedJob(title, portable(pipe.to_dict(), base_dir or pipe.base_dir),
                         base_dir or pipe.base_dir)
+        self.jobs.append(job)
+        self._save()
+        self.kick()
+        return job
+
+    def add_training(self, config: dict, title: str, device: str = "cpu") -> QueuedJob:
+        """Queue a training (``config``: studio.train/1; checked now). The model lands in the
+        user's library, as a training from the Training workspace does."""
+        from ..core.training import TrainConfig
+        TrainConfig.from_dict(copy.deepcopy(config))        # raises StudioError naming the field
+        job = QueuedJob(title, copy.deepcopy(config), kind="train", device=device)
         self.jobs.append(job)
         self._save()
         self.kick()
@@ -110,7 +125,7 @@ class JobQueue(QObject):
         if j is None:
             return False
         if j.status == RUNNING:
-            return self.controller.cancel()
+            return self._trainer().cancel() if j.kind == "train" else self.controller.cancel()
         if j.status == PENDING:
             j.status, j.message, j.ended = "cancelled", "cancelled before it ran", time.time()
             self._save()
@@ -134,15 +149,25 @@ class JobQueue(QObject):
 
     @property
     def running(self) -> bool:
-        return self.controller.running
+        return self.controller.running or (self._training is not None and self._training.running)
+
+    def _trainer(self):
+        if self._training is None:
+            from .training.controller import TrainingController
+            self._training = TrainingController(fps=5, parent=self)
+            self._training.finished.connect(self._train_finished)
+        return self._training
 
     # -- running -----------------------------------------------------------------------------------
     def kick(self) -> None:
         """Start the first pending job if nothing runs and the queue is not paused."""
-        if self.paused or self.controller.running or self.busy_elsewhere():
+        if self.paused or self.running or self.busy_elsewhere():
             return
         job = next(iter(self.pending()), None)
         if job is None:
+            return
+        if job.kind == "train":
+            self._start_training(job)
             return
         try:
             pipe = Pipeline.from_dict(copy.deepcopy(job.pipeline), job.base_dir, job.title)
@@ -158,7 +183,31 @@ class JobQueue(QObject):
         self.controller.start(pipe, f"Queue: {job.title}")
         self.jobStarted.emit(job)
 
-    def _finished(self, status: str, message: str) -> None:
+    def _start_training(self, job: QueuedJob) -> None:
+        from ..core.training import TrainConfig
+        try:
+            cfg = TrainConfig.from_dict(copy.deepcopy(job.pipeline))
+        except StudioError as exc:
+            job.status, job.message, job.ended = "failed", str(exc), time.time()
+            self._save()
+            self.kick()
+            return
+        job.status, job.message = RUNNING, ""
+        self._current = job
+        self._save()
+        why = self._trainer().start(cfg, job.device)
+        if why:
+            self._train_finished("failed", why)
+            return
+        self.jobStarted.emit(job)
+
+    def _train_finished(self, status: str, message: str) -> None:
+        job = self._current
+        if status == "finished" and job is not None:
+            message = f"model saved: {message}" if message else message
+        self._finished(status, message, state=None)
+
+    def _finished(self, status: str, message: str, state="run") -> None:
         job, self._current = self._current, None
         if job is not None:
             job.status, job.message, job.ended = status, message, time.time()
@@ -166,7 +215,7 @@ class JobQueue(QObject):
             level = {"finished": "ok", "cancelled": "warning"}.get(status, "error")
             self.message.emit(level, f"queue: {job.title} {status}" + (
                 f": {message.splitlines()[0]}" if message and status != "finished" else ""))
-            self.jobFinished.emit(job, self.state)
+            self.jobFinished.emit(job, self.state if state == "run" else None)
         self.kick()
 
     def shutdown(self, timeout_ms: int = 15000) -> bool:
@@ -174,6 +223,8 @@ class JobQueue(QObject):
         the restart."""
         job = self._current
         ok = self.controller.shutdown(timeout_ms)
+        if self._training is not None:
+            ok = self._training.shutdown(timeout_ms) and ok
         if job is not None:
             job.status, job.message = PENDING, ""
             self._save()

@@ -101,3 +101,22 @@ def test_the_queue_survives_a_window_restart(win, qtbot, settings):
                     timeout=60000)
     assert [j.status for j in w2.job_queue.jobs] == ["finished", "finished"]
     w2.close()
+
+
+def test_a_queued_training_lands_in_the_library(win, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "library"))
+    s = win.training_panel.settings
+    s.apply_preset("Two moons · MLP, eps on VP")
+    s.name.setText("Queued moons")
+    s.data.set("moons", {"n": 300})
+    s.arch.set("mlp", {"width": 16, "depth": 1, "emb_dim": 8})
+    s.budget.set_values({"steps": 4, "batch": 32})
+    s.optim.set_values({"warmup": 1})
+    s.preview.set_values({"every": 0, "count": 50, "steps": 4})
+    with qtbot.waitSignal(win.job_queue.jobFinished, timeout=60000) as blocker:
+        assert win.queue_training()
+    job, state = blocker.args
+    assert job.kind == "train" and state is None
+    assert job.status == "finished", job.message
+    assert (tmp_path / "library" / "queued-moons.safetensors").exists()
+    assert "queued-moons.safetensors" in job.message

@@ -1,10 +1,13 @@
-"""The Queue workspace: Shift+Run (or Run > Queue run, Ctrl+Shift+R) queues the pipeline; queued
-runs go one after the other, survive a restart and land in the Gallery."""
+"""The Queue workspace: Shift+Run (or Run > Queue run, Ctrl+Shift+R) queues the pipeline, Run >
+Queue training the Training workspace's settings; queued jobs go one after the other and survive
+a restart; runs land in the Gallery, trained models in the library."""
 from __future__ import annotations
 
 import os
 
 from PySide6.QtGui import QAction, QKeySequence
+
+from ...core.errors import StudioError
 
 
 def install(window) -> None:
@@ -24,7 +27,8 @@ def install(window) -> None:
 
     def to_gallery(job, state) -> None:
         comfort = getattr(window, "comfort", None)
-        if job.status == "finished" and comfort is not None and state.info is not None:
+        if (job.status == "finished" and comfort is not None and state is not None
+                and state.info is not None):
             comfort.store.capture(job.pipeline, job.base_dir, state.info, state.results(),
                                   source=f"queue: {job.title}")
     queue.jobFinished.connect(to_gallery)
@@ -42,6 +46,26 @@ def install(window) -> None:
     act.triggered.connect(window.queue_run)
     window.queue_action = act
     window.add_menu_action("&Run", act)
+    def queue_training() -> bool:
+        panel = getattr(window, "training_panel", None)
+        if panel is None:
+            return False
+        try:
+            cfg = panel.settings.config()
+            job = queue.add_training(cfg.to_dict(), f"Training {cfg.name or 'a model'}",
+                                     panel.settings.device_name())
+        except StudioError as exc:
+            window.report("Cannot queue the training", str(exc))
+            return False
+        window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
+        return True
+
+    train = QAction("Queue &training (Training settings)", window)
+    train.setToolTip("Queue a training with the Training workspace's settings; its model lands in "
+                     "your library")
+    train.triggered.connect(queue_training)
+    window.queue_training = queue_training
+    window.add_menu_action("&Run", train)
     if queue.pending():
         window.log.info(f"queue: {len(queue.pending())} queued run(s) restored, paused: press "
                         "Resume queue in the Queue workspace to run them")
