@@ -1,5 +1,5 @@
-"""The job queue: pipeline runs (Shift+Run) and trainings queued instead of run at once, run one
-after the other.
+"""The job queue: pipeline runs (Shift+Run), trainings and comparisons queued instead of run at
+once, run one after the other.
 
 Each :class:`QueuedJob` holds the pipeline as it was when queued (its data-file paths made absolute,
 so that later edits or another folder do not change it). The :class:`JobQueue` runs the first
@@ -36,10 +36,10 @@ DONE = ("finished", "failed", "cancelled", "interrupted")
 @dataclass
 class QueuedJob:
     title: str
-    #: the pipeline of a run; for a training, its configuration (studio.train/1)
+    #: the pipeline of a run; a training's configuration (studio.train/1); a comparison's spec
     pipeline: dict
     base_dir: str | None = None
-    kind: str = "run"             # run | train
+    kind: str = "run"             # run | train | compare
     device: str = "cpu"           # a training's device (a run's is in its pipeline)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     status: str = PENDING
@@ -73,6 +73,7 @@ class JobQueue(QObject):
         self.controller.finished.connect(self._finished)
         self._current: QueuedJob | None = None
         self._training = None            # a TrainingController, made for the first training
+        self._compare = None             # a TaskRunner, made for the first comparison
         #: () -> bool: whether something else is sampling now (the window's own run)
         self.busy_elsewhere = lambda: False
         self.load()
@@ -103,6 +104,52 @@ class JobQueue(QObject):
         self.kick()
         return job
 
+    def add_comparison(self, spec: dict, title: str) -> QueuedJob:
+        """Queue a comparison (``spec``: a CompareSpec's dict; checked now). The finished
+        comparison is saved (studio.compare/1) beside the queue; its path is the job's message."""
+        from ..core.compare import CompareSpec
+        CompareSpec.from_dict(copy.deepcopy(spec))
+        job = QueuedJob(title, copy.deepcopy(spec), kind="compare")
+        self.jobs.append(job)
+        self._save()
+        self.kick()
+        return job
+
+    def _comparer(self):
+        if self._compare is None:
+            from .compare.tasks import TaskRunner
+            self._compare = TaskRunner(self)
+            self._compare.finished.connect(self._compare_finished)
+        return self._compare
+
+    def _start_comparison(self, job: QueuedJob) -> None:
+        from ..core.compare import CompareSpec, ComparisonRun
+        spec = CompareSpec.from_dict(copy.deepcopy(job.pipeline))
+
+        def task(ctx):
+            run = ComparisonRun(spec, cancel=ctx.cancel)
+            for _res in run:
+                pass
+            return run.comparison
+        job.status, job.message = RUNNING, ""
+        self._current = job
+        self._save()
+        self._comparer().start(f"Queue: {job.title}", task)
+        self.jobStarted.emit(job)
+
+    def _compare_finished(self, _name: str, status: str, message: str, comparison) -> None:
+        job = self._current
+        if status == "finished" and comparison is not None and job is not None:
+            folder = os.path.join(os.path.dirname(self.path) if self.path else ".", "comparisons")
+            path = os.path.join(folder, f"{time.strftime('%Y%m%d-%H%M%S')}-{job.id}.json")
+            try:
+                os.makedirs(folder, exist_ok=True)
+                comparison.save(path)
+                message = path
+            except (OSError, StudioError) as exc:
+                status, message = "failed", f"cannot save the comparison: {exc}"
+        self._finished(status, message, state=None)
+
     def job(self, job_id: str) -> QueuedJob | None:
         return next((j for j in self.jobs if j.id == job_id), None)
 
@@ -125,6 +172,8 @@ class JobQueue(QObject):
         if j is None:
             return False
         if j.status == RUNNING:
+            if j.kind == "compare":
+                return self._comparer().cancel()
             return self._trainer().cancel() if j.kind == "train" else self.controller.cancel()
         if j.status == PENDING:
             j.status, j.message, j.ended = "cancelled", "cancelled before it ran", time.time()
@@ -149,7 +198,8 @@ class JobQueue(QObject):
 
     @property
     def running(self) -> bool:
-        return self.controller.running or (self._training is not None and self._training.running)
+        return (self.controller.running or (self._training is not None and self._training.running)
+                or (self._compare is not None and self._compare.running))
 
     def _trainer(self):
         if self._training is None:
@@ -168,6 +218,15 @@ class JobQueue(QObject):
             return
         if job.kind == "train":
             self._start_training(job)
+            return
+        if job.kind == "compare":
+            try:
+                self._start_comparison(job)
+            except StudioError as exc:
+                job.status, job.message, job.ended = "failed", str(exc), time.time()
+                self._current = None
+                self._save()
+                self.kick()
             return
         try:
             pipe = Pipeline.from_dict(copy.deepcopy(job.pipeline), job.base_dir, job.title)
@@ -225,6 +284,8 @@ class JobQueue(QObject):
         ok = self.controller.shutdown(timeout_ms)
         if self._training is not None:
             ok = self._training.shutdown(timeout_ms) and ok
+        if self._compare is not None:
+            ok = self._compare.shutdown(timeout_ms) and ok
         if job is not None:
             job.status, job.message = PENDING, ""
             self._save()

@@ -18,6 +18,7 @@ EMPTY = ("Nothing queued. Shift+Run (or Run > Queue run, Ctrl+Shift+R) queues th
 
 class QueuePanel(QWidget):
     openRequested = Signal(dict, object)        # pipeline dict, base_dir
+    openComparison = Signal(str)                # a finished queued comparison's file
 
     def __init__(self, queue: JobQueue, parent=None):
         super().__init__(parent)
@@ -92,8 +93,10 @@ class QueuePanel(QWidget):
 
     def _sync(self) -> None:
         j = self.queue.job(self.selected_id() or "")
-        for w in (self.up_button, self.down_button, self.open_button):
+        for w in (self.up_button, self.down_button):
             w.setEnabled(j is not None)
+        self.open_button.setEnabled(j is not None and (
+            j.kind == "run" or (j.kind == "compare" and j.status == "finished")))
         self.cancel_button.setEnabled(j is not None and j.status in (PENDING, RUNNING))
 
     def _progress(self) -> None:
@@ -117,5 +120,9 @@ class QueuePanel(QWidget):
 
     def _open(self) -> None:
         j = self.queue.job(self.selected_id() or "")
-        if j is not None:
+        if j is None:
+            return
+        if j.kind == "run":
             self.openRequested.emit(j.pipeline, j.base_dir)
+        elif j.kind == "compare" and j.status == "finished":
+            self.openComparison.emit(j.message)

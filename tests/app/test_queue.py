@@ -120,3 +120,20 @@ def test_a_queued_training_lands_in_the_library(win, qtbot, tmp_path, monkeypatc
     assert job.status == "finished", job.message
     assert (tmp_path / "library" / "queued-moons.safetensors").exists()
     assert "queued-moons.safetensors" in job.message
+
+
+def test_a_queued_comparison_is_saved_and_opens(win, qtbot):
+    from studio.core.compare import Comparison
+
+    from .test_compare_workspace import setup_form
+    setup_form(win.compare, solvers=("euler",), nfes="4", batch=24, metrics=("rmse", "nfe"))
+    with qtbot.waitSignal(win.job_queue.jobFinished, timeout=60000) as blocker:
+        assert win.queue_comparison()
+    job, _ = blocker.args
+    assert job.kind == "compare" and job.status == "finished", job.message
+    comp = Comparison.load(job.message)
+    assert len(comp.results) == 1
+    win.queue_panel.list.setCurrentRow(0)
+    assert win.queue_panel.open_button.isEnabled()
+    win.queue_panel.open_button.click()
+    assert win.workspaces.current == "compare" and win.compare.session.path == job.message

@@ -60,6 +60,32 @@ def install(window) -> None:
         window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
         return True
 
+    def queue_comparison() -> bool:
+        ws = getattr(window, "compare", None)
+        if ws is None:
+            return False
+        try:
+            spec = ws.setup.build_spec()
+            job = queue.add_comparison(spec.to_dict(), f"Comparison of {window.doc.title}")
+        except StudioError as exc:
+            window.report("Cannot queue the comparison", str(exc))
+            return False
+        window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
+        return True
+
+    def open_comparison(path: str) -> None:
+        ws = getattr(window, "compare", None)
+        if ws is not None and ws.open_path(path):
+            window.workspaces.show("compare")
+    panel.openComparison.connect(open_comparison)
+
+    comp = QAction("Queue &comparison (Comparison settings)", window)
+    comp.setToolTip("Queue a comparison with the Comparison workspace's settings; the result is "
+                    "saved and opens from the Queue")
+    comp.triggered.connect(queue_comparison)
+    window.queue_comparison = queue_comparison
+    window.add_menu_action("&Run", comp)
+
     train = QAction("Queue &training (Training settings)", window)
     train.setToolTip("Queue a training with the Training workspace's settings; its model lands in "
                      "your library")
