@@ -339,3 +339,20 @@ class Loader(QObject):
 
     def wait(self, ms: int = 10000) -> bool:
         return self._pool.waitForDone(ms)
+
+
+def start_thread(target: Callable[[], Any], name: str) -> threading.Thread:
+    """Start a plain daemon thread that the job registry counts as background work while it runs
+    (so the GUI-thread garbage collector guards it, see :mod:`studio.app.gcguard`). For work with
+    its own signalling; prefer :class:`JobRunner` (progress, cancel, messages) or :class:`Loader`."""
+    reg = registry()
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            reg._load_finished.emit()
+    reg._load(+1)
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread

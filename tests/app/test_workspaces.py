@@ -10,11 +10,13 @@ from .conftest import set_small, wait_run
 
 def test_every_workspace_is_a_page_in_order(win):
     assert "failed to load" not in win.log.text()       # every workspace installed
-    order = win.workspaces.order
-    assert order[:6] == ["pipeline", "compare", "diagnostics", "inverse", "training", "gallery"]
+    order = [n for n in win.workspaces.order if n != "edit"]     # Edit: another branch's page
+    assert order == ["pipeline", "compare", "diagnostics", "inverse", "training", "gallery",
+                     "queue"]
     bar = win.workspaces.bar
-    assert [bar.tabText(i) for i in range(bar.count())][:6] == [
-        "Pipeline", "Comparison", "Diagnostics", "Inverse problems", "Training", "Gallery"]
+    assert [bar.tabText(i) for i in range(bar.count()) if bar.tabText(i) != "Edit"] == [
+        "Pipeline", "Comparison", "Diagnostics", "Inverse problems", "Training", "Gallery",
+        "Queue"]
     # the old dock-style names still reach the pages (extensions written for docks keep working)
     assert win.docks["compare"].widget() is win.compare
     assert "trajectories" not in win.docks
@@ -28,10 +30,11 @@ def test_every_workspace_is_a_page_in_order(win):
 
 
 def test_adding_a_workspace_is_one_line(win):
-    page = win.add_workspace("edit", "Edit", QLabel("edit page"), docks=("log",))
-    assert win.workspaces.order.index("edit") == win.workspaces.order.index("inverse") + 1
+    page = win.add_workspace("sketch", "Sketch", QLabel("sketch page"), docks=("log",))
+    # a name without a place in ORDER goes before the Gallery
+    assert win.workspaces.order.index("sketch") == win.workspaces.order.index("gallery") - 1
     page.show()
-    assert win.workspaces.stack.currentWidget().widget().text() == "edit page"
+    assert win.workspaces.stack.currentWidget().widget().text() == "sketch page"
     assert win.docks["log"].isVisible() and not win.docks["inspector"].isVisible()
 
 

@@ -25,17 +25,18 @@ class InverseState(RunState):
         super().__init__()
         self._res: dict[str, list[tuple[int, float]]] = {}
         self._final: dict[str, float] = {}
+        self._traces: dict[str, list] = {}
         self._res_lock = threading.Lock()
 
     def begin(self, info, kinds) -> None:
         with self._res_lock:
             self._res = {b: [] for b in info.branches}
-            self._final = {}
+            self._final, self._traces = {}, {}
         super().begin(info, kinds)
 
     def reset(self) -> None:
         with self._res_lock:
-            self._res, self._final = {}, {}
+            self._res, self._final, self._traces = {}, {}, {}
         super().reset()
 
     def add_residual(self, branch: str, index: int, value: float) -> None:
@@ -59,6 +60,19 @@ class InverseState(RunState):
         """The residual of the run's samples (None until the branch has finished)."""
         with self._res_lock:
             return self._final.get(branch)
+
+    def set_trace(self, branch: str, trace: list) -> None:
+        """A particle method's per-step ESS and weights (``ParticleGuidance.trace``)."""
+        with self._res_lock:
+            self._traces[branch] = list(trace)
+
+    def trace(self, branch: str) -> list:
+        with self._res_lock:
+            return list(self._traces.get(branch, ()))
+
+    def traced(self) -> list[str]:
+        with self._res_lock:
+            return list(self._traces)
 
     def branches(self) -> list[str]:
         with self._res_lock:
@@ -87,6 +101,9 @@ class InverseWorker(SamplingWorker):
         with torch.no_grad():      # the samples are in data units
             xm = self._to_model(samples.to(torch.float64)) if self._to_model else samples
             self.state.set_final(run.branch, float(self._guidance[run.branch].residual(xm).mean()))
+        g = self._guidance[run.branch]
+        if getattr(g, "trace", None):
+            self.state.set_trace(run.branch, g.trace)
 
 
 class InverseController(RunController):
