@@ -15,7 +15,8 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIZE = (1440, 920)
+sys.path.insert(0, ROOT)          # this checkout's studio, not an installed one
+SIZE = (1280, 800)   # the size of every docs screenshot (studio.app.shots.SIZE)
 
 
 def pump(app, seconds: float) -> None:
@@ -73,7 +74,7 @@ def main() -> int:
         run(app, win)
     comfort.store.wait()
     pump(app, 0.5)
-    win.docks["gallery"].raise_()
+    win.workspaces.show("gallery")
     comfort.gallery.list.setCurrentRow(0)
     pump(app, 0.5)
     win.grab().save(os.path.join(out, "gallery.png"))

@@ -14,8 +14,7 @@ import os
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt,
-                            QThreadPool, QTimer, Signal)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListView, QPushButton, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
 from ..core import catalog
 from .backdrop import make_backdrop
 from .editor.view import NODE_MIME
+from .jobs import Loader
 from .views.branch import DENSITY_CMAP
 
 ENTRY_ROLE = Qt.UserRole + 1
@@ -61,38 +61,12 @@ def to_pixmap(rgb: np.ndarray, tag: str = "", size: int = THUMB) -> QPixmap:
 _PICTURES: dict[str, tuple | None] = {}
 
 
-class _PictureSignals(QObject):
-    done = Signal(str)
-    listed = Signal(int, object)       # generation, entries
-
-
-class _ListJob(QRunnable):
-    """Ask every catalog provider for its entries (reading model files' metadata can take a
-    while: it must not hold up the window)."""
-
-    def __init__(self, gen: int, folders: list[str], signals: _PictureSignals):
-        super().__init__()
-        self.gen, self.folders, self.signals = gen, folders, signals
-
-    def run(self) -> None:
-        entries = catalog.entries(self.folders)
-        try:
-            self.signals.listed.emit(self.gen, entries)
-        except RuntimeError:  # the browser is gone
-            pass
-
-
-class _PictureJob(QRunnable):
-    def __init__(self, key: str, entry: catalog.Entry, signals: _PictureSignals):
-        super().__init__()
-        self.key, self.entry, self.signals = key, entry, signals
-
-    def run(self) -> None:
-        _PICTURES[self.key] = density_rgb(self.entry)
-        try:
-            self.signals.done.emit(self.key)
-        except RuntimeError:  # the browser is gone
-            pass
+def _picture(key: str, entry: catalog.Entry) -> None:
+    try:
+        _PICTURES[key] = density_rgb(entry)
+    except Exception:  # noqa: BLE001 - a model without a picture keeps the blank one
+        _PICTURES[key] = None
+        raise
 
 
 class BrowserModel(QAbstractListModel):
@@ -108,13 +82,8 @@ class BrowserModel(QAbstractListModel):
         self.entries: list[catalog.Entry] = []
         self._icons: dict[str, QIcon] = {}
         self._queued: set[str] = set()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _PictureSignals(self)
-        self._signals.done.connect(self._picture_ready)
-        self._signals.listed.connect(self._listed)
-        self._list_pool = QThreadPool(self)
-        self._list_pool.setMaxThreadCount(1)
+        self._pictures = Loader(self)
+        self._lists = Loader(self)
         self._gen = 0
         self.entries = catalog.builtin()
 
@@ -139,7 +108,8 @@ class BrowserModel(QAbstractListModel):
             return self._icons[key]
         if key not in self._queued:
             self._queued.add(key)
-            self._pool.start(_PictureJob(key, e, self._signals))
+            self._pictures.submit(lambda: _picture(key, e),
+                                  lambda _r, _err: self._picture_ready(key))
         return self._blank()
 
     def _blank(self) -> QIcon:
@@ -157,15 +127,18 @@ class BrowserModel(QAbstractListModel):
                 self.dataChanged.emit(idx, idx, [Qt.DecorationRole])
 
     def wait(self, ms: int = 10000) -> bool:
-        return self._list_pool.waitForDone(ms) and self._pool.waitForDone(ms)
+        return self._lists.wait(ms) and self._pictures.wait(ms)
 
     def refresh(self) -> None:
         """List every provider's entries again (in the background; :attr:`listed` when done)."""
         self._gen += 1
-        self._list_pool.start(_ListJob(self._gen, list(self._folders()), self._signals))
+        gen, folders = self._gen, list(self._folders())
+        # reading model files' metadata can take a while: it must not hold up the window
+        self._lists.submit(lambda: catalog.entries(folders),
+                           lambda entries, error: self._listed(gen, entries or [], error))
 
-    def _listed(self, gen: int, entries: list) -> None:
-        if gen != self._gen:
+    def _listed(self, gen: int, entries: list, error: str = "") -> None:
+        if gen != self._gen or error:
             return
         self.beginResetModel()
         self.entries = entries
@@ -365,6 +338,17 @@ class ModelBrowser(QWidget):
         idx = self.model.index_of(name)
         if idx.isValid():
             self.list.setCurrentIndex(idx)
+
+    def select_file(self, path: str) -> bool:
+        """Select the entry of a model file (a new training's): the model file's entry, never a
+        built-in of the same name. False if it is not listed."""
+        stem = os.path.basename(path).rsplit(".", 1)[0]
+        for i in reversed(range(len(self.model.entries))):
+            e = self.model.entries[i]
+            if e.name == stem and e.source != "built-in":
+                self.list.setCurrentIndex(self.model.index(i))
+                return True
+        return False
 
     def current(self) -> catalog.Entry | None:
         idx = self.list.currentIndex()

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.errors import PipelineError, StudioError
+from ..core.errors import PipelineError, StudioError, json_problem
 from ..core.pipeline import FORMAT, LINKS, Pipeline, RunSettings, write_atomic
 from . import commands as cmd
 from . import specs
@@ -174,7 +174,7 @@ class PipelineDocument(QObject):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PipelineError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            raise PipelineError(json_problem(exc),
                                 path) from None
         self.load_dict(data, path, os.path.abspath(path))
 

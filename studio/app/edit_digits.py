@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import StudioError
+from .jobs import start_thread
 from .views.branch import BACKGROUND
 
 MODEL = "assets:digits.safetensors"
@@ -188,8 +189,7 @@ class DigitEditPanel(QWidget):
             except Exception as exc:  # noqa: BLE001 - shown to the user
                 self.finished.emit(None, f"{type(exc).__name__}: {exc}")
 
-        self._thread = threading.Thread(target=work, name="edit-digit", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(work, "edit-digit")     # counted by the job registry
         return True
 
     def _show(self, pane: int, img: np.ndarray) -> None:

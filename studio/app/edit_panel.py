@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
                                QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import StudioError
+from .jobs import start_thread
 from .views.branch import BACKGROUND
 
 SOLVERS = {"dopri5 (adaptive, exact round trip)": ("dopri5", {"rtol": 1e-8, "atol": 1e-8}),
@@ -204,8 +205,7 @@ class EditPanel(QWidget):
             except Exception as exc:  # noqa: BLE001 - shown to the user
                 self.finished.emit(None, f"{type(exc).__name__}: {exc}")
 
-        self._thread = threading.Thread(target=work, name="edit", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(work, "edit")     # counted by the job registry
         return True
 
     def _run_sdedit(self, pts, guidance, label) -> bool:
@@ -229,8 +229,7 @@ class EditPanel(QWidget):
             except Exception as exc:  # noqa: BLE001 - shown to the user
                 self.finished.emit(None, f"{type(exc).__name__}: {exc}")
 
-        self._thread = threading.Thread(target=work, name="sdedit", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(work, "sdedit")     # counted by the job registry
         return True
 
     def _show(self, pane: int, pts: np.ndarray) -> None:

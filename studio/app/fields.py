@@ -24,15 +24,25 @@ INVALID_STYLE = "border: 1px solid #e0564a; background: #3a2422;"
 
 def describe(spec: ParamSpec) -> str:
     """The tooltip of a parameter: its doc, type, range, choices and default."""
-    lines = [spec.doc or spec.name, f"type: {spec.type_name}"]
+    lines = [spec.doc or spec.name, f"type: {spec.type_name.replace(' | null', '')}"]
     if spec.min is not None or spec.max is not None:
         lo = "-∞" if spec.min is None else f"{spec.min:g}"
         hi = "∞" if spec.max is None else f"{spec.max:g}"
         lines.append(f"range: [{lo}, {hi}]")
     if spec.choices is not None:
         lines.append("choices: " + ", ".join(map(str, spec.choices)))
-    lines.append("required" if spec.required else f"default: {json.dumps(spec.default)}")
+    lines.append(default_text(spec))
     return "\n".join(lines)
+
+
+def default_text(spec: ParamSpec) -> str:
+    """What an empty field means, in words: "(required)", "default: 0.1", or for a parameter
+    whose default is None "optional: leave empty to leave it unset" (never "default: null")."""
+    if spec.required:
+        return "(required)"
+    if spec.default is None:
+        return "optional: leave empty to leave it unset"
+    return f"default: {json.dumps(spec.default)}"
 
 
 def _optional(tp) -> bool:
@@ -139,8 +149,7 @@ class TextField(ParamField):
 
     def _make_editor(self):
         edit = QLineEdit()
-        edit.setPlaceholderText("(required)" if self.spec.required else
-                                f"default: {json.dumps(self.spec.default)}")
+        edit.setPlaceholderText(default_text(self.spec))
         edit.textEdited.connect(lambda _t: self.check())
         edit.editingFinished.connect(self.commit)
         return edit
@@ -239,8 +248,7 @@ class MatrixField(TextField):
 
     def _make_editor(self):
         edit = _PlainEdit()
-        edit.setPlaceholderText("(required)" if self.spec.required else
-                                f"default: {json.dumps(self.spec.default)}")
+        edit.setPlaceholderText(default_text(self.spec))
         edit.setTabChangesFocus(True)
         edit.setMaximumHeight(96)
         edit.setLineWrapMode(QPlainTextEdit.NoWrap)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea,
                                QVBoxLayout, QWidget)
 
@@ -16,9 +16,11 @@ from . import specs
 from .document import UNSET, PipelineDocument
 from .editor.items import TYPE_COLORS
 from .fields import INVALID_STYLE, ParamField, make_field
+from .jobs import Loader
 
 
 class Inspector(QScrollArea):
+    readyChecked = Signal()          # the background check of the whole pipeline answered
     def __init__(self, doc: PipelineDocument, parent=None):
         super().__init__(parent)
         self.doc = doc
@@ -26,6 +28,9 @@ class Inspector(QScrollArea):
         self.selection: list[str] = []
         self.fields: dict[str, ParamField] = {}
         self._signature = None
+        self._ready_key, self._ready, self._ready_gen = None, None, 0
+        self.ready_problem: str | None = None
+        self._checker = Loader(self)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.NoFrame)
         self.setMinimumWidth(260)
@@ -87,16 +92,46 @@ class Inspector(QScrollArea):
             old.deleteLater()
         self.setWidget(page)
 
+    # -- readiness: "Ready to run" only once the pipeline really built ------------------------
+    def _status_html(self) -> str:
+        d = self.doc
+        problem = d.problem()
+        if problem is None:
+            key = repr((d.to_dict(), d.base_dir))
+            if self._ready_key != key:
+                self._ready_key, self._ready = key, None
+                self._ready_gen += 1
+                gen = self._ready_gen
+                from .readiness import check
+                data, base = d.to_dict(), d.base_dir
+                self._checker.submit(lambda: check(data, base),
+                                     lambda r, err: self._checked(gen, r, err))
+            if self._ready is None:
+                return "<span style='color:#8a949e'>Checking the pipeline…</span>"
+            problem = self._ready or None
+        self.ready_problem = problem
+        branches = len(d.of_type("solver"))
+        return (f"<span style='color:#e0564a'>Cannot run: {_esc(problem)}</span>" if problem
+                else f"<span style='color:#6cd27a'>Ready to run: {branches} solver "
+                     f"branch{'es' if branches != 1 else ''}</span>")
+
+    def wait(self, ms: int = 10000) -> bool:
+        return self._checker.wait(ms)
+
+    def _checked(self, gen: int, result, error: str) -> None:
+        if gen != self._ready_gen:
+            return                       # the pipeline changed since
+        self._ready = error or result or ""
+        if self.node_id is None and len(self.selection) <= 1:
+            self._rebuild_timer.start()
+        self.readyChecked.emit()
+
     def _summary(self, lay: QVBoxLayout) -> None:
         if len(self.selection) > 1:
             text = f"<b>{len(self.selection)} nodes selected</b><br>{', '.join(self.selection)}"
         else:
             d = self.doc
-            problem = d.problem()
-            branches = len(d.of_type("solver"))
-            status = (f"<span style='color:#e0564a'>Cannot run: {_esc(problem)}</span>" if problem
-                      else f"<span style='color:#6cd27a'>Ready to run: {branches} solver "
-                           f"branch{'es' if branches != 1 else ''}</span>")
+            status = self._status_html()
             text = (f"<b>{_esc(d.title)}</b><br>{len(d.nodes)} nodes, {len(d.links)} links<br>"
                     f"batch {d.run.batch} · seed {d.run.seed} · {d.run.device} · {d.run.dtype}"
                     f"<br><br>{status}<br><br><i>Select a node to edit its parameters.</i>")

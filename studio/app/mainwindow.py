@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QStyle
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter,
+                               QStyle)
 
 from ..core.errors import StudioError
 from .browser import ModelBrowser
 from .document import PipelineDocument
 from .editor.palette import Palette
+from .elide import StatusBar
 from .extensions import install_all as install_extensions
 from .editor.scene import NodeScene
 from .editor.view import NodeView
@@ -23,15 +25,28 @@ from .inspector import Inspector
 from .log import LogModel, LogView
 from .menus import build_menus
 from .preview import PreviewService
+from .resources import is_shipped
 from .runbar import RunProgress, RunToolbar
 from .runstate import RunState
 from .settings import AppSettings
 from .views.panel import TrajectoryPanel
 from .worker import RunController
+from .workspaces import EDITOR_DOCKS, DockMap, Workspaces
 
 FILE_FILTER = "Pipelines (*.json);;All files (*)"
-#: the widest minimum a workspace panel may impose on the window
-PANEL_MIN_WIDTH = 560
+
+
+def _num_classes(entry) -> int:
+    """The classes a catalog model conditions on (0: unconditional; unknown counts as 0)."""
+    try:
+        c = entry.card()
+    except Exception:  # noqa: BLE001 - a card that cannot be read tells nothing
+        return 0
+    n = c.get("num_classes", (c.get("conditioning") or {}).get("num_classes", 0))
+    try:
+        return int(n or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class MainWindow(QMainWindow):
@@ -53,7 +68,8 @@ class MainWindow(QMainWindow):
 
         self.scene = NodeScene(self.doc, self)
         self.view = NodeView(self.scene)
-        self.setCentralWidget(self.view)
+        self.workspaces = Workspaces(self)
+        self.setCentralWidget(self.workspaces.stack)
         self.inspector = Inspector(self.doc)
         self.browser = ModelBrowser(self.settings)
         self.palette = Palette()
@@ -61,28 +77,42 @@ class MainWindow(QMainWindow):
         self.log_view = LogView(self.log)
 
         self._make_actions()
-        self.docks = {}
+        self.docks = DockMap(self.workspaces)
+        # the Pipeline workspace: the node canvas above the trajectories of the last run
+        self.pipeline_split = QSplitter(Qt.Vertical)
+        self.pipeline_split.setObjectName("pipelineSplit")
+        self.pipeline_split.addWidget(self.view)
+        self.pipeline_split.addWidget(self.panel)
+        self.pipeline_split.setStretchFactor(0, 2)
+        self.pipeline_split.setStretchFactor(1, 3)
+        self.add_workspace("pipeline", "Pipeline", self.pipeline_split, docks=EDITOR_DOCKS,
+                           tip="Build the pipeline on the canvas, run it and watch its trajectories")
         self._dock("browser", "Models", self.browser, Qt.LeftDockWidgetArea)
         self._dock("palette", "Nodes", self.palette, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["browser"], self.docks["palette"])
         self.docks["browser"].raise_()
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
-        self._dock("trajectories", "Trajectories", self.panel, Qt.BottomDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
         self.extra_menu_actions: dict[str, list[QAction]] = {}
         install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.addToolBar(self.workspaces.toolbar)
+        self.addToolBarBreak()
         self.toolbar = RunToolbar(self.doc, self.run_action, self.cancel_action, self)
         self.addToolBar(self.toolbar)
+        # the run settings belong to the pipeline: their toolbar shows on its workspace only
+        self.workspaces.changed.connect(lambda n: self.toolbar.setVisible(n == "pipeline"))
+        self.setStatusBar(StatusBar())
         self.progress = RunProgress(self.cancel_action)
         self.statusBar().addPermanentWidget(self.progress)
         build_menus(self)
 
         self._connect()
-        self.resize(1440, 920)
+        self.resize(1280, 800)
         self._default_sizes()
         self.settings.restore_layout(self)
+        self.workspaces.restore(self.settings)
         self.setAcceptDrops(True)
         self._title()
         self._request_preview()
@@ -99,13 +129,17 @@ class MainWindow(QMainWindow):
         self.docks[name] = dock
         return dock
 
-    def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
-                  tabify_with: str | None = None) -> QDockWidget:
-        """Add a dock panel (for workspaces in :mod:`studio.app.extensions`).
+    def add_workspace(self, name: str, title: str, widget, docks=(), tip: str = ""):
+        """Register a full-page workspace (a tab of the mode bar); ``docks`` names the shared
+        docks it shows ("browser", "palette", "inspector", "log"). Returns its page."""
+        return self.workspaces.add(name, title, widget, docks, tip)
 
-        A wide workspace may be narrowed (its content then shares the space) so that the window
-        still fits a laptop screen."""
-        widget.setMinimumWidth(min(widget.minimumSizeHint().width(), PANEL_MIN_WIDTH))
+    def add_panel(self, name: str, title: str, widget, area=Qt.BottomDockWidgetArea,
+                  tabify_with: str | None = None):
+        """Add a panel (for :mod:`studio.app.extensions`): one for the bottom area (where the
+        workspaces used to dock) becomes a full-page workspace, any other a dock."""
+        if area == Qt.BottomDockWidgetArea:
+            return self.add_workspace(name, title, widget)
         dock = self._dock(name, title, widget, area)
         if tabify_with is not None and tabify_with in self.docks:
             self.tabifyDockWidget(self.docks[tabify_with], dock)
@@ -118,7 +152,7 @@ class MainWindow(QMainWindow):
 
     def _default_sizes(self) -> None:
         self.resizeDocks([self.docks["browser"], self.docks["inspector"]], [270, 330], Qt.Horizontal)
-        self.resizeDocks([self.docks["trajectories"]], [520], Qt.Vertical)
+        self.pipeline_split.setSizes([300, 420])
         self.resizeDocks([self.docks["inspector"], self.docks["log"]], [560, 260], Qt.Vertical)
 
     def _action(self, text: str, slot, shortcut=None, icon=None, tip: str = "") -> QAction:
@@ -223,16 +257,34 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
-        if self.doc.path is None:
-            return self.save_as()
+        if self.doc.path is None or is_shipped(self.doc.path):
+            return self.save_as()      # a shipped example is never overwritten
         return self.save_to(self.doc.path)
 
     def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self, "Save pipeline", os.path.join(
-            self._folder(), self.doc.title), FILE_FILTER)
+            self._save_folder(), self.doc.title), FILE_FILTER)
         return self.save_to(path) if path else False
 
+    def _save_folder(self) -> str:
+        """Where Save As starts: the document's folder, or for a shipped file (an example) the
+        user's pipelines folder in the app's data folder."""
+        if self.doc.base_dir and not is_shipped(self.doc.path or self.doc.base_dir):
+            return self.doc.base_dir
+        from .comfort.paths import sub_dir
+        return str(sub_dir(self.settings.q, "pipelines"))
+
     def save_to(self, path: str) -> bool:
+        if is_shipped(path):
+            self.report("Cannot save", f"{path}: a file that ships with Diffusion Studio is "
+                        "never overwritten: save under another name (File > Save As)")
+            return False
+        old = self.doc.base_dir
+        if old and os.path.abspath(os.path.dirname(path)) != os.path.abspath(old):
+            # the data files a node names relative to the old folder stay found from the new one
+            from .comfort.pngio import _absolute
+            for node in self.doc.nodes.values():
+                node.params = _absolute(node.params, old)
         try:
             self.doc.save(path)
         except OSError as exc:
@@ -259,9 +311,18 @@ class MainWindow(QMainWindow):
             return
         nets = self.doc.of_type("network")
         if len(nets) == 1:
-            self.doc.set_kind(nets[0], node["kind"], node.get("params"))
+            drop = self.doc.run.labels is not None and not _num_classes(entry)
+            self.doc.undo_stack.beginMacro(f"Use {entry.title}")
+            try:
+                self.doc.set_kind(nets[0], node["kind"], node.get("params"))
+                if drop:       # labels an unconditional model cannot use: gone in the same edit
+                    self.doc.set_run("labels", None)
+            finally:
+                self.doc.undo_stack.endMacro()
             self.scene.select(nets[0:1])
-            self.log.info(f"network is now “{entry.title}”")
+            self.log.info(f"network is now “{entry.title}”" + (
+                "; it is unconditional, so the labels were dropped (Ctrl+Z brings both back)"
+                if drop else ""))
         else:
             self.view.add_node("network", node["kind"], node.get("params"))
 
@@ -302,6 +363,9 @@ class MainWindow(QMainWindow):
 
     # -- running -------------------------------------------------------------------------------
     def run(self) -> bool:
+        if (QGuiApplication.keyboardModifiers() & Qt.ShiftModifier
+                and getattr(self, "job_queue", None) is not None):
+            return self.queue_run()            # Shift+Run queues
         if self.controller.running:
             msg = "a run is already in progress: wait for it or cancel it (Esc)"
             self.log.warning(msg)
@@ -312,13 +376,42 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.report("Cannot run", str(exc))
             return False
-        self.controller.start(pipeline)
+        n = len(pipeline.of_type('solver'))
+        self.controller.start(pipeline, f"Sampling {self.doc.title} "
+                                        f"({n} branch{'es' if n != 1 else ''})")
         self.progress.begin()
         self.cancel_action.setEnabled(True)
+        self.show_results()
         r = self.doc.run
         self.log.info(f"run: {len(pipeline.of_type('solver'))} branch(es), batch {r.batch}, "
                       f"seed {r.seed}, {r.device}, {r.dtype}")
         return True
+
+    def queue_run(self) -> bool:
+        """Queue the pipeline as it is now (the Queue workspace runs it in its turn)."""
+        queue = getattr(self, "job_queue", None)
+        if queue is None:
+            return False
+        try:
+            job = queue.add(self.doc.to_pipeline(), self.doc.title, self.doc.base_dir)
+        except StudioError as exc:
+            self.report("Cannot queue", str(exc))
+            return False
+        n = len(queue.pending())
+        msg = f"queued “{job.title}” ({n} waiting)" + (" — the queue is paused" if queue.paused
+                                                         else "")
+        self.log.info(msg)
+        self.statusBar().showMessage(msg, 5000)
+        return True
+
+    def show_results(self) -> None:
+        """Bring the trajectory view forward (after Run): the Pipeline workspace, with the view's
+        half of the page open if the user had collapsed it."""
+        self.workspaces.show("pipeline")
+        sizes = self.pipeline_split.sizes()
+        if len(sizes) == 2 and sizes[1] < 120:
+            total = sum(sizes) or 720
+            self.pipeline_split.setSizes([total * 2 // 5, total - total * 2 // 5])
 
     def cancel(self) -> None:
         if self.controller.cancel():
@@ -407,14 +500,14 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         for name, area in (("browser", Qt.LeftDockWidgetArea), ("palette", Qt.LeftDockWidgetArea),
-                           ("inspector", Qt.RightDockWidgetArea), ("log", Qt.RightDockWidgetArea),
-                           ("trajectories", Qt.BottomDockWidgetArea)):
+                           ("inspector", Qt.RightDockWidgetArea), ("log", Qt.RightDockWidgetArea)):
             dock = self.docks[name]
             dock.setFloating(False)
             self.addDockWidget(area, dock)
             dock.show()
         self.tabifyDockWidget(self.docks["browser"], self.docks["palette"])
         self.docks["browser"].raise_()
+        self.workspaces.reset()
         self._default_sizes()
 
     # -- window events -------------------------------------------------------------------------
@@ -439,6 +532,8 @@ class MainWindow(QMainWindow):
                 self.log.error("the run did not stop in time")
         self.preview.wait()
         self.browser.model.wait()
+        self.inspector.wait()
         self.closing.emit()
+        self.workspaces.save(self.settings)
         self.settings.save_layout(self)
         super().closeEvent(event)

@@ -34,6 +34,17 @@ class Menus:
             e.addAction(act)
 
         v = bar.addMenu("&View")
+        spaces = getattr(win, "workspaces", None)
+        if spaces is not None:
+            w = v.addMenu("&Workspace")
+            for name in spaces.order:
+                w.addAction(spaces.actions[name])
+            w.addSeparator()
+            w.addAction(spaces.next_action)
+            w.addAction(spaces.prev_action)
+            win.addAction(spaces.next_action)
+            win.addAction(spaces.prev_action)
+            v.addSeparator()
         for act in (win.fit_action, win.zoom_in_action, win.zoom_out_action):
             v.addAction(act)
         v.addSeparator()

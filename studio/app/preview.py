@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import copy
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..core.pipeline import Node, build_plugin
 from .backdrop import make_backdrop
+from .jobs import Loader
 from .specs import kind_title
 
 
-class _Signals(QObject):
-    done = Signal(int, object, str)   # generation, Backdrop or None, title
-
-
-class _Job(QRunnable):
-    def __init__(self, gen: int, node: dict, base_dir: str | None, signals: _Signals):
-        super().__init__()
-        self.gen, self.node, self.base_dir, self.signals = gen, node, base_dir, signals
-
-    def run(self) -> None:
-        try:
-            net = build_plugin(Node("network", "network", self.node["kind"], self.node["params"]),
-                               "network", self.base_dir)
-            bd = make_backdrop(net)
-        except Exception:  # noqa: BLE001 - no preview for a network that does not build
-            bd = None
-        try:
-            self.signals.done.emit(self.gen, bd, kind_title("network", self.node["kind"]))
-        except RuntimeError:  # the app is closing
-            pass
+def _backdrop(node: dict, base_dir: str | None):
+    net = build_plugin(Node("network", "network", node["kind"], node["params"]), "network", base_dir)
+    return make_backdrop(net), kind_title("network", node["kind"])
 
 
 class PreviewService(QObject):
@@ -38,10 +22,7 @@ class PreviewService(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self._done)
+        self._loader = Loader(self)
         self._gen = 0
         self._last_key = None
         self._pending = None
@@ -64,13 +45,16 @@ class PreviewService(QObject):
         if self._pending is None:
             return
         self._gen += 1
-        self._pool.start(_Job(self._gen, *self._pending, self._signals))
+        gen, (node, base_dir) = self._gen, self._pending
+        self._loader.submit(lambda: _backdrop(node, base_dir),
+                            lambda result, error: self._done(gen, result, error))
         self._pending = None
 
-    def _done(self, gen: int, backdrop, title: str) -> None:
-        if gen == self._gen and backdrop is not None:
-            self.ready.emit(backdrop, title)
+    def _done(self, gen: int, result, error: str) -> None:
+        # no preview for a network that does not build (the inspector says why)
+        if gen == self._gen and not error and result is not None:
+            self.ready.emit(*result)
 
     def wait(self, ms: int = 5000) -> bool:
         self._timer.stop()
-        return self._pool.waitForDone(ms)
+        return self._loader.wait(ms)

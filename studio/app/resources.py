@@ -59,3 +59,18 @@ def app_icon():
         if f.suffix == ".png":
             icon.addFile(str(f))
     return icon
+
+
+def is_shipped(path: str | Path | None) -> bool:
+    """Whether ``path`` is a file that ships with the app (an example pipeline, package data, the
+    bundle): such files are never written (Save acts as Save As into the user's folder)."""
+    if not path:
+        return False
+    try:
+        p = Path(path).resolve()
+    except OSError:
+        return False
+    roots = [PACKAGE] + [c.resolve() for c in example_candidates() if c.is_dir()]
+    if bundle_root() is not None:
+        roots.append(bundle_root().resolve())
+    return any(p == r or r in p.parents for r in roots)

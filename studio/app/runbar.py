@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
                                QToolBar, QWidget)
 
 from .document import PipelineDocument
+from .elide import ElidedLabel
+from .runspecs import RUN_SPECS, limit
 
 
 def devices() -> list[tuple[str, str]]:
@@ -35,16 +37,14 @@ class RunToolbar(QToolBar):
         self.device = QComboBox()
         self.device.setToolTip("Where the run computes (CUDA/MPS appear when torch sees them)")
         self.batch = QSpinBox()
-        self.batch.setRange(1, 10_000_000)
+        limit(self.batch, "batch")
         self.batch.setSingleStep(100)
         self.batch.setKeyboardTracking(False)
-        self.batch.setToolTip("Number of samples (particles) per run")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
+        limit(self.seed, "seed")
         self.seed.setKeyboardTracking(False)
-        self.seed.setToolTip("Seed of the prior noise: the same seed gives the same samples")
         self.dtype = QComboBox()
-        self.dtype.addItems(["float64", "float32", "bfloat16", "float16"])
+        self.dtype.addItems(list(RUN_SPECS["dtype"].choices))
         self.dtype.setToolTip("Precision of the run (bfloat16 / float16: diffusers networks "
                               "compute in half precision; the solver state stays float32)")
         for label, w in (("Device", self.device), ("Batch", self.batch), ("Seed", self.seed),
@@ -80,6 +80,9 @@ class RunToolbar(QToolBar):
             w.blockSignals(False)
 
 
+STATUS_WORDS = {"finished": "done", "cancelled": "cancelled", "failed": "failed"}
+
+
 class RunProgress(QWidget):
     """Progress bar, ETA and a Cancel button, for the status bar."""
 
@@ -94,13 +97,29 @@ class RunProgress(QWidget):
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("Stop the run after the current step (Esc)")
         self.cancel.clicked.connect(cancel_action.trigger)
+        #: the jobs running now, in any workspace (else the last one, with how it ended)
+        self.job = ElidedLabel("", mode=Qt.ElideRight)
+        self.job.setMinimumWidth(220)
+        self.job.setMaximumWidth(360)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 4, 0)
+        lay.addWidget(self.job, 1)
         lay.addWidget(self.eta)
         lay.addWidget(self.bar)
         lay.addWidget(self.cancel)
         self._t0 = 0.0
         self.idle()
+        from .jobs import registry
+        self._jobs = registry()
+        self._jobs.changed.connect(self._jobs_changed)
+
+    def _jobs_changed(self) -> None:
+        active = self._jobs.active()
+        if active:
+            self.job.setText("▶ " + " · ".join(n[:1].upper() + n[1:] for n in active))
+        else:
+            name, status = self._jobs.last
+            self.job.setText(f"{name}: {STATUS_WORDS.get(status, status)}" if name else "")
 
     def begin(self) -> None:
         self._t0 = time.perf_counter()

@@ -192,6 +192,12 @@ def check_screenshot(rep: Report, path: str, png: bytes, pipeline_dict: dict, si
 
 
 # -- the run ---------------------------------------------------------------------------------------
+def default_screenshot() -> str:
+    """Where the self-test's screenshot goes unless told: a new private folder (mode 0700) in the
+    temp directory, so that two users (or two self-tests) never write the same file."""
+    return os.path.join(tempfile.mkdtemp(prefix="studio-selftest-"), "selftest.png")
+
+
 def run_selftest(screenshot: str | None = None, pipeline: str | None = None,
                  timeout: float = 300.0, out=None) -> int:
     """Run the self-test; returns the exit code. ``pipeline``: a JSON (or PNG) to use instead of
@@ -202,7 +208,7 @@ def run_selftest(screenshot: str | None = None, pipeline: str | None = None,
     # offscreen, whatever the session: the self-test never shows a window
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     if screenshot is None:
-        screenshot = os.path.join(tempfile.gettempdir(), "diffusion-studio-selftest.png")
+        screenshot = default_screenshot()
     screenshot = os.path.abspath(screenshot)
     # the window first, so that its time after the process start is the start-up time
     try:

@@ -1,9 +1,10 @@
 """Sampling in a worker thread, driven by the engine's step events.
 
-:class:`RunController` lives in the UI thread. It starts one :class:`SamplingWorker` in a QThread
-per run (a second start while one runs is refused), and tells the views about new frames with a
-timer at most ~60 times a second, however fast the engine steps: the worker never floods the event
-loop, it only appends frames to the shared :class:`~studio.app.runstate.RunState`.
+:class:`RunController` lives in the UI thread. It runs one :class:`SamplingWorker` per run as a
+job of the app's job service (:mod:`studio.app.jobs`; a second start while one runs is refused),
+and tells the views about new frames on the service's throttled tick, at most ~60 times a second
+however fast the engine steps: the worker never floods the event loop, it only appends frames to
+the shared :class:`~studio.app.runstate.RunState`.
 
 The worker iterates every solver branch round-robin, one step at a time, so branches advance
 side by side; each branch is the engine's own :class:`~studio.core.runner.SamplingRun`, so the
@@ -13,16 +14,15 @@ the run before the next step.
 from __future__ import annotations
 
 import time
-import traceback
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
-from ..core.errors import Cancelled, StudioError
 from ..core.pipeline import Pipeline
 from ..core.runner import CancelToken
 from .backdrop import make_backdrop
+from .jobs import JobRunner
 from .runstate import MAX_IMAGES, MAX_POINTS, Frame, RunInfo, RunState
 from .specs import kind_title
 
@@ -30,53 +30,44 @@ from .specs import kind_title
 RECORD_LIMIT = 512 * 2 ** 20
 
 
-class SamplingWorker(QObject):
-    prepared = Signal(object)   # RunInfo
-    done = Signal()
+class SamplingWorker:
+    """One run of a pipeline, the job of a :class:`RunController` (called in its worker thread).
+
+    Subclasses adapt it through hooks rather than a run loop of their own: :meth:`titles` (the
+    branch titles), :meth:`on_step` (after each step event is recorded) and :meth:`on_branch_end`
+    (once a branch has its result)."""
 
     def __init__(self, pipeline: Pipeline, state: RunState, cancel: CancelToken):
-        super().__init__()
         self.pipeline, self.state, self.cancel = pipeline, state, cancel
 
-    @Slot()
-    def run(self) -> None:
-        status, message = "failed", ""
-        try:
-            status, message = self._run()
-        except Cancelled as exc:
-            status, message = "cancelled", str(exc)
-        except StudioError as exc:
-            message = str(exc)
-        except torch.cuda.OutOfMemoryError:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            message = ("CUDA out of memory: reduce the batch size, or run on the CPU "
-                       "(device selector in the toolbar)")
-        except MemoryError:
-            message = "out of memory: reduce the batch size"
-        except Exception as exc:  # noqa: BLE001 - a bug in a plugin must not take the app down
-            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-        finally:
-            self.state.end(status, message)
-            self.done.emit()
+    # -- hooks ---------------------------------------------------------------------------------
+    def titles(self, built) -> dict[str, str]:
+        return {b.solver: kind_title("solver", self.pipeline.nodes[b.solver].kind)
+                for b in built.branches}
 
-    def _run(self) -> tuple[str, str]:
+    def on_step(self, run, event, info: RunInfo) -> None:
+        """After a step event of ``run`` (a SamplingRun) has been recorded."""
+
+    def on_branch_end(self, run, info: RunInfo) -> None:
+        """After ``run`` has finished and its result is in the run state."""
+
+    # -- the run ---------------------------------------------------------------------------------
+    def __call__(self, ctx) -> None:
         built = self.pipeline.build()
         built.device()  # fails early with a readable message for an unavailable device
+        self.built = built
         net, proc = built.network, built.process
         backdrop = make_backdrop(net)
-        titles = {b.solver: kind_title("solver", self.pipeline.nodes[b.solver].kind)
-                  for b in built.branches}
         kinds = {b.solver: self.pipeline.nodes[b.solver].kind for b in built.branches}
         settings = built.settings
         numel = int(np.prod(net.data_shape))
         steps = max(s.num_steps() for s in built.solvers.values())
         record = settings.batch * numel * (steps + 2) * 16 < RECORD_LIMIT
-        info = RunInfo([b.solver for b in built.branches], titles, settings.batch, settings.seed,
-                       tuple(net.data_shape), backdrop, proc, net)
+        info = RunInfo([b.solver for b in built.branches], self.titles(built), settings.batch,
+                       settings.seed, tuple(net.data_shape), backdrop, proc, net)
         runs = list(built.runs(record=record, cancel=self.cancel))
         self.state.begin(info, kinds)
-        self.prepared.emit(info)
+        ctx.emit(("prepared", info))
         live = [(r, iter(r)) for r in runs]
         last = {r.branch: time.perf_counter() for r in runs}
         while live:
@@ -86,6 +77,7 @@ class SamplingWorker(QObject):
                 except StopIteration:
                     live.remove((r, it))
                     self.state.set_result(r.branch, r.result)
+                    self.on_branch_end(r, info)
                     if r.solver.denoise_final:
                         prev = self.state.frames(r.branch)[-1]
                         self._add(r.branch, info, prev.index, prev.steps, prev.t, r.result.samples,
@@ -95,8 +87,8 @@ class SamplingWorker(QObject):
                 dt, last[r.branch] = now - last[r.branch], now
                 self._add(r.branch, info, ev.index, ev.steps, ev.t, ev.x, ev.x0, ev.nfe, ev.elapsed,
                           dt if ev.index else 0.0)
+                self.on_step(r, ev, info)
                 time.sleep(0)   # let the UI thread take the GIL if it is waiting for it
-        return "finished", ""
 
     def _add(self, branch, info: RunInfo, index, steps, t, x, x0, nfe, elapsed, dt, final=False):
         bd = info.backdrop
@@ -124,7 +116,7 @@ class SamplingWorker(QObject):
 
 
 class RunController(QObject):
-    """Starts, cancels and reaps sampling workers; one run at a time."""
+    """Starts, cancels and reaps sampling runs, one at a time, through the app's job service."""
 
     started = Signal(object)        # RunInfo, once the pipeline is built
     updated = Signal()              # new frames (at most ~fps per second)
@@ -134,66 +126,60 @@ class RunController(QObject):
 
     def __init__(self, state: RunState | None = None, fps: float = 60.0, parent=None):
         super().__init__(parent)
-        self.min_interval = max(1, int(1000 / fps))
         self.state = state or RunState()
-        self._thread: QThread | None = None
+        self.runner = JobRunner(self, fps, advice="reduce the batch size")
+        self.runner.items.connect(self._on_items)
+        self.runner.tick.connect(self._poll)
+        self.runner.finished.connect(self._on_finished)
         self._worker: SamplingWorker | None = None
-        self._cancel: CancelToken | None = None
         self._seen = -1
-        self._timer = QTimer(self)
-        self._timer.setInterval(max(1, int(1000 / fps)))
-        self._timer.timeout.connect(self._poll)
         self.t_start = 0.0
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self.runner.running
 
-    def start(self, pipeline: Pipeline) -> str | None:
+    @property
+    def min_interval(self) -> int:
+        """The shortest time between two live updates (ms; the preview rate preference)."""
+        return self.runner.min_interval
+
+    @min_interval.setter
+    def min_interval(self, ms: int) -> None:
+        self.runner.min_interval = max(1, int(ms))
+
+    @property
+    def _thread(self):
+        return self.runner._thread
+
+    def start(self, pipeline: Pipeline, name: str = "Sampling") -> str | None:
         """Start a run; returns None, or why not (a run is already going)."""
         if self.running:
             return "a run is already in progress: wait for it or cancel it (Esc)"
-        self._cancel = CancelToken()
-        thread = QThread()
-        worker = (self.worker_class or SamplingWorker)(pipeline, self.state, self._cancel)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.prepared.connect(self._on_prepared)
-        # direct: quit() is thread-safe, and the UI thread may be blocked in shutdown()'s wait()
-        worker.done.connect(thread.quit, Qt.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        cancel = CancelToken()
+        self._worker = (self.worker_class or SamplingWorker)(pipeline, self.state, cancel)
         self.state.reset()
         self._seen = -1
-        self._timer.setInterval(self.min_interval)
         self.t_start = time.perf_counter()
-        thread.start()
-        self._timer.start()
+        self.runner.start(name, self._worker, cancel=cancel)
         return None
 
     def cancel(self) -> bool:
-        if self._cancel is not None and self.running:
-            self._cancel.cancel()
-            return True
-        return False
+        return self.runner.cancel()
 
     def shutdown(self, timeout_ms: int = 15000) -> bool:
         """Cancel and wait for the worker (closing the window). True if it stopped in time."""
-        if not self.running:
-            return True
-        self.cancel()
-        ok = self._thread.wait(timeout_ms)
-        if ok:
-            self._on_thread_finished()
-        return ok
+        return self.runner.shutdown(timeout_ms)
 
     def pace(self, cost_ms: float) -> None:
         """Space live updates so that drawing them takes at most half of the UI thread's time
         (60 per second when they are cheap, fewer when a frame is costly to draw)."""
-        self._timer.setInterval(int(min(250, max(self.min_interval, 2 * cost_ms))))
+        self.runner.pace(cost_ms)
 
-    def _on_prepared(self, info) -> None:
-        self.started.emit(info)
+    def _on_items(self, items) -> None:
+        for kind, payload in items:
+            if kind == "prepared":
+                self.started.emit(payload)
 
     def _poll(self) -> None:
         n = self.state.total_frames()
@@ -201,15 +187,12 @@ class RunController(QObject):
             self._seen = n
             self.updated.emit()
 
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:
-            return
-        self._timer.stop()
-        thread, worker = self._thread, self._worker
-        self._thread = self._worker = None
-        thread.wait()
-        worker.deleteLater()
-        thread.deleteLater()
+    def _on_finished(self, _name: str, status: str, message: str, _result) -> None:
+        self.state.end(status, message)
+        self._worker = None
         self._seen = -1
         self._poll()
-        self.finished.emit(self.state.status, self.state.message)
+        self.finished.emit(status, message)
+
+
+RunController.worker_class = SamplingWorker

@@ -24,13 +24,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.errors import Cancelled, StudioError
-
     parser, commands = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         argv = ["gui"]
     args = parser.parse_args(argv)
+    # after parsing: `studio --help` and argument errors never import the engine (nor torch)
+    from ..core.errors import Cancelled, StudioError
+
     try:
         return int(commands[args.command].run(args) or 0)
     except StudioError as exc:

@@ -35,3 +35,10 @@ class NonFiniteError(StudioError):
 
 class Cancelled(Exception):
     """A run was cancelled through its token."""
+
+
+def json_problem(exc) -> str:
+    """A JSONDecodeError in words: "not valid JSON: <what> at line L, column C". Some of the
+    decoder's messages end in "at" ("Unterminated string starting at"): said once, not twice."""
+    what = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg
+    return f"not valid JSON: {what} at line {exc.lineno}, column {exc.colno}"

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .atomic import write_atomic
-from .errors import ParamError, PipelineError, StudioError
+from .errors import ParamError, PipelineError, StudioError, json_problem
 from .guidance.base import Guidance
 from .model import Denoiser
 from .networks.base import Network
@@ -148,7 +148,7 @@ class Pipeline:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PipelineError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            raise PipelineError(json_problem(exc),
                                 source or "pipeline") from None
         return cls.from_dict(data, base_dir, source, strict)
 

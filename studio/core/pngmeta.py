@@ -17,7 +17,7 @@ import struct
 import zlib
 from typing import Any, Iterator
 
-from .errors import PipelineError
+from .errors import PipelineError, json_problem
 
 __all__ = ["KEY", "SIGNATURE", "embed", "write_png", "read_text", "read_pipeline", "has_pipeline",
            "load_pipeline", "is_png", "encode_png"]
@@ -160,8 +160,7 @@ def read_pipeline(source: str | bytes | os.PathLike) -> dict:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PipelineError(f"the embedded pipeline is not valid JSON: {exc.msg} at line "
-                            f"{exc.lineno}, column {exc.colno}", where) from None
+        raise PipelineError(f"the embedded pipeline is {json_problem(exc)}", where) from None
     if not isinstance(data, dict):
         raise PipelineError("the embedded pipeline is not a JSON object", where)
     return data

@@ -218,12 +218,9 @@ def test_the_window_has_the_workspace(win, qtbot):
     win.inverse_action.trigger()
     dock = win.docks["inverse"]
     assert dock.isVisible()
-    # the default window leaves the bottom dock too narrow for three columns: it floats out, as
-    # large as the screen allows
-    from studio.app.extensions.inverse import ROOMY
-    screen = win.screen().availableGeometry()
-    assert dock.isFloating()
-    assert dock.width() == min(ROOMY[0], screen.width() - 40)
+    # a full page of the window, with room for its three columns (no floating out any more)
+    assert win.workspaces.current == "inverse" and not dock.isFloating()
+    qtbot.waitUntil(lambda: dock.scroll.viewport().width() >= win.width() - 40, timeout=3000)
     # the panel's problems reach the window's log
     win.inverse_panel.model.failed.emit("Cannot open the image", "bad.png: not an image")
     assert "Cannot open the image" in win.log.text()

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ...core.library import bundled_dir
+from ..jobs import Loader
 from ..resources import example_files
 
 #: (file stem, title, text) of the examples the start page shows, in order
@@ -136,31 +137,17 @@ def render_example(path: Path, cancel=None):
     return np.ascontiguousarray(sample_picture(samples, backdrop.mode, backdrop, PICTURE))
 
 
-class _Signals(QObject):
-    done = Signal(str, object)        # example key, PNG bytes or None
-
-
-class _PictureJob(QRunnable):
-    def __init__(self, example: Example, cache: Path | None, signals: _Signals, cancel):
-        super().__init__()
-        self.example, self.cache, self.signals, self.cancel = example, cache, signals, cancel
-
-    def run(self) -> None:
-        png = None
-        if not self.cancel.cancelled:
-            try:
-                from ...core.pngmeta import encode_png
-                png = encode_png(render_example(self.example.path, self.cancel))
-                if self.cache is not None:
-                    from ...core.pipeline import write_atomic
-                    self.cache.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(str(self.cache), png)
-            except Exception:  # noqa: BLE001 - a card without a picture still opens
-                png = None
-        try:
-            self.signals.done.emit(self.example.key, png)
-        except RuntimeError:
-            pass
+def _picture(example: Example, cache: Path | None, cancel) -> bytes | None:
+    """The example's picture as PNG bytes (written to ``cache`` too); None once cancelled."""
+    if cancel.cancelled:
+        return None
+    from ...core.pngmeta import encode_png
+    png = encode_png(render_example(example.path, cancel))
+    if cache is not None:
+        from ...core.pipeline import write_atomic
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(str(cache), png)
+    return png
 
 
 class ExamplePictures(QObject):
@@ -173,10 +160,7 @@ class ExamplePictures(QObject):
         from ...core.runner import CancelToken
         self.cache_dir = cache_dir
         self.pictures: dict[str, bytes] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self._done)
+        self._loader = Loader(self)
         self._cancel = CancelToken()
         self._asked: set[str] = set()
 
@@ -196,7 +180,10 @@ class ExamplePictures(QObject):
                     return self.pictures[example.key]
             except OSError:
                 cache = None
-        self._pool.start(_PictureJob(example, cache, self._signals, self._cancel))
+        cancel = self._cancel
+        # a card without a picture still opens: a failed picture is no message
+        self._loader.submit(lambda: _picture(example, cache, cancel),
+                            lambda png, _error, k=example.key: self._done(k, png))
         return None
 
     def _done(self, key: str, png) -> None:
@@ -207,9 +194,9 @@ class ExamplePictures(QObject):
     def stop(self, ms: int = 20000) -> bool:
         """Cancel what is queued or running and wait for it."""
         self._cancel.cancel()
-        self._pool.clear()
-        return self._pool.waitForDone(ms)
+        self._loader.clear()
+        return self._loader.wait(ms)
 
     def wait(self, ms: int = 60000) -> bool:
-        return self._pool.waitForDone(ms)
+        return self._loader.wait(ms)
 

@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from ...core.pipeline import write_atomic
 from ...core.pngmeta import embed, encode_png
+from ..jobs import Loader
 from .pngio import META_KEY, portable, read_meta
 from .render import MAX_IMAGES, sample_picture
 
@@ -68,57 +69,24 @@ def _thumb(png: bytes) -> QImage:
     return img.scaled(THUMB, THUMB, Qt.KeepAspectRatio, Qt.SmoothTransformation)
 
 
-class _Signals(QObject):
-    added = Signal(object)        # GalleryItem
-    loaded = Signal(object)       # list[GalleryItem]
-    failed = Signal(str)
+def _write(path: str, samples: np.ndarray, mode: str, backdrop, pipeline: dict,
+           meta: dict) -> GalleryItem:
+    picture = sample_picture(samples, mode, backdrop)
+    png = embed(encode_png(picture), pipeline, extra={META_KEY: json.dumps(meta)})
+    write_atomic(path, png)
+    return GalleryItem(path, meta, _thumb(png))
 
 
-class _WriteJob(QRunnable):
-    def __init__(self, path: str, samples: np.ndarray, mode: str, backdrop, pipeline: dict,
-                 meta: dict, signals: _Signals):
-        super().__init__()
-        self.args = (path, samples, mode, backdrop, pipeline, meta)
-        self.signals = signals
-
-    def run(self) -> None:
-        path, samples, mode, backdrop, pipeline, meta = self.args
+def _read_all(folder: str) -> list[GalleryItem]:
+    items = []
+    for path in list_pngs(folder):
         try:
-            picture = sample_picture(samples, mode, backdrop)
-            png = embed(encode_png(picture), pipeline, extra={META_KEY: json.dumps(meta)})
-            write_atomic(path, png)
-            item = GalleryItem(path, meta, _thumb(png))
-        except Exception as exc:  # noqa: BLE001 - a gallery picture must never break a run
-            self._emit(self.signals.failed, f"gallery: cannot save {os.path.basename(path)}: {exc}")
-            return
-        self._emit(self.signals.added, item)
-
-    @staticmethod
-    def _emit(signal, value) -> None:
-        try:
-            signal.emit(value)
-        except RuntimeError:    # the window is gone
-            pass
-
-
-class _LoadJob(QRunnable):
-    def __init__(self, folder: str, signals: _Signals):
-        super().__init__()
-        self.folder, self.signals = folder, signals
-
-    def run(self) -> None:
-        items = []
-        for path in list_pngs(self.folder):
-            try:
-                with open(path, "rb") as fh:
-                    png = fh.read()
-            except OSError:
-                continue
-            items.append(GalleryItem(path, read_meta(png), _thumb(png)))
-        try:
-            self.signals.loaded.emit(items)
-        except RuntimeError:
-            pass
+            with open(path, "rb") as fh:
+                png = fh.read()
+        except OSError:
+            continue
+        items.append(GalleryItem(path, read_meta(png), _thumb(png)))
+    return items
 
 
 def list_pngs(folder: str) -> list[str]:
@@ -142,28 +110,30 @@ class GalleryStore(QObject):
         super().__init__(parent)
         self.folder = folder
         self.items: list[GalleryItem] = []
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.added.connect(self._added)
-        self._signals.loaded.connect(self._loaded)
-        self._signals.failed.connect(self.message)
+        self._loader = Loader(self)
         self._serial = 0
 
     def load(self) -> None:
         """Read the gallery folder in the background (:attr:`reset` when done)."""
-        self._pool.start(_LoadJob(self.folder, self._signals))
+        folder = self.folder
+        self._loader.submit(lambda: _read_all(folder), self._loaded)
 
     def wait(self, ms: int = 10000) -> bool:
-        return self._pool.waitForDone(ms)
+        return self._loader.wait(ms)
 
-    def _loaded(self, items: list) -> None:
+    def _loaded(self, items: list | None, error: str = "") -> None:
+        if error:
+            self.message.emit(f"gallery: cannot read {self.folder}: {error}")
+            return
         known = {i.path for i in self.items}
         self.items = sorted(self.items + [i for i in items if i.path not in known],
                             key=lambda i: i.name, reverse=True)
         self.reset.emit()
 
-    def _added(self, item: GalleryItem) -> None:
+    def _added(self, path: str, item: GalleryItem | None, error: str) -> None:
+        if error:   # a gallery picture must never break a run: a message, no item
+            self.message.emit(f"gallery: cannot save {os.path.basename(path)}: {error}")
+            return
         self.items.insert(0, item)
         self.added.emit(item)
         for old in self.items[MAX_ITEMS:]:
@@ -193,8 +163,9 @@ class GalleryStore(QObject):
                     "batch": int(info.batch), "nfe": int(res.nfe), "seconds": float(res.seconds),
                     "created": time.time(), "mode": mode, "data_shape": list(info.data_shape),
                     "source": source}
-            self._pool.start(_WriteJob(path, samples, mode, info.backdrop, data, meta,
-                                       self._signals))
+            args = (path, samples, mode, info.backdrop, data, meta)
+            self._loader.submit(lambda a=args: _write(*a),
+                                lambda item, error, p=path: self._added(p, item, error))
             n += 1
         return n
 

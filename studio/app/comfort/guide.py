@@ -26,7 +26,8 @@ PANELS = [
      "canvas."),
     ("inspector", "Inspector", "the parameters of the selected node, checked as you type, with "
      "each one's meaning; with nothing selected, whether the pipeline can run."),
-    ("trajectories", "Trajectories", "one live view per solver branch while a run goes; "
+    ("trajectories", "Trajectories", "below the canvas on the Pipeline page: one live view per "
+     "solver branch while a run goes (Run brings it forward); "
      "afterwards the scrubber and Play replay it step by step. Export PNG / NPZ save what you "
      "see or the whole run."),
     ("gallery", "Gallery", "every finished run, one picture per branch, with its seed and its "
@@ -94,11 +95,18 @@ def readme_section(title: str, path: Path | None = None) -> str | None:
 def guide_html(window=None) -> str:
     docks = getattr(window, "docks", {}) if window is not None else {}
     known = {k for k, _, _ in PANELS}
+    spaces = getattr(window, "workspaces", None)
+    pages = [spaces[n] for n in spaces.order] if spaces is not None else []
     rows = "".join(f"<li><b>{t}</b>: {html.escape(text)}</li>" for k, t, text in PANELS
-                   if k == "canvas" or not docks or k in docks)
+                   if k in ("canvas", "trajectories") or not docks or k in docks)
+    if pages:
+        rows += ("<li><b>Workspaces</b>: " + ", ".join(html.escape(p.title) for p in pages)
+                 + " — one full page each, chosen in the mode bar at the top (View &gt; "
+                 "Workspace, Ctrl+PgUp/PgDown); the docks a page shows are remembered per "
+                 "page.</li>")
     extra = [d.windowTitle() for name, d in docks.items() if name not in known]
     if extra:
-        rows += ("<li><b>Workspaces</b>: " + ", ".join(html.escape(t) for t in extra)
+        rows += ("<li><b>Other panels</b>: " + ", ".join(html.escape(t) for t in extra)
                  + " (View menu to show or hide them).</li>")
     concepts = "".join(f"<li><b>{t}</b>: {html.escape(text)}</li>" for t, text in CONCEPTS)
     links = "".join(f"<li><a href='readme:{html.escape(t)}'>{html.escape(t.strip('`'))}</a>: "

@@ -8,7 +8,7 @@ is up, offers to restore a crashed session's pipeline, else shows the start page
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 
 from . import autosave, prefs
@@ -33,8 +33,8 @@ class Comfort(QObject):
         self.gallery.openRequested.connect(self.open_png)
         self.gallery.message.connect(self._message)
         self.store.message.connect(window.log.warning)
-        window.add_panel("gallery", "Gallery", self.gallery, Qt.BottomDockWidgetArea,
-                         tabify_with="trajectories")
+        window.add_workspace("gallery", "Gallery", self.gallery,
+                             tip="Every finished run with its pipeline: reopen, export, compare")
 
         self.pictures = ExamplePictures(sub_dir(q, "thumbs"), self)
         self.start_page: StartPage | None = None
@@ -97,6 +97,9 @@ class Comfort(QObject):
         self.start_page.open()
 
     def training_dock(self):
+        spaces = getattr(self.win, "workspaces", None)
+        if spaces is not None and "training" in spaces:
+            return spaces["training"]
         return next((d for n, d in self.win.docks.items() if "train" in n.lower()), None)
 
     def examples(self):

@@ -16,6 +16,7 @@ from ...core.errors import ParamError, StudioError
 from ...core.pipeline import Pipeline
 from ...core.registry import PROCESSES, SCHEDULES, SOLVERS
 from ..fields import INVALID_STYLE
+from ..runspecs import limit
 from .axesbox import AxesBox, axis_targets
 
 CURRENT = "current"
@@ -134,11 +135,9 @@ class CompareSetup(QWidget):
         self.nfes.textChanged.connect(self._check_nfes)
         form.addRow("NFE budgets", self.nfes)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("Seed of the prior noise every cell starts from")
+        limit(self.seed, "seed", doc="Seed of the prior noise every cell starts from")
         self.batch = QSpinBox()
-        self.batch.setRange(1, 1_000_000)
-        self.batch.setToolTip("Samples per cell (the same noise for every cell)")
+        limit(self.batch, "batch", doc="Samples per cell (the same noise for every cell)")
         form.addRow("seed", self.seed)
         form.addRow("batch", self.batch)
         lay.addWidget(box)

@@ -70,6 +70,9 @@ class CompareWorkspace(QWidget):
         self.table = CompareTable(self.session)
         self.title = QLabel("<b>No comparison yet</b>")
         self.title.setTextFormat(Qt.RichText)
+        # wraps rather than pushing the buttons beside it out of the window
+        self.title.setWordWrap(True)
+        self.title.setMinimumWidth(160)
         self.open_button = self._tool("Open…", self.open_dialog, "Open a saved comparison "
                                       "(studio.compare/1, e.g. comparison.json of studio compare)")
         self.save_button = self._tool("Save…", self.save_dialog, "Save the whole comparison "
@@ -87,6 +90,9 @@ class CompareWorkspace(QWidget):
             menu.addAction("Everything to a folder…", self.export_folder_dialog)]
         self.export_button.setMenu(menu)
         self.export_button.setPopupMode(QToolButton.InstantPopup)
+        # the menu arrow drawn over the text read "Export," : the arrow is in the text instead
+        self.export_button.setText("Export ▾")
+        self.export_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
         self.open_cell_button = self._tool("Open cell in trajectories", self._open_selected,
                                            "Replay the selected cell step by step in the "
                                            "trajectory view (double-click a cell, or Enter)")
@@ -246,10 +252,7 @@ class CompareWorkspace(QWidget):
         win.controller.start(pipe)
         win.progress.begin()
         win.cancel_action.setEnabled(True)
-        dock = win.docks.get("trajectories")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        win.show_results()
         self.opened_cell = index
         win.log.info(f"trajectories of cell {cell.key} (its own pipeline, same noise: batch "
                      f"{pipe.run.batch}, seed {pipe.run.seed})")

@@ -5,56 +5,27 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from ...core.errors import StudioError
-from ...core.params import build, param_specs
+from ...core.params import param_specs
 from ..compare.tasks import TaskRunner
-from ..document import UNSET
-from ..fields import make_field
+from ..forms import SpecForm
 from .model import describe
 
 
-class ParamsForm(QWidget):
-    """A form for a params dataclass (e.g. LikelihoodSettings) from its declarations."""
+class ParamsForm(SpecForm):
+    """The app's form builder for a params dataclass (e.g. LikelihoodSettings)."""
 
     def __init__(self, cls, where: str, values: dict | None = None, hide=(), parent=None):
-        super().__init__(parent)
-        self.cls, self.where = cls, where
-        self.values: dict = dict(values or {})
-        self.fields = {}
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        for spec in param_specs(cls):
-            if spec.name in hide:
-                continue
-            f = make_field(spec, f"{where}.{spec.name}")
-            f.set_value(self.values.get(spec.name, spec.default), spec.name in self.values)
-            f.committed.connect(lambda v, n=spec.name: self._set(n, v))
-            label = QLabel(spec.name)
-            label.setToolTip(f.toolTip())
-            form.addRow(label, f)
-            self.fields[spec.name] = f
-
-    def _set(self, name, value) -> None:
-        if value is UNSET:
-            self.values.pop(name, None)
-        else:
-            self.values[name] = value
-
-    def set(self, name, value) -> None:
-        self.values[name] = value
-        if name in self.fields:
-            self.fields[name].set_value(value, True)
+        self.cls = cls
+        super().__init__([s for s in param_specs(cls) if s.name not in hide], where, values,
+                         parent)
 
     def build(self):
         """The dataclass instance; raises StudioError naming a bad field."""
-        for name, f in self.fields.items():
-            if f.error:
-                raise StudioError(f.error, f"{self.where}.{name}")
-        return build(self.cls, self.values, self.where)
+        return super().build(self.cls)
 
 
 class DiagnosticsPanel(QWidget):

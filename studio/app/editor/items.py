@@ -127,7 +127,10 @@ class NodeItem(QGraphicsObject):
             self.in_port.setPos(0, y)
         if self.out_port:
             self.out_port.setPos(WIDTH, y)
-        tip = f"{specs.TYPE_TITLES[self.ntype]} “{self.kind}”: {specs.kind_doc(self.ntype, kind)}"
+        # the header and subtitle are elided on the node: the tooltip has them whole
+        tip = (f"{self.ntype.upper()} · {self.kind} (id {self.node_id})\n"
+               f"{specs.kind_title(self.ntype, kind)}\n\n"
+               f"{specs.TYPE_TITLES[self.ntype]} “{self.kind}”: {specs.kind_doc(self.ntype, kind)}")
         if problem:
             tip += f"\n\nProblem: {problem}"
         self.setToolTip(tip)

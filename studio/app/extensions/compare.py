@@ -1,8 +1,6 @@
-"""Tools: the Comparison workspace and the Likelihood & diagnostics panel, docked beside the
-trajectory view."""
+"""The Comparison workspace (a page of the main window) and its Tools menu entries."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 
@@ -16,8 +14,9 @@ def install(window) -> None:
 
     ws = CompareWorkspace(window)
     window.compare = ws
-    dock = window.add_panel("compare", "Comparison", ws, Qt.BottomDockWidgetArea,
-                            tabify_with="trajectories")
+    ws.session.runner.started.connect(lambda _name: dock.show())   # the grid comes forward
+    dock = window.add_workspace("compare", "Comparison", ws,
+                                tip="Compare solvers, schedules and NFE budgets from the same noise")
     act = QAction("&Comparison workspace", window)
     act.setShortcut("Ctrl+Shift+C")
     act.setToolTip("Compare solvers, schedules and NFE budgets from the same noise")

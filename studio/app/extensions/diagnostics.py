@@ -1,8 +1,7 @@
-"""Tools: the Likelihood & diagnostics panel (2-D models: log-density, curl, density evolution),
-docked beside the trajectory view."""
+"""The Diagnostics workspace (2-D models: likelihood, log-density, curl, density evolution) and its
+Tools menu entry."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 
@@ -11,8 +10,9 @@ def install(window) -> None:
 
     panel = DiagnosticsPanel(window)
     window.diagnostics = panel
-    dock = window.add_panel("diagnostics", "Diagnostics", panel,
-                            Qt.BottomDockWidgetArea, tabify_with="trajectories")
+    dock = window.add_workspace("diagnostics", "Diagnostics", panel, docks=("browser",),
+                                tip="NLL of a data set, log-density, conservativity, density "
+                                    "evolution of the pipeline's model")
     act = QAction("&Likelihood && diagnostics", window)
     act.setShortcut("Ctrl+Shift+D")
     act.setToolTip("NLL of a data set, log-density, conservativity, density evolution")

@@ -1,11 +1,8 @@
-"""The inverse-problems workspace: a dock tabbed with the trajectories; Tools > Inverse problems."""
+"""The Inverse problems workspace (a page of the main window); Tools > Inverse problems."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
-
-#: the size the workspace floats out at when its dock is too narrow for it
-ROOMY = (1400, 800)
 
 
 class _CloseWatcher(QObject):
@@ -25,24 +22,16 @@ def install(window) -> None:
     from ..inverse.panel import InversePanel
 
     panel = InversePanel()
-    dock = window.add_panel("inverse", "Inverse problems", panel, Qt.BottomDockWidgetArea,
-                            tabify_with="trajectories")
+    page = window.add_workspace("inverse", "Inverse problems", panel,
+                                tip="Inpainting, super-resolution, deblurring… with a diffusion "
+                                    "prior")
+    panel.controller.started.connect(lambda _info: page.show())   # results come forward
     panel.message.connect(window.log.add)
     panel.problem.connect(window.report)
     window.inverse_panel = panel
 
     def show() -> None:
-        dock.show()
-        dock.raise_()
-        if not dock.isFloating() and dock.width() < ROOMY[0] - 200:
-            # three columns (problem, methods, results) need room: a narrow dock floats out
-            dock.setFloating(True)
-            screen = window.screen().availableGeometry() if window.screen() else None
-            w, h = ROOMY
-            if screen is not None:
-                w, h = min(w, screen.width() - 40), min(h, screen.height() - 60)
-            dock.resize(w, h)
-            dock.move(window.geometry().center() - dock.rect().center())
+        page.show()
 
     action = QAction("&Inverse problems", window)
     action.setToolTip("Inpainting, super-resolution, deblurring… with a diffusion prior")

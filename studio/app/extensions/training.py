@@ -1,12 +1,10 @@
-"""The training workspace: a "Training" panel (tabbed with the trajectories) and a Tools menu
-entry. A finished model lands in the user's model library; the model browser then lists it again
+"""The Training workspace (a page of the main window) and a Tools menu entry. A finished model lands in the user's model library; the model browser then lists it again
 and selects it, and "Use in pipeline" makes it the pipeline's network."""
 from __future__ import annotations
 
 import json
-import os
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
 
 from ...core.errors import StudioError
@@ -35,19 +33,19 @@ def install(window) -> None:
 
     panel = TrainingPanel()
     window.training_panel = panel
-    dock = window.add_panel("training", "Training", panel, Qt.BottomDockWidgetArea,
-                            tabify_with="trajectories")
+    dock = window.add_workspace("training", "Training", panel, docks=("browser",),
+                                tip="Train a model on 2-D data, digits or your images")
+    panel.started.connect(lambda _cfg: dock.show())     # the training's views come forward
     panel.message.connect(window.log.add)
     panel.problem.connect(window.report)
     panel.useRequested.connect(window.use_model)
 
     def saved(path: str) -> None:
-        stem = os.path.basename(path).rsplit(".", 1)[0]
         browser = window.browser
 
         def select() -> None:
             browser.model.listed.disconnect(select)
-            browser.select(stem)
+            browser.select_file(path)
         browser.model.listed.connect(select)
         browser.refresh()
 

@@ -7,42 +7,23 @@ from __future__ import annotations
 import dataclasses
 import html
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from ...core.inverse.operators import OPERATORS
 from ...core.params import param_specs
 from .. import specs as kinds
-from ..fields import ParamField, make_field
+from ..forms import SpecForm
+from ..runspecs import limit
 from .problem import METHODS, NEEDS_GRAD, SHARED, method_title, sr_factors
 
 HINT_STYLE = "color: #9aa4ae; font-size: 11px;"
 
 
-class ParamForm(QWidget):
-    """Fields for a list of parameter specs; emits (name, value or UNSET) on each commit."""
-
-    committed = Signal(str, object)
-
-    def __init__(self, param_specs_, where: str, parent=None):
-        super().__init__(parent)
-        self.fields: dict[str, ParamField] = {}
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignRight)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        for spec in param_specs_:
-            field = make_field(spec, f"{where}.{spec.name}")
-            field.committed.connect(lambda v, n=spec.name: self.committed.emit(n, v))
-            label = QLabel(spec.name)
-            label.setToolTip(field.toolTip())
-            form.addRow(label, field)
-            self.fields[spec.name] = field
-
-    def load(self, params: dict) -> None:
-        for name, field in self.fields.items():
-            field.set_value(kinds.effective(field.spec, params), name in params)
+class ParamForm(SpecForm):
+    """The app's form builder; emits (name, value or UNSET) on each commit and shows the values
+    the problem holds (:meth:`load`)."""
 
 
 def operator_specs(kind: str, prior) -> list:
@@ -165,12 +146,11 @@ class SamplerEditor(QWidget):
                               "one interval at a time)")
         self.combo.activated.connect(self._solver_chosen)
         self.batch = QSpinBox()
-        self.batch.setRange(1, 256)
-        self.batch.setToolTip("Posterior samples per method (the views show up to 36)")
+        limit(self.batch, "batch", cap=256,
+              doc="Posterior samples per method (the views show up to 36)")
         self.batch.valueChanged.connect(lambda v: model.set_run(batch=v))
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("Seed of the prior noise (the same for every method)")
+        limit(self.seed, "seed", doc="Seed of the prior noise (the same for every method)")
         self.seed.valueChanged.connect(lambda v: model.set_run(seed=v))
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)

@@ -1,7 +1,7 @@
 """The inverse-problem panel's model: one :class:`~.problem.Problem`, edited through methods that
 emit what changed, so that every view (mask canvas, measurement, forms) observes it.
 
-Slow work runs in a background pool: listing the model library and loading a data set (an image
+Slow work runs in the background (the job service's :class:`~studio.app.jobs.Loader`): listing the model library and loading a data set (an image
 folder can take seconds); the measurement y is recomputed lazily when a view asks for it.
 """
 from __future__ import annotations
@@ -11,37 +11,15 @@ import os
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ...core.errors import StudioError
 from ..document import UNSET
+from ..jobs import Loader
 from .problem import (DEFAULT_OP_PARAMS, METHODS, Problem, build_pipeline, default_mask,
                       export_pipeline, method_presets, operators_for, sr_factors)
 from .sources import Prior, analytic_priors, cached_dataset, image_from_file, load_dataset, \
     model_priors, prior_sample
-
-
-class _Signals(QObject):
-    done = Signal(str, int, object, str)      # job, generation, result, error
-
-
-class _Job(QRunnable):
-    def __init__(self, name: str, gen: int, fn, signals: _Signals):
-        super().__init__()
-        self.name, self.gen, self.fn, self.signals = name, gen, fn, signals
-
-    def run(self) -> None:
-        result, error = None, ""
-        try:
-            result = self.fn()
-        except StudioError as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - reported, never raised in a pool thread
-            error = f"{type(exc).__name__}: {exc}"
-        try:
-            self.signals.done.emit(self.name, self.gen, result, error)
-        except RuntimeError:      # the app is closing
-            pass
 
 
 class InverseModel(QObject):
@@ -67,10 +45,7 @@ class InverseModel(QObject):
         self._initialised = False
         self._op = self._y = None
         self.op_error: str | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self._job_done)
+        self._loader = Loader(self)
         self._gen = 0
         self._list_models = list_models
         self.active = False
@@ -92,7 +67,8 @@ class InverseModel(QObject):
     def _start(self, name: str, fn) -> None:
         if name == "data":                    # a newer data request supersedes older ones
             self._gen += 1
-        self._pool.start(_Job(name, self._gen, fn, self._signals))
+        gen = self._gen
+        self._loader.submit(fn, lambda result, error: self._job_done(name, gen, result, error))
 
     def _job_done(self, name: str, gen: int, result, error: str) -> None:
         if name == "models":
@@ -111,7 +87,7 @@ class InverseModel(QObject):
         self._data_ready(result)
 
     def wait(self, ms: int = 10000) -> bool:
-        return self._pool.waitForDone(ms)
+        return self._loader.wait(ms)
 
     def _set_loading(self, on: bool) -> None:
         if on != self.loading:

@@ -2,21 +2,19 @@
 
 :class:`InverseState` is the app's :class:`~studio.app.runstate.RunState` (so the trajectory views
 show x_t and the x0-prediction of every branch) with ``||y - A x0||`` per step and branch.
-:class:`InverseWorker` runs every method's branch round-robin in a worker thread, exactly as the
-main window's worker does, and records the residual of each step's x0-prediction through the
+:class:`InverseWorker` is the main window's worker (every method's branch round-robin, as a job of
+the app's job service), extended by its hooks: it records the residual of each step's x0-prediction through the
 guidance node's own :meth:`~studio.core.inverse.guidance.InverseGuidance.residual` (data units).
 """
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import torch
 
-from ..backdrop import make_backdrop
-from ..runstate import RunInfo, RunState
-from ..worker import RECORD_LIMIT, RunController, SamplingWorker
+from ..runstate import RunState
+from ..worker import RunController, SamplingWorker
 from .problem import method_title
 
 
@@ -82,58 +80,30 @@ class InverseState(RunState):
 
 
 class InverseWorker(SamplingWorker):
-    """The app's sampling worker with residuals; branch titles are the methods'."""
+    """The app's sampling worker with residuals, through its hooks; branch titles are the
+    methods'."""
 
-    def _run(self) -> tuple[str, str]:
-        built = self.pipeline.build()
-        built.device()
-        net, proc = built.network, built.process
-        backdrop = make_backdrop(net)
-        guidance = {b.solver: built.guidance[b.guidance] for b in built.branches}
-        titles = {b.solver: method_title(self.pipeline.nodes[b.guidance].kind, short=True)
-                  for b in built.branches}
-        kinds = {b.solver: self.pipeline.nodes[b.solver].kind for b in built.branches}
-        settings = built.settings
-        numel = int(np.prod(net.data_shape))
-        steps = max(s.num_steps() for s in built.solvers.values())
-        record = settings.batch * numel * (steps + 2) * 16 < RECORD_LIMIT
-        info = RunInfo([b.solver for b in built.branches], titles, settings.batch, settings.seed,
-                       tuple(net.data_shape), backdrop, proc, net)
-        runs = list(built.runs(record=record, cancel=self.cancel))
-        self.state.begin(info, kinds)
-        self.prepared.emit(info)
-        to_model = getattr(getattr(net, "spec", None), "to_model_units", None)
-        live = [(r, iter(r)) for r in runs]
-        last = {r.branch: time.perf_counter() for r in runs}
-        while live:
-            for r, it in list(live):
-                g = guidance[r.branch]
-                try:
-                    ev = next(it)
-                except StopIteration:
-                    live.remove((r, it))
-                    self.state.set_result(r.branch, r.result)
-                    prev = self.state.frames(r.branch)[-1]
-                    samples = r.result.samples
-                    with torch.no_grad():      # the samples are in data units
-                        xm = to_model(samples.to(torch.float64)) if to_model else samples
-                        self.state.set_final(r.branch, float(g.residual(xm).mean()))
-                    if getattr(g, "trace", None):
-                        self.state.set_trace(r.branch, g.trace)
-                    if r.solver.denoise_final:
-                        self._add(r.branch, info, prev.index, prev.steps, prev.t, samples, None,
-                                  r.result.nfe, r.result.seconds, 0.0, final=True)
-                    continue
-                now = time.perf_counter()
-                dt, last[r.branch] = now - last[r.branch], now
-                self._add(r.branch, info, ev.index, ev.steps, ev.t, ev.x, ev.x0, ev.nfe, ev.elapsed,
-                          dt if ev.index else 0.0)
-                if ev.x0 is not None:
-                    with torch.no_grad():
-                        self.state.add_residual(r.branch, ev.index,
-                                                float(g.residual(ev.x0.detach()).mean()))
-                time.sleep(0)   # let the UI thread take the GIL if it is waiting for it
-        return "finished", ""
+    def titles(self, built) -> dict[str, str]:
+        self._guidance = {b.solver: built.guidance[b.guidance] for b in built.branches}
+        net = built.network
+        self._to_model = getattr(getattr(net, "spec", None), "to_model_units", None)
+        return {b.solver: method_title(self.pipeline.nodes[b.guidance].kind, short=True)
+                for b in built.branches}
+
+    def on_step(self, run, event, info) -> None:
+        if event.x0 is not None:
+            with torch.no_grad():
+                self.state.add_residual(run.branch, event.index, float(
+                    self._guidance[run.branch].residual(event.x0.detach()).mean()))
+
+    def on_branch_end(self, run, info) -> None:
+        samples = run.result.samples
+        with torch.no_grad():      # the samples are in data units
+            xm = self._to_model(samples.to(torch.float64)) if self._to_model else samples
+            self.state.set_final(run.branch, float(self._guidance[run.branch].residual(xm).mean()))
+        g = self._guidance[run.branch]
+        if getattr(g, "trace", None):
+            self.state.set_trace(run.branch, g.trace)
 
 
 class InverseController(RunController):

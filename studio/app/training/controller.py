@@ -10,14 +10,11 @@ nothing escapes the worker thread.
 """
 from __future__ import annotations
 
-import traceback
-from typing import Callable
-
 import torch
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from ...core import library
-from ...core.errors import StudioError
+from ..jobs import JobRunner
 from ...core.training import (TrainConfig, TrainControl, Trainer, TrainFinished, TrainPreview,
                               TrainProgress)
 from .session import TrainingSession
@@ -41,33 +38,26 @@ class _Control(TrainControl):
         return ok
 
 
-class _Job(QObject):
-    """Runs ``fn() -> (status, message)`` in the worker thread; never raises."""
+def _slug(name: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.").lower()
 
-    done = Signal()
 
-    def __init__(self, fn: Callable[[], tuple[str, str]]):
-        super().__init__()
-        self.fn = fn
-        self.status, self.message = "failed", ""
-
-    @Slot()
-    def run(self) -> None:
+def unique_model_name(name: str, entries=None) -> str:
+    """``name``, or ``name (2)``, ``name (3)``... so that no model the browser lists (built-in,
+    bundled, library) has the same title or file stem: two "Two moons" cannot be told apart."""
+    if entries is None:
+        from ...core import catalog
         try:
-            self.status, self.message = self.fn()
-        except StudioError as exc:
-            self.message = str(exc)
-        except torch.cuda.OutOfMemoryError:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            self.message = ("CUDA out of memory: reduce the batch size or the network, or train "
-                            "on the CPU")
-        except MemoryError:
-            self.message = "out of memory: reduce the batch size or the network"
-        except Exception as exc:  # noqa: BLE001 - a bug must not take the app down
-            self.message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
-        finally:
-            self.done.emit()
+            entries = catalog.entries()
+        except Exception:  # noqa: BLE001 - a broken provider must not stop a training
+            entries = catalog.builtin()
+    titles = {e.title.strip().lower() for e in entries}
+    stems = {e.name.lower() for e in entries} | {_slug(e.title) for e in entries}
+    base, k, out = name.strip(), 2, name.strip()
+    while out.lower() in titles or _slug(out) in stems:
+        out, k = f"{base} ({k})", k + 1
+    return out
 
 
 def default_description(cfg: TrainConfig) -> str:
@@ -98,17 +88,15 @@ class TrainingController(QObject):
         self.name, self.description = "", ""
         self.threads: int | None = None
         self._control: _Control | None = None
-        self._thread: QThread | None = None
-        self._job: _Job | None = None
+        self.runner = JobRunner(self, fps, advice="reduce the batch size or the network")
+        self.runner.tick.connect(self._poll)
+        self.runner.finished.connect(self._on_finished)
         self._seen = -1
-        self._timer = QTimer(self)
-        self._timer.setInterval(max(1, int(1000 / fps)))
-        self._timer.timeout.connect(self._poll)
 
     # -- state ---------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self.runner.running
 
     @property
     def paused(self) -> bool:
@@ -134,7 +122,7 @@ class TrainingController(QObject):
         if self.running:
             return "a training is already running: pause or cancel it first"
         self.trainer, self.config, self.threads = None, config, threads
-        self.name = config.name or str(config.data.get("kind", "model"))
+        self.name = unique_model_name(config.name or str(config.data.get("kind", "model")))
         self.description = config.description or default_description(config)
         self.session.begin(config.optim.steps)
         self._launch(lambda: self._train(config, device, export))
@@ -175,14 +163,7 @@ class TrainingController(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel and wait for the worker (closing the window). True if it stopped in time."""
-        if not self.running:
-            return True
-        if self._control is not None:
-            self._control.cancel()
-        ok = self._thread.wait(timeout_ms)
-        if ok:
-            self._on_thread_finished()
-        return ok
+        return self.runner.shutdown(timeout_ms)
 
     # -- worker side ---------------------------------------------------------------------------
     def _train(self, config: TrainConfig | None, device: str | None, export: bool):
@@ -224,25 +205,16 @@ class TrainingController(QObject):
 
     # -- plumbing ------------------------------------------------------------------------------
     def _launch(self, fn) -> None:
-        self._control = _Control(self.session)
-        thread = QThread()
+        control = self._control = _Control(self.session)
         threads = self.threads
 
-        def run():
+        def run(_ctx):
             if threads:
                 # per thread: the UI thread's sampling keeps its own setting
                 torch.set_num_threads(threads)
             return fn()
-        job = _Job(run)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        # direct: quit() is thread-safe, and the UI thread may be blocked in shutdown()'s wait()
-        job.done.connect(thread.quit, Qt.DirectConnection)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._job = thread, job
         self._seen = -1
-        thread.start()
-        self._timer.start()
+        self.runner.start(f"Training {self.name}", run, on_cancel=control.cancel)
 
     def _poll(self) -> None:
         v = self.session.version
@@ -250,16 +222,9 @@ class TrainingController(QObject):
             self._seen = v
             self.updated.emit()
 
-    def _on_thread_finished(self) -> None:
-        if self._thread is None:
-            return
-        self._timer.stop()
-        thread, job = self._thread, self._job
-        self._thread = self._job = None
-        thread.wait()
-        status, message = job.status, job.message
-        job.deleteLater()
-        thread.deleteLater()
+    def _on_finished(self, _name: str, status: str, message: str, result) -> None:
+        if status == "finished":
+            status, message = result
         if status == "failed" and self.session.status == "exporting":
             message = f"the model could not be saved: {message}"
         self.session.set_status(status, message)

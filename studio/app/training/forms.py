@@ -8,15 +8,15 @@ the user set, so the configuration it produces stays as short as the JSON a user
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable
+from typing import Iterable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QLabel, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ...core.params import ParamSpec, param_specs
-from ..document import UNSET
 from ..fields import ParamField, TextField, make_field
+from ..forms import SpecForm as BaseSpecForm
+from ..forms import effective  # noqa: F401 - part of this module's interface
 
 
 class FolderField(TextField):
@@ -43,58 +43,12 @@ def make_form_field(spec: ParamSpec, where: str) -> ParamField:
     return make_field(spec, where)
 
 
-def effective(spec: ParamSpec, values: dict) -> Any:
-    if spec.name in values:
-        return values[spec.name]
-    return None if spec.required else spec.default
-
-
-class SpecForm(QWidget):
-    """One field per parameter spec; :meth:`values` holds the parameters the user set."""
-
-    changed = Signal()
+class SpecForm(BaseSpecForm):
+    """The app's form builder (:class:`studio.app.forms.SpecForm`) with folder fields."""
 
     def __init__(self, specs: Iterable[ParamSpec], where: str, values: dict | None = None,
                  parent=None):
-        super().__init__(parent)
-        self.where = where
-        self.specs = {s.name: s for s in specs}
-        self._values: dict = dict(values or {})
-        self.fields: dict[str, ParamField] = {}
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setLabelAlignment(Qt.AlignRight)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        for spec in self.specs.values():
-            field = make_form_field(spec, f"{where}.{spec.name}")
-            field.committed.connect(lambda value, name=spec.name: self._commit(name, value))
-            label = QLabel(spec.name.replace("_", " "))
-            label.setToolTip(field.toolTip())
-            form.addRow(label, field)
-            self.fields[spec.name] = field
-        self.load()
-
-    def values(self) -> dict:
-        return dict(self._values)
-
-    def set_values(self, values: dict | None) -> None:
-        self._values = {k: v for k, v in (values or {}).items() if k in self.specs}
-        self.load()
-
-    def load(self) -> None:
-        for name, field in self.fields.items():
-            field.set_value(effective(field.spec, self._values), name in self._values)
-
-    def problems(self) -> list[str]:
-        """Fields holding text that is not a valid value (not applied)."""
-        return [f"{self.where}.{n}: {f.error}" for n, f in self.fields.items() if f.error]
-
-    def _commit(self, name: str, value) -> None:
-        if value is UNSET:
-            self._values.pop(name, None)
-        else:
-            self._values[name] = value
-        self.changed.emit()
+        super().__init__(specs, where, values, parent, factory=make_form_field)
 
 
 class KindForm(QWidget):

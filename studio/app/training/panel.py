@@ -166,6 +166,9 @@ class TrainingPanel(QWidget):
         device = self.settings.device_name()
         self.controller.start(cfg, device, threads=self.settings.threads.value())
         self.started.emit(self.settings.to_dict())
+        if cfg.name and self.controller.name != cfg.name.strip():
+            self.message.emit("info", f"a model called “{cfg.name}” exists already: the new one "
+                                      f"is called “{self.controller.name}”")
         self.message.emit("info", f"training “{self.controller.name}”: {cfg.data['kind']}, "
                                   f"{cfg.architecture['id']}, {cfg.objective.target} on "
                                   f"{cfg.process['kind']}, {cfg.optim.steps} steps on {device}")

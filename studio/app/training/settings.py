@@ -21,6 +21,7 @@ from ...core.pipeline import write_atomic
 from ...core.registry import PROCESSES, SOLVERS
 from ...core.training import DATASETS, TrainConfig
 from ...core.training.config import FORMAT, ObjectiveConfig, OptimConfig, PreviewConfig
+from ..runspecs import limit
 from .forms import KindForm, SpecForm, section_specs
 from .presets import DEFAULT_PRESET, PRESETS, preset
 
@@ -131,8 +132,8 @@ class TrainSettings(QScrollArea):
         self.description = QLineEdit()
         self.description.setPlaceholderText("(a summary of these settings)")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("Seeds the network's initialisation, the batches, times and noise")
+        limit(self.seed, "seed",
+              doc="Seeds the network's initialisation, the batches, times and noise")
         self.device = QComboBox()
         self.device.addItems(devices())
         self.threads = QSpinBox()

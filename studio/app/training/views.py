@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from ..views.branch import BACKGROUND
@@ -36,8 +37,18 @@ def smooth(y: np.ndarray, frac: float = 0.08) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
+class _Header(QLabel):
+    """A one-line rich-text header cut at the plot's width; the whole text is its tooltip."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        super().setText(text)
+        doc = QTextDocument()
+        doc.setHtml(text)
+        self.setToolTip(doc.toPlainText())
+
+
 def _title(text: str) -> QLabel:
-    label = QLabel(text)
+    label = _Header(text)
     label.setTextFormat(Qt.RichText)
     label.setStyleSheet("padding: 3px 6px;")
     label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)

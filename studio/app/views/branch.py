@@ -1,6 +1,7 @@
 """One solver branch's live view: a header of per-step readouts over a point or image view."""
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -65,7 +66,11 @@ class BranchView(QWidget):
 
     def show_frame(self, frame: Frame | None, trail: list[Frame] | None = None) -> None:
         self.frame = frame
-        self.header.setText(readout(self.title, frame))
+        text = readout(self.title, frame)
+        self.header.setText(text)
+        # the readout is cut at the view's width: hovering shows it whole
+        self.header.setToolTip(re.sub(r"<br>", "\n", re.sub(r"&nbsp;", " ", re.sub(
+            r"<(?!br>)[^>]*>", "", text))))
 
     def paint_ms(self) -> float:
         return 0.0

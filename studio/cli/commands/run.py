@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import sys
 
-import numpy as np
-
 NAME = "run"
 HELP = "run every solver of a pipeline and save the samples"
 
@@ -23,6 +21,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    import numpy as np        # here, not at the top: `studio --help` imports every command
     import torch
 
     from ...core.arrays import load_array

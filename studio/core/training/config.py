@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..errors import ParamError, StudioError
+from ..errors import ParamError, StudioError, json_problem
 from ..nn.denoising import PRECONDS, TIME_INPUTS
 from ..nn.flowmap import FLOW_KINDS
 from ..nn.registry import ARCHITECTURES
@@ -216,7 +216,7 @@ class TrainConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"not valid JSON: {exc.msg} at line {exc.lineno}", path) from None
+            raise ConfigError(json_problem(exc), path) from None
         return cls.from_dict(data, os.path.dirname(os.path.abspath(path)), path)
 
     def to_dict(self) -> dict:

@@ -1,0 +1,44 @@
+"""The run settings (batch, seed, device, precision, labels) declared as parameters, like a solver's:
+one place for their meaning and limits, which every form that edits them (run toolbar, inspector,
+comparison, inverse problems, training) takes its ranges and tooltips from, and one validation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.params import ParamSpec, check_value, param, param_specs
+
+#: the largest seed any form accepts (torch seeds are 64-bit; spin boxes hold 31 bits)
+MAX_SEED = 2 ** 31 - 1
+
+
+@dataclass
+class RunParams:
+    """The settings of a run, shared by every node of a pipeline (``run`` in its JSON)."""
+
+    batch: int = param(500, "number of samples (particles) per run", min=1, max=10_000_000)
+    seed: int = param(0, "seed of the prior noise: the same seed gives the same samples",
+                      min=0, max=MAX_SEED)
+    device: str = param("cpu", "where the run computes: cpu, cuda:N or mps", ui="device")
+    dtype: str = param("float64", "precision of the run (bfloat16 / float16: the network computes "
+                                  "in half precision, the solver state stays float32)",
+                       choices=("float64", "float32", "bfloat16", "float16"))
+    labels: Any = param(None, "class labels for a class-conditional network: one class id, or a "
+                              "list of one per sample (empty: unconditional)")
+
+
+RUN_SPECS: dict[str, ParamSpec] = {s.name: s for s in param_specs(RunParams)}
+
+
+def check_run(name: str, value, where: str = "run"):
+    """``value`` for run setting ``name`` if valid, else StudioError naming ``where.name``."""
+    return check_value(RUN_SPECS[name], value, f"{where}.{name}")
+
+
+def limit(spin, name: str, cap: int | None = None, doc: str | None = None) -> None:
+    """Give an integer spin box run setting ``name``'s range (a form may cap the maximum lower,
+    e.g. for memory) and its meaning as tooltip."""
+    spec = RUN_SPECS[name]
+    hi = int(min(spec.max, cap)) if cap is not None else int(spec.max)
+    spin.setRange(int(spec.min), hi)
+    spin.setToolTip(doc or spec.doc[:1].upper() + spec.doc[1:])
