@@ -35,3 +35,8 @@ class NonFiniteError(StudioError):
 
 class Cancelled(Exception):
     """A run was cancelled through its token."""
+
+
+class StudioWarning(UserWarning):
+    """An accepted setting that makes the result degenerate (samples collapsed to a point, a time
+    grid that loses precision); the CLI prints it as one line, the app shows it."""

@@ -26,6 +26,7 @@ from .processes.base import Process
 from .registry import GUIDANCE, NETWORKS, PROCESSES, SCHEDULES, SOLVERS
 from .runner import CancelToken, RunResult, SamplingRun, StepEvent
 from .solvers.base import Solver
+from .untrusted import check_json, loads_json, read_regular
 
 FORMAT = "studio.pipeline/1"
 NODE_TYPES = {"process": PROCESSES, "network": NETWORKS, "guidance": GUIDANCE, "solver": SOLVERS}
@@ -84,6 +85,7 @@ class Pipeline:
         where = source or "pipeline"
         if not isinstance(data, dict):
             raise PipelineError("a pipeline must be a JSON object", where)
+        check_json(data, where, PipelineError)
         fmt = data.get("format")
         if fmt != FORMAT:
             raise PipelineError(f"format must be {FORMAT!r}, got {fmt!r}", f"{where}: format")
@@ -136,20 +138,13 @@ class Pipeline:
     @classmethod
     def from_json(cls, text: str, base_dir: str | None = None, source: str | None = None,
                   strict: bool = True) -> "Pipeline":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PipelineError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                                source or "pipeline") from None
+        data = loads_json(text, source or "pipeline", PipelineError)  # limits: studio.core.untrusted
         return cls.from_dict(data, base_dir, source, strict)
 
     @classmethod
     def load(cls, path: str, strict: bool = True) -> "Pipeline":
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise PipelineError(f"cannot read: {exc.strerror}", path) from None
+            text = read_regular(path, path, PipelineError).decode("utf-8")
         except UnicodeDecodeError:
             raise PipelineError("not a UTF-8 text file", path) from None
         return cls.from_json(text, os.path.dirname(os.path.abspath(path)), path, strict)
@@ -253,6 +248,8 @@ def _parse_run(raw: Any, where: str) -> RunSettings:
         raise PipelineError(f"batch must be a positive integer, got {run.batch!r}", f"{where}.batch")
     if not isinstance(run.seed, int) or isinstance(run.seed, bool):
         raise PipelineError(f"seed must be an integer, got {run.seed!r}", f"{where}.seed")
+    if not -2 ** 63 <= run.seed < 2 ** 63:
+        raise PipelineError("seed must fit in 64 bits (-2**63 <= seed < 2**63)", f"{where}.seed")
     if run.dtype not in DTYPES:
         raise PipelineError(f"dtype must be one of: {', '.join(DTYPES)}; got {run.dtype!r}",
                             f"{where}.dtype")
@@ -333,8 +330,14 @@ class Built:
         except RuntimeError:
             raise PipelineError(f"unknown device {dev!r}; use cpu, cuda, cuda:N or mps",
                                 "run.device") from None
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise PipelineError(f"device {dev!r} cannot run a pipeline; use cpu, cuda, cuda:N or mps",
+                                "run.device")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise PipelineError("CUDA was asked for but torch sees no CUDA device", "run.device")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise PipelineError(f"no CUDA device {device.index}; torch sees "
+                                f"{torch.cuda.device_count()}", "run.device")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise PipelineError("MPS was asked for but is not available", "run.device")
         return device

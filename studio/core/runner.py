@@ -8,6 +8,7 @@ step it applies the final denoise and stores a :class:`RunResult`.
 from __future__ import annotations
 
 import threading
+import warnings
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
-from .errors import Cancelled, NonFiniteError
+from .errors import Cancelled, NonFiniteError, StudioWarning
 from .model import Denoiser
 from .solvers.base import SolveContext, Solver
 
@@ -75,11 +76,31 @@ def branch_generator(seed: int, branch: str) -> torch.Generator:
     return g
 
 
-def _finite_or_raise(x: Tensor, branch: str, index: int, t: float) -> None:
+def _finite_or_raise(x: Tensor, branch: str, index: int, t: float, note: str = "") -> None:
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise NonFiniteError(f"{bad} non-finite values (NaN/Inf) in x at step {index} (t={t:.6g})",
-                             branch or "run", step=index, t=t)
+        raise NonFiniteError(f"{bad} non-finite values (NaN/Inf) in x at step {index} (t={t:.6g})"
+                             + note, branch or "run", step=index, t=t)
+
+
+def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str = "") -> None:
+    """Warn (:class:`StudioWarning`) when accepted settings made the run degenerate: a time grid
+    whose points coincide in the run's precision, or samples that collapsed to one point."""
+    where = branch or "run"
+    grid = ts.detach().to("cpu", dtype)
+    repeated = int((torch.diff(grid) == 0).sum()) if grid.numel() > 1 else 0
+    if repeated:
+        warnings.warn(f"{where}: {repeated} of {grid.numel() - 1} steps of the time grid vanish in "
+                      f"{str(dtype).replace('torch.', '')} (times too close together); the "
+                      "schedule's range or shift loses precision", StudioWarning, stacklevel=3)
+    if samples.ndim >= 1 and samples.shape[0] >= 2:
+        flat = samples.detach().reshape(samples.shape[0], -1).to("cpu", torch.float64)
+        spread = float(flat.std(0).max())
+        size = float(flat.abs().max())
+        if spread <= 1e-7 * max(size, 1e-300):
+            warnings.warn(f"{where}: all {samples.shape[0]} samples collapsed to one point "
+                          f"(spread {spread:.3g}); the process or schedule settings are degenerate",
+                          StudioWarning, stacklevel=3)
 
 
 class SamplingRun:
@@ -145,8 +166,12 @@ class SamplingRun:
                 pred = final_pred if final_pred is not None else model(x, times[-1])
                 out = pred.x0
                 _finite_or_raise(out, self.branch, len(times) - 1, times[-1])
+        samples = model.network.to_data_units(out.detach())
+        _finite_or_raise(samples, self.branch, len(times) - 1, times[-1], " after the conversion "
+                         "to data units (check the model's normalisation shift and scale)")
+        warn_degenerate(samples, ts, out.dtype, self.branch)
         self.result = RunResult(
-            samples=model.network.to_data_units(out.detach()).cpu(), nfe=model.nfe,
+            samples=samples.cpu(), nfe=model.nfe,
             t=torch.tensor(times, dtype=torch.float64),
             trajectory=torch.stack(traj) if traj is not None else None,
             x0=torch.stack(x0s) if self.record and x0s else None,

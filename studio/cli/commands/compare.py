@@ -77,7 +77,11 @@ def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
 
     from ...core.pipeline import write_atomic
 
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        from ...core.errors import StudioError
+        raise StudioError(f"cannot create the output folder: {exc.strerror}", out) from None
     paths = []
     p = os.path.join(out, "table.csv")
     write_atomic(p, comp.table_csv())
@@ -107,6 +111,25 @@ def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
         paths.append(save_grid(comp, os.path.join(out, "grid.png")))
         paths.append(save_error_vs_nfe(comp, os.path.join(out, "error_vs_nfe.png")))
     return paths
+
+
+def _check_cost(runner, spec) -> None:
+    """Refuse a comparison that would not fit in memory: the largest cell's run plus every
+    cell's kept samples and the data."""
+    import math
+
+    from ...core.cost import sampling_estimate
+    from ...core.solvers.base import steps_for_budget
+
+    built = runner.built
+    steps = max(steps_for_budget(sv.nfe_for_steps, max(spec.nfes))
+                for sv in built.solvers.values()) if spec.nfes else None
+    est = sampling_estimate(built, steps=steps, what="this comparison")
+    d = math.prod(tuple(built.network.data_shape)) or 1
+    est.parts["kept samples"] = (len(runner.cells) + 1) * built.settings.batch * d * 8
+    est.parts["data"] = 2 * int(spec.n_data or 0) * d * 8
+    est.fixed += est.parts["data"]
+    est.check(built.device(), "compare")
 
 
 def _progress(quiet: bool):
@@ -157,13 +180,12 @@ def run(args) -> int:
         raise ParamError("give a pipeline JSON (or a saved comparison)", "pipeline")
     if not args.out:
         raise ParamError("give the output folder", "--out")
-    try:
-        with open(args.pipeline, encoding="utf-8") as fh:
-            head = json.load(fh)
-    except OSError as exc:
-        raise PipelineError(f"cannot read: {exc.strerror}", args.pipeline) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"not valid JSON ({exc})", args.pipeline) from None
+    from ...core.atomic import check_output
+    from ...core.untrusted import loads_json, read_regular
+
+    check_output(args.out, "--out", mkdir=args.mkdir, folder=True)
+    head = loads_json(read_regular(args.pipeline, args.pipeline, PipelineError), args.pipeline,
+                      PipelineError)
     if isinstance(head, dict) and head.get("format") == "studio.compare/1":
         comp = Comparison.load(args.pipeline)
         paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
@@ -188,8 +210,10 @@ def run(args) -> int:
         spec = CompareSpec.from_pipeline(pipe, parse_nfes(args.nfe), solvers, schedules,
                                          metrics=metrics, reference=parse_reference(args.reference),
                                          data=data, n_data=args.n_data)
-        noise = torch.as_tensor(load_array(args.noise, "--noise")) if args.noise else None
+        noise = (torch.as_tensor(load_array(args.noise, f"--noise {args.noise}"))
+                 if args.noise else None)
         runner = ComparisonRun(spec, noise=noise, on_progress=_progress(args.quiet))
+        _check_cost(runner, spec)
         if not args.quiet:
             print(f"studio compare: {len(runner.cells)} cells "
                   f"({len(spec.row_labels())} rows x {len(spec.nfes)} NFE budgets), "

@@ -40,6 +40,9 @@ def run(args) -> int:
 
     if args.out and not args.out.lower().endswith(".safetensors"):
         raise StudioError("the model file must end in .safetensors", "--out")
+    if args.out:
+        from ...core.atomic import check_output
+        check_output(args.out, "--out", mkdir=args.mkdir)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.resume:

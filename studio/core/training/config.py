@@ -67,7 +67,7 @@ class ObjectiveConfig:
 class OptimConfig:
     steps: int = param(3000, "optimisation steps", min=1, max=100_000_000)
     batch: int = param(256, "batch size", min=1, max=1_000_000)
-    lr: float = param(1e-3, "peak learning rate (AdamW)", min=0.0)
+    lr: float = param(1e-3, "peak learning rate (AdamW)", min=0.0, max=10.0)
     weight_decay: float = param(0.0, "AdamW weight decay", min=0.0)
     beta1: float = param(0.9, "AdamW beta1", min=0.0, max=1.0)
     beta2: float = param(0.999, "AdamW beta2", min=0.0, max=1.0)
