@@ -97,7 +97,7 @@ def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str
         flat = samples.detach().reshape(samples.shape[0], -1).to("cpu", torch.float64)
         spread = float(flat.std(0).max())
         size = float(flat.abs().max())
-        if spread <= 1e-7 * max(size, 1e-300):
+        if spread <= 1e-4 * max(size, 1e-300):
             warnings.warn(f"{where}: all {samples.shape[0]} samples collapsed to one point "
                           f"(spread {spread:.3g}); the process or schedule settings are degenerate",
                           StudioWarning, stacklevel=3)

@@ -181,11 +181,12 @@ def run(args) -> int:
     if not args.out:
         raise ParamError("give the output folder", "--out")
     from ...core.atomic import check_output
-    from ...core.untrusted import loads_json, read_regular
+    from ...core.untrusted import LIMITS, loads_json, read_regular
 
     check_output(args.out, "--out", mkdir=args.mkdir, folder=True)
-    head = loads_json(read_regular(args.pipeline, args.pipeline, PipelineError), args.pipeline,
-                      PipelineError)
+    big = 4 * LIMITS["json_bytes"]  # a saved comparison embeds its samples
+    head = loads_json(read_regular(args.pipeline, args.pipeline, PipelineError, big),
+                      args.pipeline, PipelineError, max_string=big)
     if isinstance(head, dict) and head.get("format") == "studio.compare/1":
         comp = Comparison.load(args.pipeline)
         paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)

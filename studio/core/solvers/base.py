@@ -135,8 +135,12 @@ class Solver:
 
     def times(self, process, model=None) -> Tensor:
         """The time grid; ``model`` (a Denoiser) is needed by schedules fitted to it."""
-        return self.make_schedule().times(process, self.num_steps(), self.shift, model=model,
-                                          solver=self)
+        try:
+            return self.make_schedule().times(process, self.num_steps(), self.shift, model=model,
+                                              solver=self)
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ParamError(f"the {self.schedule} time grid cannot be computed for this process "
+                             f"({exc}); its noise levels are out of range", "schedule") from None
 
     def times_for(self, model) -> Tensor:
         """The grid of a run on ``model`` (what the runner calls); subclasses that override

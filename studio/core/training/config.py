@@ -18,7 +18,6 @@ errors name the file and the field.
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -180,15 +179,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str) -> "TrainConfig":
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read: {exc.strerror}", path) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"not valid JSON: {exc.msg} at line {exc.lineno}", path) from None
+        from ..untrusted import loads_json, read_regular
+        data = loads_json(read_regular(path, path, ConfigError), path, ConfigError)
         return cls.from_dict(data, os.path.dirname(os.path.abspath(path)), path)
 
     def to_dict(self) -> dict:
