@@ -164,18 +164,8 @@ class PipelineDocument(QObject):
 
     def load(self, path: str) -> None:
         """Open a pipeline file; on any problem raise PipelineError and leave the document as is."""
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise PipelineError(f"cannot read: {exc.strerror}", path) from None
-        except UnicodeDecodeError:
-            raise PipelineError("not a UTF-8 text file", path) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PipelineError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                                path) from None
+        from ..core.untrusted import loads_json, read_regular
+        data = loads_json(read_regular(path, path, PipelineError), path, PipelineError)
         self.load_dict(data, path, os.path.abspath(path))
 
     def save(self, path: str) -> None:

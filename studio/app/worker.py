@@ -53,7 +53,8 @@ class SamplingWorker(QObject):
             message = ("CUDA out of memory: reduce the batch size, or run on the CPU "
                        "(device selector in the toolbar)")
         except MemoryError:
-            message = "out of memory: reduce the batch size"
+            message = ("out of memory while running: reduce the batch size, the number of "
+                       "steps, or the size of the network or its data")
         except Exception as exc:  # noqa: BLE001 - a bug in a plugin must not take the app down
             message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         finally:
@@ -72,6 +73,8 @@ class SamplingWorker(QObject):
         numel = int(np.prod(net.data_shape))
         steps = max(s.num_steps() for s in built.solvers.values())
         record = settings.batch * numel * (steps + 2) * 16 < RECORD_LIMIT
+        from ..core.cost import check_run
+        check_run(built, record)  # refuses with the figures before any allocation
         info = RunInfo([b.solver for b in built.branches], titles, settings.batch, settings.seed,
                        tuple(net.data_shape), backdrop, proc, net)
         runs = list(built.runs(record=record, cancel=self.cancel))

@@ -101,7 +101,7 @@ class Pipeline:
             if unknown:
                 raise PipelineError(f"unknown key {sorted(unknown)[0]!r}; valid: type, kind, params", nw)
             ntype = nd.get("type")
-            if ntype not in NODE_TYPES:
+            if not isinstance(ntype, str) or ntype not in NODE_TYPES:
                 raise PipelineError(f"type must be one of: {', '.join(NODE_TYPES)}; got {ntype!r}",
                                     f"{nw}.type")
             kind = nd.get("kind")
@@ -250,7 +250,7 @@ def _parse_run(raw: Any, where: str) -> RunSettings:
         raise PipelineError(f"seed must be an integer, got {run.seed!r}", f"{where}.seed")
     if not -2 ** 63 <= run.seed < 2 ** 63:
         raise PipelineError("seed must fit in 64 bits (-2**63 <= seed < 2**63)", f"{where}.seed")
-    if run.dtype not in DTYPES:
+    if not isinstance(run.dtype, str) or run.dtype not in DTYPES:
         raise PipelineError(f"dtype must be one of: {', '.join(DTYPES)}; got {run.dtype!r}",
                             f"{where}.dtype")
     if not isinstance(run.device, str):

@@ -65,10 +65,10 @@ def open_png(window, path: str) -> bool:
 
 def read_meta(path_or_bytes) -> dict:
     """The gallery record of a PNG ({} if it has none)."""
-    import json
+    from ...core.untrusted import loads_json
     try:
         text = read_text(path_or_bytes, META_KEY)
-        meta = json.loads(text) if text else {}
+        meta = loads_json(text, "gallery record") if text else {}
     except (StudioError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
