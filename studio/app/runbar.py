@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
                                QToolBar, QWidget)
 
 from .document import PipelineDocument
+from .seedbox import SeedBox
 
 
 def devices() -> list[tuple[str, str]]:
@@ -39,8 +40,7 @@ class RunToolbar(QToolBar):
         self.batch.setSingleStep(100)
         self.batch.setKeyboardTracking(False)
         self.batch.setToolTip("Number of samples (particles) per run")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
+        self.seed = SeedBox()   # 64-bit: a QSpinBox would clip seeds >= 2**31
         self.seed.setKeyboardTracking(False)
         self.seed.setToolTip("Seed of the prior noise: the same seed gives the same samples")
         self.dtype = QComboBox()

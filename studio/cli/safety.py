@@ -110,3 +110,29 @@ def internal_message(exc: BaseException, args=None) -> str:
     what = one_line(f"{type(exc).__name__}: {exc}", 300)
     tail = f"; crash report: {path}" if path else ""
     return f"{what}{tail} (run with --debug for the traceback)"
+
+
+@contextmanager
+def deferred_interrupt(note: str | None = None):
+    """Hold Ctrl-C while the block writes (a checkpoint, the outputs): a second Ctrl-C cannot
+    cut a save short; the interrupt is raised when the block is done. Main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hits: list[int] = []
+
+    def handler(signum, frame):
+        hits.append(signum)
+        if note and len(hits) == 1:
+            print(f"\nstudio: {note}", file=sys.stderr)
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if hits:
+        raise KeyboardInterrupt

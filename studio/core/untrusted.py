@@ -34,7 +34,8 @@ import numpy as np
 from .errors import ParamError, StudioError
 
 __all__ = ["LIMITS", "read_regular", "check_regular", "loads_json", "check_json", "load_npy",
-           "resolve_reference", "allow_outside_paths", "outside_paths_allowed", "is_inside"]
+           "resolve_reference", "allow_outside_paths", "outside_paths_allowed", "is_inside",
+           "outside_references"]
 
 #: the limits of the boundary (bytes, characters, levels); tests and docs read them from here
 LIMITS = {
@@ -315,3 +316,30 @@ def resolve_reference(value: str, base_dir: str | None, where: str,
     raise error(f"{value!r} lies outside the pipeline's folder ({base_dir}); a shared pipeline may "
                 "only read files beside it, in the model library or assets: (to read it anyway "
                 "pass --allow-outside-paths)", where)
+
+
+def outside_references(data: Any, base_dir: str | None) -> list[tuple[str, str]]:
+    """(where, path) of every file a pipeline dict names (``.npy``/``.safetensors`` strings in
+    node parameters, ``assets:`` excepted) that lies outside the trusted folders of
+    ``base_dir``: what the app names when it asks before reading them."""
+    out: list[tuple[str, str]] = []
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if not isinstance(nodes, dict):
+        return out
+    roots = trusted_roots(base_dir)
+    stack = [(f"node {nid!r}.params", (node or {}).get("params") if isinstance(node, dict) else None)
+             for nid, node in nodes.items()]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+        elif (isinstance(value, str) and value.lower().endswith((".npy", ".safetensors"))
+              and not value.startswith("assets:") and "\0" not in value):
+            path = os.path.expanduser(value)
+            if not os.path.isabs(path) and base_dir:
+                path = os.path.join(base_dir, path)
+            if not any(is_inside(path, root) for root in roots):
+                out.append((where, value))
+    return sorted(out)

@@ -415,3 +415,48 @@ def test_degenerate_settings_warn(tmp_path, capsys):
     p.write_text(json.dumps(d))
     assert main(["run", str(p), "--out", str(tmp_path / "r.npz"), "--quiet"]) == 0
     assert "studio: warning:" in err_line(capsys)
+
+
+# -- 11. interrupted saves -------------------------------------------------------------------------
+def test_second_ctrl_c_cannot_cut_a_save_short(tmp_path):
+    import signal
+
+    from studio.cli.safety import deferred_interrupt
+    target = tmp_path / "ck.bin"
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            atomic.write_atomic(str(target), b"x" * 1000)
+    assert target.read_bytes() == b"x" * 1000
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_kill_9_during_saves_never_leaves_half_a_file(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "m.safetensors"
+    target.write_bytes(b"A" * (4 << 20))
+    code = ("import sys; from studio.core.atomic import write_atomic\n"
+            "i = 0\n"
+            "while True:\n"
+            "    i += 1\n"
+            "    write_atomic(sys.argv[1], bytes([66 + i % 2]) * (4 << 20))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)],
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    deadline = time.time() + 30
+    while target.read_bytes()[:1] == b"A" and time.time() < deadline:
+        time.sleep(0.05)               # until the writer has replaced the file at least once
+    time.sleep(0.3)
+    proc.kill()
+    proc.wait()
+    data = target.read_bytes()
+    assert len(data) == 4 << 20 and len(set(data)) == 1   # one whole version, never a mix
+    assert data[:1] in (b"B", b"C")
+    from studio.core.library import list_models
+    for p in tmp_path.glob(".tmp-*"):
+        os.utime(p, (time.time() - 3600, time.time() - 3600))
+    entries = [e for e in list_models(extra=[str(tmp_path)]) if e.source == "extra"]
+    assert [os.path.basename(e.path) for e in entries] == ["m.safetensors"]
+    assert not list(tmp_path.glob(".tmp-*"))

@@ -146,7 +146,7 @@ class Comfort(QObject):
         self.store.capture(run[0], run[1], state.info, state.results(), source=self.win.doc.title)
 
     def open_png(self, path: str) -> bool:
-        return self.win._maybe_save() and open_png(self.win, path)
+        return self.win._maybe_save() and open_png(self.win, path, trusted=True)  # own gallery
 
     def _message(self, level: str, text: str) -> None:
         getattr(self.win.log, level if level in ("ok", "error", "warning") else "info")(text)

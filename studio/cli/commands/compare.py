@@ -169,6 +169,7 @@ def run(args) -> int:
     from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver
     from ...core.errors import ParamError, PipelineError
     from ...core.pipeline import Pipeline
+    from ..safety import deferred_interrupt
 
     if args.metrics == "list":
         return _list_metrics()
@@ -189,7 +190,9 @@ def run(args) -> int:
                       args.pipeline, PipelineError, max_string=big)
     if isinstance(head, dict) and head.get("format") == "studio.compare/1":
         comp = Comparison.load(args.pipeline)
-        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+        with deferred_interrupt("writing the outputs, one moment"):
+            paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples,
+                                  args.quiet)
     else:
         if not args.nfe:
             raise ParamError("give the NFE budgets, e.g. --nfe 5,10,20", "--nfe")
@@ -220,7 +223,9 @@ def run(args) -> int:
                   f"({len(spec.row_labels())} rows x {len(spec.nfes)} NFE budgets), "
                   f"batch {pipe.run.batch}, seed {pipe.run.seed}", file=sys.stderr)
         comp = runner.run()
-        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+        with deferred_interrupt("writing the outputs, one moment"):
+            paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples,
+                                  args.quiet)
     if not args.quiet:
         _print_table(comp)
         for mid, why in comp.unavailable.items():

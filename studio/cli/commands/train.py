@@ -35,6 +35,7 @@ def run(args) -> int:
     import torch
 
     from ...core.errors import StudioError
+    from ..safety import deferred_interrupt
     from ...core.training import (TrainConfig, Trainer, TrainFinished, TrainPreview,
                                   TrainProgress)
 
@@ -79,18 +80,20 @@ def run(args) -> int:
                 finished = ev
     except KeyboardInterrupt:
         if args.checkpoint:
-            trainer.save_checkpoint(args.checkpoint)
+            with deferred_interrupt("saving the checkpoint, one moment"):
+                trainer.save_checkpoint(args.checkpoint)
             print(f"\ninterrupted at step {trainer.step}; resume with --resume {args.checkpoint}",
                   file=out)
         raise
     if not quiet:
         out.write("\n")
-    if args.checkpoint:
-        trainer.save_checkpoint(args.checkpoint)
-    if args.library:
-        from ...core.library import new_model_path
-        args.out = str(new_model_path(args.name or trainer.config.name or "model"))
-    spec = trainer.export(args.out, name=args.name, preview=not args.no_preview)
+    with deferred_interrupt("saving, one moment"):
+        if args.checkpoint:
+            trainer.save_checkpoint(args.checkpoint)
+        if args.library:
+            from ...core.library import new_model_path
+            args.out = str(new_model_path(args.name or trainer.config.name or "model"))
+        spec = trainer.export(args.out, name=args.name, preview=not args.no_preview)
     if not quiet:
         print(f"saved {args.out}: {spec.name or 'model'}, {finished.step} steps, loss "
               f"{finished.loss:.4f}, {finished.elapsed:.1f}s training", file=out)
