@@ -164,8 +164,16 @@ class PipelineDocument(QObject):
 
     def load(self, path: str) -> None:
         """Open a pipeline file; on any problem raise PipelineError and leave the document as is."""
-        from ..core.untrusted import loads_json, read_regular
+        from ..core.untrusted import approve, loads_json, outside_references, read_regular
         data = loads_json(read_regular(path, path, PipelineError), path, PipelineError)
+        refs = outside_references(data, os.path.dirname(os.path.abspath(path)))
+        if refs:  # a shared pipeline must not read local files unless the user agrees
+            confirm = getattr(self, "confirm_outside", None)
+            if confirm is None or not confirm(path, refs):
+                raise PipelineError(f"reads files outside its folder and this was not confirmed: "
+                                    f"{refs[0][1]} ({refs[0][0]})", path)
+            base = os.path.dirname(os.path.abspath(path))
+            approve(os.path.join(base, os.path.expanduser(f)) for _, f in refs)
         self.load_dict(data, path, os.path.abspath(path))
 
     def save(self, path: str) -> None:

@@ -45,8 +45,9 @@ class Estimate:
     what: str
     batch: int
     parts: dict[str, int] = field(default_factory=dict)
-    #: bytes that do not grow with the batch (parameters, time grid)
+    #: bytes that do not grow with the batch (parameters, time grid), and which parts they are
     fixed: int = 0
+    fixed_parts: tuple = ()
     evaluations: int = 0
 
     @property
@@ -65,8 +66,11 @@ class Estimate:
             return self
         per = max(self.total - self.fixed, 1) / max(self.batch, 1)
         fit = int((FRACTION * free - self.fixed) // per)
-        hint = (f"use a batch of at most {fit}" if fit >= 1 else
-                "use a smaller network or fewer steps")
+        biggest = max(self.parts, key=self.parts.get)
+        if fit >= 1 and biggest not in self.fixed_parts:
+            hint = f"use a batch of at most {fit}"
+        else:
+            hint = f"reduce the {biggest} ({human(self.parts[biggest])})"
         raise ResourceError(f"{self.describe()}, but only {human(free)} is free on "
                             f"{torch.device(device).type}; {hint}", where)
 
@@ -146,7 +150,7 @@ def sampling_estimate(built, record: bool = False, steps: int | None = None,
     if record:
         est.parts["recorded steps"] = 4 * (n + 1) * b * d * s
     est.parts["time grid"] = 4 * (n + 1) * 8
-    est.fixed = est.parts["time grid"]
+    est.fixed, est.fixed_parts = est.parts["time grid"], ("time grid",)
     est.evaluations = sum(sv.nfe_for_steps(sv.num_steps()) for sv in built.solvers.values()) * b
     return est
 
@@ -168,7 +172,8 @@ def training_estimate(arch, data_shape: tuple[int, ...], num_classes: int, batch
     est.parts["activations"] = 3 * batch * act * 4
     est.parts["batch"] = 4 * batch * d * 4
     est.parts["data"] = 2 * n_data * d * 4
-    est.fixed = est.parts["parameters, gradients, AdamW and EMA"] + est.parts["data"]
+    est.fixed_parts = ("parameters, gradients, AdamW and EMA", "data")
+    est.fixed = sum(est.parts[k] for k in est.fixed_parts)
     return est
 
 
@@ -182,7 +187,7 @@ def likelihood_estimate(built, batch: int, n: int, what: str = "this likelihood"
     # dopri5 stages and the autograd graph of the divergence: ~ (7 stages + D for exact) copies
     est.parts["integration"] = (16 + min(d, 16)) * b * d * s
     est.parts["network"] = 3 * b * _network_per_sample(built.network, s)
-    est.fixed = est.parts["data"]
+    est.fixed, est.fixed_parts = est.parts["data"], ("data",)
     return est
 
 

@@ -350,7 +350,7 @@ def read_container(path: str) -> Container:
     """Read and check the safetensors structure of ``path`` (no tensor is decoded)."""
     where = _check_path(path)
     blob = read_regular(path, where, ModelFileError, LIMITS["model_bytes"])
-    if blob[:2] == b"PK" or blob[:1] == b"\x80":
+    if (blob[:2] == b"PK" or blob[:1] == b"\x80") and blob[8:9] != b"{":  # not a safetensors header
         raise ModelFileError("this is a pickled PyTorch checkpoint, not safetensors: "
                              + pickle_message(where), where)
     if len(blob) < 8:

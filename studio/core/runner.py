@@ -7,6 +7,7 @@ step it applies the final denoise and stores a :class:`RunResult`.
 """
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 import time
@@ -83,9 +84,24 @@ def _finite_or_raise(x: Tensor, branch: str, index: int, t: float, note: str = "
                              + note, branch or "run", step=index, t=t)
 
 
-def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str = "") -> None:
+def _reference(model: Denoiser, samples: Tensor) -> Tensor | None:
+    """Exact samples of an analytic network's own distribution (unguided runs only), to judge
+    whether a run's samples collapsed; None where the network cannot sample itself."""
+    sample = getattr(model.network, "sample", None)
+    if sample is None or model.guidance is not None or model.labels is not None \
+            or samples.shape[0] < 8:
+        return None
+    try:
+        return sample(256, generator=torch.Generator().manual_seed(0))
+    except Exception:  # noqa: BLE001 - the check is advisory
+        return None
+
+
+def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str = "",
+                    reference: Tensor | None = None) -> None:
     """Warn (:class:`StudioWarning`) when accepted settings made the run degenerate: a time grid
-    whose points coincide in the run's precision, or samples that collapsed to one point."""
+    whose points coincide in the run's precision, samples that collapsed to one point, or (given
+    ``reference`` samples of the true distribution) a spread below a quarter of the true one."""
     where = branch or "run"
     grid = ts.detach().to("cpu", dtype)
     repeated = int((torch.diff(grid) == 0).sum()) if grid.numel() > 1 else 0
@@ -101,6 +117,15 @@ def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str
             warnings.warn(f"{where}: all {samples.shape[0]} samples collapsed to one point "
                           f"(spread {spread:.3g}); the process or schedule settings are degenerate",
                           StudioWarning, stacklevel=3)
+            return
+        if reference is not None and reference.shape[1:] == samples.shape[1:]:
+            ref = reference.reshape(reference.shape[0], -1).to(torch.float64)
+            ratio = math.sqrt(float(flat.var(0).sum()) / max(float(ref.var(0).sum()), 1e-300))
+            if ratio < 0.25:
+                warnings.warn(f"{where}: the samples' spread is {100 * ratio:.2g}% of the "
+                              "distribution's own: they collapsed towards its mean (check the "
+                              "noise range, the shift and the number of steps)", StudioWarning,
+                              stacklevel=3)
 
 
 class SamplingRun:
@@ -169,7 +194,7 @@ class SamplingRun:
         samples = model.network.to_data_units(out.detach())
         _finite_or_raise(samples, self.branch, len(times) - 1, times[-1], " after the conversion "
                          "to data units (check the model's normalisation shift and scale)")
-        warn_degenerate(samples, ts, out.dtype, self.branch)
+        warn_degenerate(samples, ts, out.dtype, self.branch, _reference(model, samples))
         self.result = RunResult(
             samples=samples.cpu(), nfe=model.nfe,
             t=torch.tensor(times, dtype=torch.float64),

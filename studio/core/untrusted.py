@@ -35,7 +35,7 @@ from .errors import ParamError, StudioError
 
 __all__ = ["LIMITS", "read_regular", "check_regular", "loads_json", "check_json", "load_npy",
            "resolve_reference", "allow_outside_paths", "outside_paths_allowed", "is_inside",
-           "outside_references"]
+           "outside_references", "approve"]
 
 #: the limits of the boundary (bytes, characters, levels); tests and docs read them from here
 LIMITS = {
@@ -50,6 +50,8 @@ LIMITS = {
 }
 _state = threading.local()
 _global_allow = [False]
+#: files the user chose explicitly (the app's file dialogs, a confirmation that named them)
+_approved: set[str] = set()
 
 
 # -- regular files ----------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def check_regular(path: str | os.PathLike, where: str | None = None,
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise error("file not found", where) from None
+        raise error("cannot read: file not found", where) from None
     except (OSError, ValueError) as exc:
         raise error(f"cannot read: {getattr(exc, 'strerror', None) or exc}", where) from None
     if not stat.S_ISREG(st.st_mode):
@@ -114,7 +116,7 @@ def read_regular(path: str | os.PathLike, where: str | None = None,
 
 
 def _size(n: int) -> str:
-    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    for unit, k in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= k:
             return f"{n / k:.4g} {unit}"
     return f"{n} bytes"
@@ -275,6 +277,14 @@ def outside_paths_allowed(flag: bool = True):
         _state.allow = old
 
 
+def approve(paths) -> None:
+    """Record files the user chose explicitly (a file dialog, a confirmation naming them): a
+    pipeline may read them wherever they lie, for the rest of this process."""
+    for p in paths:
+        if isinstance(p, str) and p and "\0" not in p:
+            _approved.add(os.path.realpath(os.path.expanduser(p)))
+
+
 def _allowed() -> bool:
     local = getattr(_state, "allow", None)
     return _global_allow[0] if local is None else local
@@ -311,7 +321,8 @@ def resolve_reference(value: str, base_dir: str | None, where: str,
         path = os.path.join(base_dir, path)
     if not base_dir or _allowed():
         return path
-    if any(is_inside(path, root) for root in trusted_roots(base_dir)):
+    if any(is_inside(path, root) for root in trusted_roots(base_dir)) \
+            or os.path.realpath(path) in _approved:
         return path
     raise error(f"{value!r} lies outside the pipeline's folder ({base_dir}); a shared pipeline may "
                 "only read files beside it, in the model library or assets: (to read it anyway "
@@ -340,6 +351,7 @@ def outside_references(data: Any, base_dir: str | None) -> list[tuple[str, str]]
             path = os.path.expanduser(value)
             if not os.path.isabs(path) and base_dir:
                 path = os.path.join(base_dir, path)
-            if not any(is_inside(path, root) for root in roots):
+            if not any(is_inside(path, root) for root in roots) \
+                    and os.path.realpath(path) not in _approved:
                 out.append((where, value))
     return sorted(out)

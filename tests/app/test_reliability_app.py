@@ -46,3 +46,21 @@ def test_run_too_big_for_memory_is_refused_with_figures(win, qtbot, monkeypatch)
         win.run_action.trigger()
     assert blocker.args[0] == "failed"
     assert "needs about" in blocker.args[1] and "batch of at most" in blocker.args[1]
+
+
+def test_document_with_outside_files_asks_first(win, tmp_path):
+    np.save(tmp_path / "far.npy", np.ones((5, 2)))
+    d = copy.deepcopy(BASE)
+    d["nodes"]["model"] = {"type": "network", "kind": "empirical",
+                           "params": {"data": str(tmp_path / "far.npy")}}
+    (tmp_path / "share").mkdir()
+    p = tmp_path / "share" / "p.json"
+    p.write_text(json.dumps(d))
+    assert not win.open_path(str(p))                 # no dialogs in tests: not confirmed
+    assert "far.npy" in win.log.text()
+    asked = []
+    win.doc.confirm_outside = lambda path, refs: asked.append(refs) or True
+    assert win.open_path(str(p))
+    assert asked and asked[0][0][1] == str(tmp_path / "far.npy")
+    win.doc.to_pipeline().build()                    # confirmed: readable
+

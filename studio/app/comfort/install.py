@@ -16,7 +16,7 @@ from .examples import ExamplePictures, featured
 from .gallery import GalleryStore
 from .gallery_panel import GalleryPanel
 from .paths import sub_dir
-from .pngio import open_png
+from .pngio import ask_outside, open_png
 from .startpage import StartPage, should_show
 
 
@@ -24,6 +24,7 @@ class Comfort(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.win = window
+        window.doc.confirm_outside = lambda path, refs: ask_outside(window, path, refs)
         q = window.settings.q
         self.prefs = prefs.Preferences.load(window.settings)
         prefs.apply(window, self.prefs)

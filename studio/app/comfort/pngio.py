@@ -45,13 +45,9 @@ def portable(pipeline: dict, base_dir: str | None) -> dict:
     return out
 
 
-def _confirm_outside(window, path: str, data: dict, trusted: bool) -> bool:
-    """A picture is untrusted input: files it names outside its folder, the model library and
-    assets: are read only after the user confirms (the question names them)."""
-    from ...core.untrusted import outside_references
-    refs = [] if trusted else outside_references(data, os.path.dirname(os.path.abspath(path)))
-    if not refs:
-        return True
+def ask_outside(window, path: str, refs: list[tuple[str, str]]) -> bool:
+    """Ask whether the pipeline of ``path`` may read the files ``refs`` (where, file) that lie
+    outside its folder; the question names them. Without dialogs (tests, headless): no."""
     names = "\n".join(f"{f}  ({w})" for w, f in refs[:6]) + ("\n..." if len(refs) > 6 else "")
     if getattr(window, "show_dialogs", False):
         from PySide6.QtWidgets import QMessageBox
@@ -59,7 +55,20 @@ def _confirm_outside(window, path: str, data: dict, trusted: bool) -> bool:
                                    f"The pipeline in {os.path.basename(path)} reads these files "
                                    f"outside its folder:\n{names}\n\nRead them?")
         if ans == QMessageBox.Yes:
+            from ...core.untrusted import approve
+            base = os.path.dirname(os.path.abspath(path))
+            approve(os.path.join(base, os.path.expanduser(f)) for _, f in refs)
             return True
+    return False
+
+
+def _confirm_outside(window, path: str, data: dict, trusted: bool) -> bool:
+    """A picture is untrusted input: files it names outside its folder, the model library and
+    assets: are read only after the user confirms (the question names them)."""
+    from ...core.untrusted import outside_references
+    refs = [] if trusted else outside_references(data, os.path.dirname(os.path.abspath(path)))
+    if not refs or ask_outside(window, path, refs):
+        return True
     window.report("Cannot open pipeline", f"{path}: its pipeline reads files outside its folder "
                   f"and this was not confirmed: {refs[0][1]} ({refs[0][0]})")
     return False

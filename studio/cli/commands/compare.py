@@ -129,6 +129,7 @@ def _check_cost(runner, spec) -> None:
     est.parts["kept samples"] = (len(runner.cells) + 1) * built.settings.batch * d * 8
     est.parts["data"] = 2 * int(spec.n_data or 0) * d * 8
     est.fixed += est.parts["data"]
+    est.fixed_parts += ("data",)
     est.check(built.device(), "compare")
 
 
@@ -211,6 +212,9 @@ def run(args) -> int:
         schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
         metrics = parse_list(args.metrics) if args.metrics else None
         data = os.path.abspath(args.data) if args.data else None
+        if data:
+            from ...core.untrusted import approve
+            approve([data])  # named on the command line: the user's own choice
         spec = CompareSpec.from_pipeline(pipe, parse_nfes(args.nfe), solvers, schedules,
                                          metrics=metrics, reference=parse_reference(args.reference),
                                          data=data, n_data=args.n_data)
