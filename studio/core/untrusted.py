@@ -169,7 +169,8 @@ def loads_json(text: str | bytes, where: str, error: type[StudioError] = StudioE
 def check_json(data: Any, where: str, error: type[StudioError] = StudioError, *,
                max_depth: int | None = None, max_string: int | None = None,
                max_key: int | None = None) -> None:
-    """Check an already parsed JSON value against the limits (iteratively: no recursion)."""
+    """Check an already parsed JSON value (or a dict built in code) against the limits,
+    iteratively (no recursion); values that JSON cannot hold (numpy arrays) are not examined."""
     max_depth = max_depth or LIMITS["json_depth"]
     max_string = max_string or LIMITS["json_string"]
     max_key = max_key or LIMITS["json_key"]
@@ -177,7 +178,7 @@ def check_json(data: Any, where: str, error: type[StudioError] = StudioError, *,
     stack: list[tuple[Any, int, str]] = [(data, 0, "")]
     while stack:
         value, depth, path = stack.pop()
-        if isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list, tuple)):
             if depth >= max_depth:
                 raise error(f"JSON nested deeper than {max_depth} levels", _at(where, path))
             items = value.items() if isinstance(value, dict) else enumerate(value)
@@ -205,8 +206,7 @@ def check_json(data: Any, where: str, error: type[StudioError] = StudioError, *,
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise error("numbers must be finite (no NaN or Infinity)", _at(where, path))
-        else:
-            raise error(f"unexpected value of type {type(value).__name__}", _at(where, path))
+        # other values (numpy arrays and scalars in a dict built in code) are the caller's own
 
 
 def _at(where: str, path: str) -> str:
