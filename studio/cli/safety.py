@@ -32,6 +32,23 @@ def add_common_arguments(sp) -> None:
     if "--out" in getattr(sp, "_option_string_actions", {}):
         sp.add_argument("--mkdir", action="store_true",
                         help="create the folder of --out if it does not exist")
+    one_line_usage_errors(sp)
+
+
+def one_line_usage_errors(parser) -> None:
+    """Make ``parser`` (and its sub-parsers) report a usage error as one line, exit code 2."""
+    import argparse
+
+    def error(message, parser=parser):
+        print(f"{parser.prog}: error: {one_line(message)} (see {parser.prog} --help)",
+              file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                one_line_usage_errors(sub)
 
 
 def one_line(text: str, limit: int = 2000) -> str:

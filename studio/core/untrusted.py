@@ -35,7 +35,7 @@ from .errors import ParamError, StudioError
 
 __all__ = ["LIMITS", "read_regular", "check_regular", "loads_json", "check_json", "load_npy",
            "resolve_reference", "allow_outside_paths", "outside_paths_allowed", "is_inside",
-           "outside_references", "approve"]
+           "outside_references", "approve", "check_seed"]
 
 #: the limits of the boundary (bytes, characters, levels); tests and docs read them from here
 LIMITS = {
@@ -215,6 +215,15 @@ def _at(where: str, path: str) -> str:
     if len(path) > 120:
         path = "..." + path[-117:]
     return f"{where}: {path}"
+
+
+def check_seed(value: Any, where: str, error: type[StudioError] = ParamError) -> int:
+    """A seed as an int that torch's generators take: -2**63 <= seed < 2**63."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise error(f"seed must be an integer, got {value!r}", where)
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise error("seed must fit in 64 bits (-2**63 <= seed < 2**63)", where)
+    return value
 
 
 # -- .npy arrays -----------------------------------------------------------------------------

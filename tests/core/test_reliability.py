@@ -460,3 +460,12 @@ def test_kill_9_during_saves_never_leaves_half_a_file(tmp_path):
     entries = [e for e in list_models(extra=[str(tmp_path)]) if e.source == "extra"]
     assert [os.path.basename(e.path) for e in entries] == ["m.safetensors"]
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_usage_errors_and_seed_overrides_are_one_line(pfile, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", str(pfile), "--nfe", "3", "--n-data", "1e9", "--out", str(tmp_path)])
+    assert exc.value.code == 2 and "--n-data" in err_line(capsys)
+    assert main(["compare", str(pfile), "--nfe", "3", "--seed", str(2 ** 64), "--out",
+                 str(tmp_path / "c"), "--quiet"]) == 2
+    assert "--seed: seed must fit in 64 bits" in err_line(capsys)

@@ -203,7 +203,8 @@ def run(args) -> int:
                 raise ParamError("must be a positive integer", "--batch")
             pipe.run.batch = args.batch
         if args.seed is not None:
-            pipe.run.seed = args.seed
+            from ...core.untrusted import check_seed
+            pipe.run.seed = check_seed(args.seed, "--seed")
         solvers = ([parse_solver(s) for s in parse_list(args.solvers)] if args.solvers else None)
         if solvers is not None:
             guidance = pipe.branches()[0].guidance

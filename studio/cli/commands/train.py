@@ -53,7 +53,8 @@ def run(args) -> int:
         if args.steps is not None:
             cfg.optim.steps = args.steps
         if args.seed is not None:
-            cfg.seed = args.seed
+            from ...core.untrusted import check_seed
+            cfg.seed = check_seed(args.seed, "--seed")
         trainer = Trainer(cfg, args.device)
     out = sys.stderr
     quiet = args.quiet

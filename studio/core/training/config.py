@@ -163,9 +163,9 @@ class TrainConfig:
         for key, tp, default in (("name", str, ""), ("description", str, ""), ("seed", int, 0),
                                  ("log_every", int, 50), ("checkpoint_every", int, 0)):
             v = d.get(key, default)
-            if not isinstance(v, tp) or isinstance(v, bool) or (tp is int and v < 0):
-                raise ConfigError(f"expected {'a non-negative integer' if tp is int else 'a string'}"
-                                  f", got {v!r}", f"{where}: {key}")
+            if not isinstance(v, tp) or isinstance(v, bool) or (tp is int and not 0 <= v < 2 ** 63):
+                what = "a non-negative 64-bit integer" if tp is int else "a string"
+                raise ConfigError(f"expected {what}, got {v!r}", f"{where}: {key}")
             scalars[key] = v
         cfg = cls(data=refs["data"], architecture=refs["architecture"], process=refs["process"],
                   base_dir=base_dir, source=source, **sections, **scalars)
