@@ -13,7 +13,6 @@ the run before the next step.
 from __future__ import annotations
 
 import time
-import traceback
 
 import numpy as np
 import torch
@@ -56,7 +55,8 @@ class SamplingWorker(QObject):
             message = ("out of memory while running: reduce the batch size, the number of "
                        "steps, or the size of the network or its data")
         except Exception as exc:  # noqa: BLE001 - a bug in a plugin must not take the app down
-            message = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+            from ..cli.safety import internal_message   # one sentence and a crash report
+            message = "internal error: " + internal_message(exc, hint="")
         finally:
             self.state.end(status, message)
             self.done.emit()

@@ -121,12 +121,13 @@ def write_crash_report(exc: BaseException, argv: list[str] | None = None) -> str
     return None
 
 
-def internal_message(exc: BaseException, args=None) -> str:
+def internal_message(exc: BaseException, args=None,
+                     hint: str = " (run with --debug for the traceback)") -> str:
     """The one line for an internal error, naming the crash report."""
     path = write_crash_report(exc)
     what = one_line(f"{type(exc).__name__}: {exc}", 300)
     tail = f"; crash report: {path}" if path else ""
-    return f"{what}{tail} (run with --debug for the traceback)"
+    return f"{what}{tail}{hint}"
 
 
 @contextmanager

@@ -64,3 +64,20 @@ def test_document_with_outside_files_asks_first(win, tmp_path):
     assert asked and asked[0][0][1] == str(tmp_path / "far.npy")
     win.doc.to_pipeline().build()                    # confirmed: readable
 
+
+
+def test_a_plugin_bug_is_one_sentence_with_a_crash_report(win, qtbot, monkeypatch, tmp_path):
+    from studio.core.networks.gmm import GMM
+
+    def broken(self, x, t, p, labels=None):
+        raise RuntimeError("plugin bug")
+    monkeypatch.setattr(GMM, "predict", broken)
+    monkeypatch.setenv("STUDIO_CRASH_DIR", str(tmp_path / "crash"))
+    set_small(win, batch=20, steps=3)
+    with qtbot.waitSignal(win.runFinished, timeout=30000) as blocker:
+        win.run()
+    status, message = blocker.args
+    assert status == "failed" and "\n" not in message
+    assert "RuntimeError: plugin bug" in message and "crash report:" in message
+    assert list((tmp_path / "crash").iterdir())
+    assert win.isVisible()
