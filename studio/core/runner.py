@@ -144,6 +144,8 @@ class SamplingRun:
         self.ts = solver.times_for(model) if ts is None else ts
         self.generator = branch_generator(seed, branch)
         self.result: RunResult | None = None
+        #: warn (StudioWarning) when the run turns out degenerate; comparisons switch it off
+        self.check_degenerate = True
 
     def _randn_like(self, x: Tensor) -> Tensor:
         z = torch.randn(x.shape, generator=self.generator, dtype=torch.float64)
@@ -194,7 +196,8 @@ class SamplingRun:
         samples = model.network.to_data_units(out.detach())
         _finite_or_raise(samples, self.branch, len(times) - 1, times[-1], " after the conversion "
                          "to data units (check the model's normalisation shift and scale)")
-        warn_degenerate(samples, ts, out.dtype, self.branch, _reference(model, samples))
+        if self.check_degenerate:
+            warn_degenerate(samples, ts, out.dtype, self.branch, _reference(model, samples))
         self.result = RunResult(
             samples=samples.cpu(), nfe=model.nfe,
             t=torch.tensor(times, dtype=torch.float64),
