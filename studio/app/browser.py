@@ -219,6 +219,9 @@ def _get(c: dict, *path, default=None):
 
 def card_fields(c: dict) -> list[tuple[str, object]]:
     """The card's rows, for built-in (network.card()) and model-file (library) cards alike."""
+    if c.get("kind") == "diffusers":
+        from .diffusers_ui import card_fields as diffusers_fields
+        return [(k, v) for k, v in diffusers_fields(c) if v is not None]
     process = c.get("process")
     if isinstance(process, dict):
         process = process.get("kind")
@@ -305,7 +308,7 @@ class ModelBrowser(QWidget):
         use.setToolTip("Replace the pipeline's network with this model (undoable)")
         use.clicked.connect(self._use_current)
         add_folder = QPushButton("Add folder…")
-        add_folder.setToolTip("List the model files of another folder")
+        add_folder.setToolTip("List the model files and diffusers folders of another folder")
         add_folder.clicked.connect(self._add_folder)
         buttons = QHBoxLayout()
         buttons.addWidget(use)

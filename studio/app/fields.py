@@ -129,11 +129,12 @@ class TextField(ParamField):
         self.edit = self._make_editor()
         self._committed_text = ""
         self._lay.addWidget(self.edit, 1)
-        if spec.ui in ("path", "model"):
+        if spec.ui in ("path", "model", "folder"):
             browse = QToolButton()
             browse.setText("…")
             browse.setToolTip("Choose a model file (or pick one in the model browser)"
-                              if spec.ui == "model" else "Choose a file")
+                              if spec.ui == "model" else "Choose a folder" if spec.ui == "folder"
+                              else "Choose a file")
             browse.clicked.connect(self._browse)
             self._lay.addWidget(browse)
 
@@ -210,6 +211,12 @@ class TextField(ParamField):
         self._mark(self.edit, None)
 
     def _browse(self) -> None:
+        if self.spec.ui == "folder":
+            path = QFileDialog.getExistingDirectory(self, f"Choose {self.spec.name}")
+            if path:
+                self.set_text(path)
+                self.commit()
+            return
         kinds = ("Model files (*.safetensors);;All files (*)" if self.spec.ui == "model"
                  else "NumPy arrays (*.npy);;All files (*)")
         path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.spec.name}", "", kinds)

@@ -44,8 +44,9 @@ class RunToolbar(QToolBar):
         self.seed.setKeyboardTracking(False)
         self.seed.setToolTip("Seed of the prior noise: the same seed gives the same samples")
         self.dtype = QComboBox()
-        self.dtype.addItems(["float64", "float32"])
-        self.dtype.setToolTip("Precision of the run")
+        self.dtype.addItems(["float64", "float32", "bfloat16", "float16"])
+        self.dtype.setToolTip("Precision of the run (bfloat16 / float16: diffusers networks "
+                              "compute in half precision; the solver state stays float32)")
         for label, w in (("Device", self.device), ("Batch", self.batch), ("Seed", self.seed),
                          ("Precision", self.dtype)):
             box = QWidget()

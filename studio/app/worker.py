@@ -110,7 +110,8 @@ class SamplingWorker(QObject):
         def host(v, n):
             v = v[:n].detach()
             if not final:   # the views show data units, as the final samples are
-                v = info.network.to_data_units(v)
+                # (a latent network offers a cheap preview instead of decoding every step)
+                v = getattr(info.network, "preview_units", info.network.to_data_units)(v)
             return v.to("cpu", torch.float64).numpy()
 
         if bd.mode == "image":

@@ -253,3 +253,6 @@ def _files_provider(folders: list[str]) -> list[Entry]:
         out.append(Entry(stem, title, node, desc, source=item.source, tags=tags, _card=card,
                          preview_png=getattr(getattr(item.info, "spec", None), "preview_png", None)))
     return out
+
+
+from .hf import catalog as _hf_catalog  # noqa: E402,F401  (registers the "diffusers" provider)

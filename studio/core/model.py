@@ -74,6 +74,31 @@ class Denoiser:
         c = self.coeffs(t, x)
         return from_x0_eps(kind, x0, eps, c)
 
+    def jump(self, x: Tensor, t, s) -> Tensor:
+        """One flow-map evaluation Phi(x, t, s) (counts one NFE); the network must have a flow
+        map. Under another process than the network's own, both times move to equal log-SNR and
+        x is rescaled there and back (ODE trajectories are the same in x / alpha against
+        sigma / alpha for every process)."""
+        from .errors import StudioError
+        if self.guidance is not None:
+            raise StudioError("guidance applies to denoisers, not to flow-map jumps: sample a "
+                              "flow-map model without guidance", "guidance")
+        self.nfe += 1
+        if self._adapt is None:
+            return self.network.flow_map(x, t, s, self.process, self.labels)
+        tp, p = self._adapt, self.process
+
+        def move(tt):
+            tt = as_time(tt, x)
+            t2 = torch.clamp(tp.t_of_logsnr(p.logsnr(tt)), tp.t_min, tp.t_max)
+            k = torch.sqrt((tp.alpha(t2) ** 2 + tp.sigma(t2) ** 2)
+                           / (p.alpha(tt) ** 2 + p.sigma(tt) ** 2))
+            return t2, k
+        t2, k_t = move(t)
+        s2, k_s = move(s)
+        y = self.network.flow_map(x * _bcast(k_t, x).to(x.dtype), t2, s2, tp, self.labels)
+        return y / _bcast(k_s, x).to(x.dtype)
+
     def __call__(self, x: Tensor, t) -> Prediction:
         t = as_time(t, x)
         c = self.coeffs(t, x)

@@ -43,7 +43,9 @@ from .errors import StudioError
 from .untrusted import LIMITS, loads_json, read_regular
 
 FORMAT = "studio.model/1"
-PARAMETERIZATIONS = ("eps", "x0", "v", "velocity", "score", "logits")
+PARAMETERIZATIONS = ("eps", "x0", "v", "velocity", "score", "logits", "flow-map")
+#: the parameterization of a flow-map model
+FLOW_MAP = "flow-map"
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle")
 MAX_HEADER = 100 * 1024 * 1024
 DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
@@ -88,6 +90,20 @@ class ModelSpec:
     name: str = ""
     description: str = ""
     preview_png: bytes | None = None
+    #: flow-map models only: {"time_pair": "t->s", "velocity_parameterization": kind}
+    flow_map: dict | None = None
+
+    @property
+    def is_flow_map(self) -> bool:
+        """A flow-map model (x_t, t, s) -> x_s rather than a denoiser at one time."""
+        return self.parameterization == FLOW_MAP
+
+    @property
+    def velocity_parameterization(self) -> str:
+        """What the module predicts at (x, t, t): the parameterization of its implied velocity
+        (for a flow-map model), else the parameterization itself."""
+        return self.flow_map["velocity_parameterization"] if self.is_flow_map else \
+            self.parameterization
 
     @property
     def is_classifier(self) -> bool:
@@ -99,7 +115,7 @@ class ModelSpec:
         return self.num_classes if self.num_classes > 0 else None
 
     def to_metadata(self) -> dict[str, str]:
-        return {
+        meta = {
             "format": FORMAT,
             "name": self.name,
             "description": self.description,
@@ -118,6 +134,9 @@ class ModelSpec:
             "training": json.dumps(self.training),
             "preview": base64.b64encode(self.preview_png).decode("ascii") if self.preview_png else "",
         }
+        if self.is_flow_map:
+            meta["flow_map"] = json.dumps(self.flow_map)
+        return meta
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], where: str) -> "ModelSpec":
@@ -131,6 +150,8 @@ class ModelSpec:
         meta = {"format": FORMAT, "checksum": "", "name": str(card.get("name", "")),
                 "description": str(card.get("description", "")),
                 "parameterization": str(card.get("parameterization", ""))}
+        if card.get("flow_map") is not None:
+            meta["flow_map"] = json.dumps(card["flow_map"])
         for key in ("architecture", "process", "data", "preconditioning", "conditioning",
                     "training"):
             default = {"preconditioning": {"kind": "none", "sigma_data": 1.0, "time_input": "t"},
@@ -143,7 +164,7 @@ class ModelSpec:
 
     def card(self) -> dict:
         """What the model browser and ``studio models inspect`` show (no preview bytes)."""
-        return {
+        out = {
             "name": self.name, "description": self.description,
             "architecture": {"id": self.architecture, "config": self.arch_config},
             "parameterization": self.parameterization, "process": self.process,
@@ -157,6 +178,9 @@ class ModelSpec:
             "training": self.training,
             "preview_png_bytes": len(self.preview_png) if self.preview_png else 0,
         }
+        if self.is_flow_map:
+            out["flow_map"] = dict(self.flow_map)
+        return out
 
     # -- units ---------------------------------------------------------------------------------
     def _per_channel(self, v: Any, like: torch.Tensor) -> torch.Tensor:
@@ -190,10 +214,12 @@ class ModelSpec:
     def build_model(self, where: str = "model"):
         """A freshly initialised :class:`~studio.core.nn.denoising.DenoisingModel` for this spec."""
         from .nn.denoising import DenoisingModel
+        from .nn.flowmap import FlowMapModel
         arch = self.build_architecture(where)
         net = arch.module(tuple(self.data_shape), self.num_classes)
-        return DenoisingModel(net, self.build_process(where), self.parameterization, self.precond,
-                              self.sigma_data, self.time_input, self.num_classes)
+        cls = FlowMapModel if self.is_flow_map else DenoisingModel
+        return cls(net, self.build_process(where), self.velocity_parameterization, self.precond,
+                   self.sigma_data, self.time_input, self.num_classes)
 
 
 def _load_json(meta: dict, key: str, where: str, kind=dict) -> Any:
@@ -303,6 +329,8 @@ def _parse_metadata(meta: dict[str, str], where: str) -> ModelSpec:
     if param_kind == "logits" and (nc < 2 or pre["kind"] != "none"):
         raise ModelFileError("a classifier (parameterization 'logits') needs "
                              "conditioning.num_classes >= 2 and no preconditioning", where)
+    from .nn.flowmap import parse_flow_map_metadata
+    flow_map = parse_flow_map_metadata(meta, param_kind, arch, where)
     training = _load_json(meta, "training", where) if meta.get("training") else {}
     preview = None
     if meta.get("preview"):
@@ -319,7 +347,7 @@ def _parse_metadata(meta: dict[str, str], where: str) -> ModelSpec:
         sigma_data=float(pre["sigma_data"]), time_input=pre.get("time_input", "t"),
         num_classes=nc, class_dropout=float(dropout), class_names=names, training=training,
         name=str(meta.get("name", "")), description=str(meta.get("description", "")),
-        preview_png=preview)
+        preview_png=preview, flow_map=flow_map)
 
 
 # -- the container ---------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ from .untrusted import check_json, loads_json, read_regular
 
 FORMAT = "studio.pipeline/1"
 NODE_TYPES = {"process": PROCESSES, "network": NETWORKS, "guidance": GUIDANCE, "solver": SOLVERS}
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+          "bfloat16": torch.bfloat16}
+#: half precisions: the network computes in them, the solver state stays float32
+HALF = ("float16", "bfloat16")
 #: which node type may link to which (from -> allowed targets); the editor checks links with it
 LINKS = {"process": ("network",), "network": ("guidance", "solver"), "guidance": ("solver",),
          "solver": ()}
@@ -54,9 +57,12 @@ class RunSettings:
     device: str = "cpu"
     dtype: str = "float64"
     labels: Any = None
+    #: largest batch one network call gets (micro-batching); None: the whole batch
+    max_batch: Optional[int] = None
 
     def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
+        """The dtype of the solver state (float32 when the network runs in half precision)."""
+        return torch.float32 if self.dtype in HALF else DTYPES[self.dtype]
 
 
 @dataclass
@@ -154,7 +160,7 @@ class Pipeline:
                                "nodes": {nid: n.to_dict() for nid, n in self.nodes.items()},
                                "links": [list(link) for link in self.links],
                                "run": {k: v for k, v in dataclasses.asdict(self.run).items()
-                                       if not (k == "labels" and v is None)}}
+                                       if not (k in ("labels", "max_batch") and v is None)}}
         out.update(copy.deepcopy(self.extra))
         return out
 
@@ -253,6 +259,10 @@ def _parse_run(raw: Any, where: str) -> RunSettings:
     if not isinstance(run.dtype, str) or run.dtype not in DTYPES:
         raise PipelineError(f"dtype must be one of: {', '.join(DTYPES)}; got {run.dtype!r}",
                             f"{where}.dtype")
+    if run.max_batch is not None and (not isinstance(run.max_batch, int)
+                                      or isinstance(run.max_batch, bool) or run.max_batch < 1):
+        raise PipelineError(f"max_batch must be a positive integer or null, got {run.max_batch!r}",
+                            f"{where}.max_batch")
     if not isinstance(run.device, str):
         raise PipelineError("device must be a string such as 'cpu' or 'cuda'", f"{where}.device")
     return run
@@ -377,6 +387,10 @@ class Built:
              cancel: CancelToken | None = None) -> Iterator[SamplingRun]:
         """One :class:`SamplingRun` per solver branch, all from the same prior sample."""
         device, dtype = self.device(), self.settings.torch_dtype()
+        configure = getattr(self.network, "configure", None)
+        if configure is not None:  # networks that compute in their own precision (diffusers)
+            configure(DTYPES[self.settings.dtype] if self.settings.dtype in HALF else None,
+                      self.settings.max_batch)
         z = self.check_noise(noise) if noise is not None else self.noise()
         x_T = (self.process.prior_std * z.to(torch.float64)).to(device=device, dtype=dtype)
         for b in self.branches:

@@ -68,6 +68,8 @@ class RunResult:
     x0: Optional[Tensor] = None
     step_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    #: latent-space networks (diffusers VAE families): the final latents; samples are decoded
+    latents: Optional[Tensor] = None
 
 
 def branch_generator(seed: int, branch: str) -> torch.Generator:
@@ -203,7 +205,8 @@ class SamplingRun:
             t=torch.tensor(times, dtype=torch.float64),
             trajectory=torch.stack(traj) if traj is not None else None,
             x0=torch.stack(x0s) if self.record and x0s else None,
-            step_seconds=step_seconds, seconds=time.perf_counter() - start)
+            step_seconds=step_seconds, seconds=time.perf_counter() - start,
+            latents=out.detach().cpu() if getattr(model.network, "latent", False) else None)
 
     def run(self) -> RunResult:
         for _ in self:

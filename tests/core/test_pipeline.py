@@ -65,7 +65,7 @@ def test_the_issue_example_runs():
     ({"links": [["proc", "ghost"]]}, r"links\[0\]: unknown node 'ghost'"),
     ({"links": [["proc", "solver"], ["proc", "model"]]}, "cannot link process"),
     ({"run__batch": 0}, r"run.batch"),
-    ({"run__dtype": "float16"}, r"run.dtype"),
+    ({"run__dtype": "int8"}, r"run.dtype"),
     ({"run__bogus": 1}, r"unknown run setting 'bogus'"),
 ])
 def test_bad_pipelines_name_the_place(changes, match):

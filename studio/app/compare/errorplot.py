@@ -1,4 +1,5 @@
-"""Error against NFE, log-log, one line per row, the data-vs-data floor dashed.
+"""Error against NFE (log-log, one line per row) or against any sweep axis (one line per
+combination of the other dimensions), the data-vs-data floor dashed.
 
 The metric is chosen in a combo box (RMSE to the reference, sliced Wasserstein, MMD, ...). Hover
 shows the value of the nearest point; clicking a point selects its cell in the grid and table.
@@ -25,13 +26,18 @@ class ErrorPlot(QWidget):
         self.metric = QComboBox()
         self.metric.setToolTip("The quality measure plotted against the NFE")
         self.metric.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.dim = QComboBox()
+        self.dim.setToolTip("The x axis: the NFE, or one of the comparison's sweep axes")
+        self.dim.currentIndexChanged.connect(lambda _i: self.redraw())
         self.info = QLabel("")
         self.info.setTextFormat(Qt.RichText)
         self.info.setStyleSheet(f"color: {MUTED};")
         top = QHBoxLayout()
         top.setContentsMargins(6, 0, 6, 0)
-        top.addWidget(QLabel("error vs NFE:"))
+        top.addWidget(QLabel("error"))
         top.addWidget(self.metric)
+        top.addWidget(QLabel("vs"))
+        top.addWidget(self.dim)
         top.addWidget(self.info, 1)
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.setBackground(BACKGROUND)
@@ -70,6 +76,13 @@ class ErrorPlot(QWidget):
 
     def _refresh_metrics(self) -> None:
         comp = self.session.comparison
+        dims = comp.dimensions() if comp is not None else ["nfe"]
+        if dims != [self.dim.itemData(i) for i in range(self.dim.count())]:
+            self.dim.blockSignals(True)
+            self.dim.clear()
+            for d in dims:
+                self.dim.addItem("NFE" if d == "nfe" else d, d)
+            self.dim.blockSignals(False)
         ids = [m.id for m in comp.active_metrics() if m.plot] if comp is not None else []
         have = [self.metric.itemData(i) for i in range(self.metric.count())]
         if ids == have:
@@ -95,6 +108,10 @@ class ErrorPlot(QWidget):
             self.plot.addItem(self.marker)
             return
         m = next(x for x in comp.metrics if x.id == mid)
+        if (self.dim.currentData() or "nfe") != "nfe":
+            self._redraw_axis(comp, m, self.dim.currentData())
+            return
+        self.plot.setLabel("bottom", "NFE (final denoise included)", color=MUTED)
         rows: dict[int, list] = {}
         for idx in sorted(comp.results):
             r = comp.results[idx]
@@ -123,6 +140,52 @@ class ErrorPlot(QWidget):
         self.plot.getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in comp.spec.nfes]])
         span = vals + ([floor] if floor is not None and math.isfinite(floor) else [])
         self.plot.getAxis("left").setTicks(log_ticks(min(span), max(span)) if logy else None)
+        self.plot.setLabel("left", f"{m.title}" + (f" [{m.unit}]" if m.unit else ""), color=MUTED)
+        self.plot.addItem(self.marker)
+        self._mark()
+
+    def _redraw_axis(self, comp, m, dim: str) -> None:
+        """Error against a sweep axis: x its value (or position, for swapped nodes and other
+        non-numeric values), one curve per combination of the other axes, row and budget."""
+        k = [a.target for a in comp.spec.axes].index(dim)
+        ax = comp.spec.axes[k]
+        curves: dict[str, list] = {}
+        for idx in sorted(comp.results):
+            r = comp.results[idx]
+            v = r.metrics.get(m.id) if r.ok else None
+            if v is None or not math.isfinite(v):
+                continue
+            c = r.cell
+            key = " | ".join([f"{a.target}={a.labels[j]}" for i, (a, j) in
+                              enumerate(zip(comp.spec.axes, c.point)) if i != k]
+                             + [c.row_label.split(" | ")[-1], f"@ {c.nfe}"])
+            x = float(ax.values[c.point[k]]) if ax.numeric else float(c.point[k])
+            curves.setdefault(key, []).append((x, v, idx))
+        vals = [v for pts in curves.values() for _, v, _ in pts]
+        floor = comp.floors.get(m.id)
+        logy = bool(m.lower_is_better and vals and min(vals + ([floor] if floor else [])) > 0)
+        xs_all = sorted({x for pts in curves.values() for x, _, _ in pts})
+        logx = bool(ax.numeric and xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 20)
+        self.plot.setLogMode(x=logx, y=logy)
+        for n, (label, pts) in enumerate(curves.items()):
+            pts.sort()
+            item = self.plot.plot([p[0] for p in pts], [p[1] for p in pts],
+                                  pen=pg.mkPen(row_color(n), width=2), symbol=SYMBOLS[n % len(SYMBOLS)],
+                                  symbolSize=8, symbolBrush=row_color(n),
+                                  symbolPen=pg.mkPen(row_color(n)))
+            self.legend.addItem(item, label)
+            for x, v, idx in pts:
+                self.points.append((math.log10(x) if logx else x, math.log10(v) if logy else v, idx))
+        if floor is not None and math.isfinite(floor) and xs_all:
+            item = self.plot.plot([xs_all[0], xs_all[-1]], [floor, floor],
+                                  pen=pg.mkPen("#b0b8c0", width=1.5, style=Qt.DashLine))
+            self.legend.addItem(item, "floor: data vs data")
+        ticks = ([(float(j), lab[:24]) for j, lab in enumerate(ax.labels)] if not ax.numeric else
+                 [((math.log10(x) if logx else x), f"{x:g}") for x in xs_all])
+        self.plot.getAxis("bottom").setTicks([ticks])
+        span = vals + ([floor] if floor is not None and math.isfinite(floor) else [])
+        self.plot.getAxis("left").setTicks(log_ticks(min(span), max(span)) if logy and span else None)
+        self.plot.setLabel("bottom", dim, color=MUTED)
         self.plot.setLabel("left", f"{m.title}" + (f" [{m.unit}]" if m.unit else ""), color=MUTED)
         self.plot.addItem(self.marker)
         self._mark()

@@ -81,13 +81,16 @@ class CompareSession(QObject):
         return self.comparison.results.get(self.selected)
 
     # -- running -------------------------------------------------------------------------------
-    def start(self, spec: CompareSpec, noise=None) -> bool:
-        """Run ``spec`` in the background; False if a comparison is already running."""
+    def start(self, spec: CompareSpec, noise=None, executor: str | None = None,
+              address: str | None = None) -> bool:
+        """Run ``spec`` in the background (cells on ``executor``: local, processes, ray);
+        False if a comparison is already running."""
         if self.running:
             return False
 
         def task(ctx: TaskContext):
-            run = ComparisonRun(spec, cancel=ctx.cancel, noise=noise,
+            run = ComparisonRun(spec, cancel=ctx.cancel, noise=noise, executor=executor,
+                                address=address,
                                 on_progress=lambda ev: ctx.progress(ev.fraction, progress_text(ev)))
             for res in run:
                 ctx.emit((res, _snapshot(run.comparison)))

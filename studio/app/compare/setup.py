@@ -16,6 +16,7 @@ from ...core.errors import ParamError, StudioError
 from ...core.pipeline import Pipeline
 from ...core.registry import PROCESSES, SCHEDULES, SOLVERS
 from ..fields import INVALID_STYLE
+from .axesbox import AxesBox, axis_targets
 
 CURRENT = "current"
 #: schedules listed for crossing with every solver (custom needs its own time points)
@@ -190,6 +191,8 @@ class CompareSetup(QWidget):
         self.n_data.setToolTip("Data samples the distribution metrics use")
         form.addRow("data samples", self.n_data)
         lay.addWidget(box)
+        self.axes_box = AxesBox()
+        lay.addWidget(self.axes_box)
         lay.addStretch(1)
 
         self._reference_changed()
@@ -252,6 +255,14 @@ class CompareSetup(QWidget):
             (pid,), (nid,) = pipe.of_type("process"), pipe.of_type("network")
             text = f"{pipe.nodes[nid].kind} network · {pipe.nodes[pid].kind} process"
             self.model_label.setStyleSheet("color: #9aa4ae;")
+            branches = {k: k for k in checked(self.solvers)}
+            try:
+                for t in parse_list(self.extra_solvers.text()):
+                    e = parse_solver(t, "solvers")
+                    branches[e.branch] = e.kind
+            except StudioError:
+                pass
+            self.axes_box.set_targets(axis_targets(pipe, branches))
         except (StudioError, ValueError) as exc:
             text = f"cannot use: {exc}"
             self.model_label.setStyleSheet("color: #e0564a;")
@@ -309,7 +320,8 @@ class CompareSetup(QWidget):
         return CompareSpec.from_pipeline(pipe, parse_nfes(self.nfes.text(), "NFE budgets"), solvers,
                                          schedules, metrics=None if metrics == defaults else metrics,
                                          reference=self.reference_entry(), data=data,
-                                         n_data=int(self.n_data.value()))
+                                         n_data=int(self.n_data.value()),
+                                         axes=self.axes_box.axes())
 
     def from_spec(self, spec: CompareSpec) -> None:
         """Show a (reopened) comparison's settings."""
@@ -339,6 +351,7 @@ class CompareSetup(QWidget):
             self.ref_nfe.setValue(int((p.get("params") or {}).get("nfe", 501)))
         self.data.setText(spec.data or "")
         self.n_data.setValue(int(spec.n_data))
+        self.axes_box.set_axes(spec.axes)
 
 
 def _fmt(v) -> str:

@@ -30,6 +30,7 @@ class CompareWorkspace(QWidget):
         self.window = window
         self.session = CompareSession(self)
         self.setup = CompareSetup(window.doc)
+        self.setup.axes_box.bind_settings(getattr(window, "settings", None))
         self.opened_cell = -1
 
         scroll = QScrollArea()
@@ -154,7 +155,8 @@ class CompareWorkspace(QWidget):
         except StudioError as exc:
             self.window.report("Cannot compare", str(exc))
             return False
-        self.session.start(spec)
+        executor, address = self.setup.axes_box.choice()
+        self.session.start(spec, executor=executor, address=address)
         n = len(spec.cells())
         self.window.log.info(f"comparison: {n} cells ({len(spec.row_labels())} rows x "
                              f"{len(spec.nfes)} NFE budgets), batch {spec.pipeline.run.batch}, "

@@ -73,8 +73,12 @@ class _Job(QObject):
 def default_description(cfg: TrainConfig) -> str:
     obj = cfg.objective
     cond = ", class-conditional" if cfg.conditional else ""
+    from ...core.training.config import FLOW_TARGETS
+    what = (f"a flow map (x_t, t, s) -> x_s trained by {obj.target}"
+            + (f" from the teacher {obj.teacher}" if obj.teacher else "")
+            if obj.target in FLOW_TARGETS else f"predicting {obj.target}")
     return (f"Trained in Diffusion Studio on {cfg.data['kind']}{cond}: {cfg.architecture['id']} "
-            f"predicting {obj.target} on the {cfg.process['kind']} process, "
+            f"{what} on the {cfg.process['kind']} process, "
             f"{cfg.optim.steps} steps of batch {cfg.optim.batch}.")
 
 

@@ -28,6 +28,19 @@ PRESETS: dict[str, dict] = {
         "process": {"kind": "rectified-flow", "params": {}},
         "objective": {"target": "velocity"},
         "optim": dict(_OPTIM_2D, steps=3000), "preview": _PREVIEW_2D, "log_every": 20},
+    "Two moons · few-step flow map (flow-map matching)": {
+        "name": "Two moons, flow map", "seed": 0,
+        "description": "A flow map (x_t, t, s) -> x_s for sampling in 1-4 jumps (flow-map solver). "
+                       "Other objectives: consistency-training, ctm, shortcut, meanflow; "
+                       "consistency-distillation with a teacher pipeline.",
+        "data": {"kind": "moons", "params": {"n": 20000}, "conditional": False},
+        "architecture": {"id": "mlp", "params": {"width": 128, "depth": 3, "emb_dim": 64,
+                                                 "flow_map": True}},
+        "process": {"kind": "rectified-flow", "params": {}},
+        "objective": {"target": "flow-map-matching", "t_sampling": "uniform"},
+        "optim": dict(_OPTIM_2D, steps=3000),
+        "preview": {"every": 250, "count": 1000, "steps": 2, "solver": "flow-map"},
+        "log_every": 20},
     "Pinwheel · class-conditional MLP, v on VP-cosine": {
         "name": "Pinwheel", "seed": 0,
         "data": {"kind": "pinwheel", "params": {"n": 20000}, "conditional": True},

@@ -243,6 +243,8 @@ class TrajectoryPanel(QWidget):
                 out[f"{sid}.trajectory"] = res.trajectory.numpy()
             if res.x0 is not None:
                 out[f"{sid}.x0"] = res.x0.numpy()
+            if getattr(res, "latents", None) is not None:
+                out[f"{sid}.latents"] = res.latents.float().numpy()
         if not out:
             raise ValueError("no finished run to export")
         buf = io.BytesIO()

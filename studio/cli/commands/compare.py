@@ -5,7 +5,11 @@ Runs the grid solver x schedule x NFE from the pipeline's noise and writes, in D
 ``comparison.json`` (format ``studio.compare/1``: reopens, here with ``studio compare
 comparison.json --out DIR`` to redraw without running, and in the app), ``samples.npz`` (every
 cell's samples, keys ``<row> @ <nfe>``, plus ``reference/...`` and ``data``), ``grid.png`` and
-``error_vs_nfe.png``.
+``error_vs_nfe.png``, and per sweep axis ``error_vs_<axis>.png``.
+
+``--axis node.param=v1,v2`` (repeatable, at most three) crosses the grid with any node parameter,
+run setting (``run.seed``, ``run.batch``, ``run.labels``) or swapped node (``node=kind:k=v,...``);
+``--executor local|processes|ray [--address HOST:PORT]`` chooses where the cells run.
 """
 from __future__ import annotations
 
@@ -43,6 +47,17 @@ def add_arguments(p) -> None:
                    help="leave samples out of comparison.json and skip samples.npz")
     p.add_argument("--threads", type=int, help="torch intra-op threads (1 is fastest for small "
                    "analytic models and gives steadier per-sample times)")
+    p.add_argument("--axis", action="append", default=[], metavar="TARGET=V1,V2,...",
+                   help="a sweep axis crossing the grid (repeatable, at most 3): node.param=v1,v2 "
+                   "(cfg.scale=1,2,4), run.seed=0,1 / run.batch=... / run.labels=..., or a whole "
+                   "node swapped: node=kind[:k=v...],... (model=file:path=a.safetensors,"
+                   "file:path=b.safetensors)")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="where cells run: local (default), processes (a local pool), ray")
+    p.add_argument("--address", help="Ray cluster HOST:PORT for --executor ray (default: a local "
+                   "Ray instance)")
+    p.add_argument("--workers", type=int, help="worker processes for --executor processes "
+                   "(default: the CPU count) or CPUs of a local Ray instance")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -97,7 +112,9 @@ def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
                 if r.samples is not None}
         for key, ref in comp.references.items():
             arrs[f"reference/{key[0]:.6g}-{key[1]:.6g}" + ("" if key[2] else "/no-denoise")
-                 + (f"/{key[3]}" if key[3] else "")] = ref.samples.numpy()
+                 + (f"/{key[3]}" if key[3] else "")
+                 + ("/point-" + "-".join(str(j) for j in key[4:]) if len(key) > 4 else "")
+                 ] = ref.samples.numpy()
         if comp.data is not None:
             arrs["data"] = comp.data.numpy()
         buf = io.BytesIO()
@@ -110,6 +127,12 @@ def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
 
         paths.append(save_grid(comp, os.path.join(out, "grid.png")))
         paths.append(save_error_vs_nfe(comp, os.path.join(out, "error_vs_nfe.png")))
+        if comp.spec.axes:
+            from ...render.axis_plots import axis_file_name, save_error_vs_axis
+
+            for ax in comp.spec.axes:
+                paths.append(save_error_vs_axis(comp, os.path.join(out, axis_file_name(ax.target)),
+                                                ax.target))
     return paths
 
 
@@ -197,6 +220,12 @@ def run(args) -> int:
     else:
         if not args.nfe:
             raise ParamError("give the NFE budgets, e.g. --nfe 5,10,20", "--nfe")
+        from ...core.compare.axes import parse_axis
+        from ...core.compare.executors import make_executor
+
+        axes = [parse_axis(a) for a in args.axis]
+        if args.workers is not None and args.workers < 1:
+            raise ParamError("must be a positive integer", "--workers")
         pipe = Pipeline.load(args.pipeline)
         if args.batch is not None:
             if args.batch < 1:
@@ -218,15 +247,21 @@ def run(args) -> int:
             approve([data])  # named on the command line: the user's own choice
         spec = CompareSpec.from_pipeline(pipe, parse_nfes(args.nfe), solvers, schedules,
                                          metrics=metrics, reference=parse_reference(args.reference),
-                                         data=data, n_data=args.n_data)
+                                         data=data, n_data=args.n_data, axes=axes)
         noise = (torch.as_tensor(load_array(args.noise, f"--noise {args.noise}"))
                  if args.noise else None)
-        runner = ComparisonRun(spec, noise=noise, on_progress=_progress(args.quiet))
+        if args.executor == "local" and args.address:
+            raise ParamError("--address goes with --executor ray", "--address")
+        executor = make_executor(args.executor, args.address, args.workers)
+        runner = ComparisonRun(spec, noise=noise, on_progress=_progress(args.quiet),
+                               executor=executor)
         _check_cost(runner, spec)
         if not args.quiet:
+            axes_text = "".join(f" x {len(a.values)} {a.target}" for a in spec.axes)
             print(f"studio compare: {len(runner.cells)} cells "
-                  f"({len(spec.row_labels())} rows x {len(spec.nfes)} NFE budgets), "
-                  f"batch {pipe.run.batch}, seed {pipe.run.seed}", file=sys.stderr)
+                  f"({len(spec.rows())} rows x {len(spec.nfes)} NFE budgets{axes_text}), "
+                  f"batch {pipe.run.batch}, seed {pipe.run.seed}, executor {args.executor}",
+                  file=sys.stderr)
         comp = runner.run()
         with deferred_interrupt("writing the outputs, one moment"):
             paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 NAME = "models"
@@ -14,7 +15,8 @@ def add_arguments(p) -> None:
     ls.add_argument("--dir", action="append", default=[], help="also list this folder")
     ls.add_argument("--json", action="store_true", help="print a JSON list")
     ins = sub.add_parser("inspect", help="validate a model file and show its metadata")
-    ins.add_argument("file", help="model file (.safetensors) or assets:NAME.safetensors")
+    ins.add_argument("file", help="model file (.safetensors), assets:NAME.safetensors, or a "
+                     "diffusers folder (pipeline or single model)")
     ins.add_argument("--json", action="store_true", help="print JSON")
     ins.add_argument("--preview", metavar="PNG", help="write the preview image here")
     imp = sub.add_parser("import", help="convert a PyTorch checkpoint (.pt/.ckpt) to a model "
@@ -51,7 +53,10 @@ def _print_card(card: dict) -> None:
         ("architecture", f"{card['architecture']['id']} {json.dumps(card['architecture']['config'])}"),
         ("parameters", f"{card['parameters']:,} ({card['size_bytes'] / 1e6:.2f} MB)"),
         ("predicts", "class logits (a noise-conditional classifier, for classifier guidance)"
-         if card["parameterization"] == "logits" else card["parameterization"]),
+         if card["parameterization"] == "logits" else
+         f"a flow map x_t -> x_s (time pair {card['flow_map']['time_pair']}, "
+         f"{card['flow_map']['velocity_parameterization']} parameterization)"
+         if card["parameterization"] == "flow-map" else card["parameterization"]),
         ("process", f"{card['process']['kind']} {json.dumps(card['process']['params'])}"),
         ("data", f"{d['kind']} {d['shape']}" + (f", range {d['range']}" if d["range"] else "")),
         ("normalisation", f"data = model x {d['normalisation']['scale']} + "
@@ -84,13 +89,29 @@ def run(args) -> int:
         if args.json:
             print(json.dumps([e.card() for e in entries], indent=2))
             return 0
-        if not entries:
+        from ...core.hf.cards import card_or_error, find_folders
+        folders = [f for d in args.dir if os.path.isdir(d) for f in find_folders(d)]
+        if not entries and not folders:
             print("no models found")
+        for f in folders:  # diffusers folders under --dir
+            card, err = card_or_error(f)
+            print(f"[diffusers] {f}: " + (f"UNUSABLE: {err}" if err else
+                  f"{card['family']} ({card['denoiser_class']}), "
+                  f"{'x'.join(map(str, card['resolution']))}, {card['parameterization']} / "
+                  f"{card['process']}, {card['parameters']:,} parameters"))
         for e in entries:
             if e.info is None:
                 print(f"[{e.source}] {e.path}: UNUSABLE: {e.error}")
             else:
                 print(f"[{e.source}] {e.reference}: {_line(e.info.card())}")
+        return 0
+    if args.action == "inspect" and os.path.isdir(args.file):
+        from ...core.hf.cards import inspect_card, print_card
+        card = inspect_card(args.file)
+        if args.json:
+            print(json.dumps(card, indent=2))
+        else:
+            print_card(card)
         return 0
     if args.action == "inspect":
         path = resolve_model_path(args.file, None, "file")

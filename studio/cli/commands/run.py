@@ -49,6 +49,8 @@ def run(args) -> int:
         out[f"{sid}.samples"] = res.samples.numpy()
         out[f"{sid}.nfe"] = np.asarray(res.nfe)
         out[f"{sid}.t"] = res.t.numpy()
+        if res.latents is not None:
+            out[f"{sid}.latents"] = res.latents.float().numpy()
         if args.trajectory:
             out[f"{sid}.trajectory"] = res.trajectory.numpy()
             if res.x0 is not None:

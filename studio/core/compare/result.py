@@ -60,12 +60,14 @@ class CellResult:
         if self.t is None or len(self.t) < 2:
             return None
         return reference_key(self.t, bool(self.cell.solver_params().get("denoise_final", True)),
-                             self.cell.solver.guidance)
+                             self.cell.solver.guidance, self.cell.point)
 
 
-def reference_key(ts, denoise_final: bool, guidance: Optional[str]) -> tuple:
-    """Cells over the same time span, final denoise and guidance share one reference."""
-    return (round(float(ts[0]), 12), round(float(ts[-1]), 12), bool(denoise_final), guidance)
+def reference_key(ts, denoise_final: bool, guidance: Optional[str], point: tuple = ()) -> tuple:
+    """Cells of one axis point over the same time span, final denoise and guidance share one
+    reference (the point's value indices close the key; none without axes)."""
+    return (round(float(ts[0]), 12), round(float(ts[-1]), 12), bool(denoise_final), guidance,
+            *(int(j) for j in point))
 
 
 # -- arrays in JSON ---------------------------------------------------------------------------------
@@ -132,6 +134,38 @@ class Comparison:
     def active_metrics(self) -> list[Metric]:
         return [m for m in self.metrics if m.id not in self.unavailable]
 
+    def dimensions(self) -> list[str]:
+        """What a plot can put on its x axis: ``nfe`` and every sweep axis's target."""
+        return ["nfe"] + [a.target for a in self.spec.axes]
+
+    def series_over(self, metric_id: str, dim: str = "nfe"
+                    ) -> tuple[dict[str, list[tuple[float, float]]], dict[float, str]]:
+        """Error-vs-axis curves: one curve per combination of the other dimensions, x the value
+        of ``dim`` (a sweep axis's numeric value, else its position) or the actual NFE. Returns
+        (curve label -> [(x, value)], x -> tick label for categorical axes)."""
+        if dim == "nfe":
+            return self.series(metric_id), {}
+        k = [a.target for a in self.spec.axes].index(dim) if dim in self.dimensions() else None
+        if k is None:
+            raise StudioError(f"unknown dimension {dim!r}; valid: {', '.join(self.dimensions())}",
+                              "plot")
+        ax = self.spec.axes[k]
+        ticks = {} if ax.numeric else {float(j): lab for j, lab in enumerate(ax.labels)}
+        out: dict[str, list[tuple[float, float]]] = {}
+        for cell in self.cells:
+            others = [f"{a.target}={a.labels[j]}" for i, (a, j) in
+                      enumerate(zip(self.spec.axes, cell.point)) if i != k]
+            base = cell.row_label.split(" | ")[-1]
+            label = " | ".join(others + [base] + ([f"nfe {cell.nfe}"] if len(self.spec.nfes) > 1
+                                                  else []))
+            curve = out.setdefault(label, [])
+            r = self.results.get(cell.index)
+            v = r.metrics.get(metric_id) if r is not None and r.ok else None
+            if v is not None and math.isfinite(v):
+                j = cell.point[k]
+                curve.append((float(ax.values[j]) if ax.numeric else float(j), float(v)))
+        return out, ticks
+
     def series(self, metric_id: str) -> dict[str, list[tuple[int, float]]]:
         """row label -> [(actual NFE, value)] over the finished ok cells, for error-vs-NFE plots."""
         out: dict[str, list[tuple[int, float]]] = {lab: [] for lab in self.spec.row_labels()}
@@ -144,7 +178,8 @@ class Comparison:
 
     # -- the table ----------------------------------------------------------------------------------
     def columns(self) -> list[str]:
-        return list(FIXED_COLUMNS) + [m.id for m in self.active_metrics()] + ["message"]
+        return (list(FIXED_COLUMNS) + [a.target for a in self.spec.axes]
+                + [m.id for m in self.active_metrics()] + ["message"])
 
     def table(self) -> list[dict]:
         rows = []
@@ -156,6 +191,8 @@ class Comparison:
             row = {"row": cell.row_label, "solver": cell.solver.label,
                    "schedule": sched.label if sched else cell.row_label.split(" / ")[-1],
                    "nfe_budget": cell.nfe, "steps": r.steps, "status": r.status}
+            for a, j in zip(self.spec.axes, cell.point):
+                row[a.target] = a.values[j] if a.numeric else a.labels[j]
             for m in self.active_metrics():
                 row[m.id] = _num(r.metrics.get(m.id))
             row["message"] = r.message

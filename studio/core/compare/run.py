@@ -18,7 +18,6 @@ the cell's single-solver pipeline (:meth:`CompareSpec.cell_pipeline`), so result
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
@@ -30,6 +29,7 @@ from ..arrays import load_array
 from ..errors import Cancelled, ParamError, StudioError
 from ..pipeline import Branch, Built, build_solver
 from ..runner import CancelToken, StepEvent
+from .executors import CellOutcome, Executor, cell_built, make_executor, prior_sample, run_cell
 from .metrics import Metric, MetricInput, resolve_metrics
 from .reference import ReferenceResult, ReferenceTask, build_reference
 from .result import CellResult, Comparison, reference_key
@@ -54,19 +54,32 @@ class CompareProgress:
 
 
 class ComparisonRun:
-    """Iterate to run a comparison; yields one :class:`CellResult` per cell in grid order."""
+    """Iterate to run a comparison; yields one :class:`CellResult` per cell in grid order.
+
+    ``executor``: None / ``"local"`` (cells run here, with per-step progress), ``"processes"``,
+    ``"ray"`` or an :class:`~.executors.Executor` (cells run there; progress per finished cell).
+    """
 
     def __init__(self, spec: CompareSpec, *, cancel: CancelToken | None = None,
                  on_progress: Callable[[CompareProgress], None] | None = None,
-                 noise: Tensor | None = None, built: Built | None = None):
+                 noise: Tensor | None = None, built: Built | None = None,
+                 executor: "str | Executor | None" = None, address: str | None = None):
         self.spec = spec
         self.cancel = cancel
         self.on_progress = on_progress
-        self.built = built or spec.pipeline.build()
+        self.points = spec.points()
+        self.built = built or spec.point_pipeline(self.points[0]).build()
+        self._built = {self.points[0]: self.built}
         self.metrics: list[Metric] = resolve_metrics(spec.metrics)
         self.reference = build_reference(spec.reference)
         self.cells = spec.cells()
         self._noise = noise
+        if noise is not None and any(a.target == "run.batch" for a in spec.axes):
+            raise ParamError("fixed noise cannot go with a run.batch axis", "noise")
+        self.executor = make_executor(executor, address)
+        #: an executor made here from its name is closed after the run; one passed in is the
+        #: caller's (it can serve several runs, e.g. a process pool kept warm)
+        self._own_executor = not (executor is None or hasattr(executor, "map"))
         self.comparison = Comparison(spec, metrics=self.metrics, reference=self.reference)
         self._shared: dict = {}
         self._started = False
@@ -80,14 +93,17 @@ class ComparisonRun:
         if self.cancel is not None and self.cancel.cancelled:
             raise Cancelled("comparison cancelled")
 
+    def _point_built(self, point: tuple) -> Built:
+        if point not in self._built:
+            self._built = {point: self.spec.point_pipeline(point).build()}  # one point at a time
+        return self._built[point]
+
     def _cell_built(self, cell: Cell, where: str) -> tuple[Built, object]:
-        solver = build_solver(cell.solver.kind, cell.solver_params(), where)
-        b = dataclasses.replace(self.built, solvers={cell.solver.branch: solver},
-                                branches=[Branch(cell.solver.branch, cell.solver.guidance)])
-        return b, solver
+        return cell_built(self._point_built(cell.point), cell)
 
     def _data(self) -> tuple[Optional[Tensor], Optional[Tensor], str]:
-        """(data samples for metrics, an independent batch-size draw for floors, where from)."""
+        """(data samples for metrics, an independent batch-size draw for floors, where from);
+        from the first axis point's network and seed."""
         spec, net, batch = self.spec, self.built.network, self.built.settings.batch
         seed = self.built.settings.seed
         if spec.data is not None:
@@ -119,18 +135,48 @@ class ComparisonRun:
         return {"dim": int(np.prod(shape)), "data_shape": shape, "data": data is not None,
                 "reference": True, "labels": self.built.settings.labels is not None}
 
-    def _reference(self, cell: Cell, x_T: Tensor, final: bool, ts: Tensor) -> ReferenceResult:
-        key = reference_key(ts, final, cell.solver.guidance)
+    def _reference(self, cell: Cell, final: bool, ts: Tensor) -> ReferenceResult:
+        key = reference_key(ts, final, cell.solver.guidance, cell.point)
         refs = self.comparison.references
         if key not in refs:
             self._emit("reference", cell.index, cell,
                        message=f"reference from t={float(ts[0]):.4g} to {float(ts[-1]):.4g}")
-            den = self.built.denoiser(Branch(cell.solver.branch, cell.solver.guidance))
+            built = self._point_built(cell.point)
+            x_T = prior_sample(built, self._noise)
+            den = built.denoiser(Branch(cell.solver.branch, cell.solver.guidance))
             task = ReferenceTask(den, x_T, float(ts[0]), float(ts[-1]), bool(final),
-                                 max_nfe=max(self.spec.nfes), seed=self.built.settings.seed,
+                                 max_nfe=max(self.spec.nfes), seed=built.settings.seed,
                                  cancel=self.cancel)
             refs[key] = self.reference.compute(task)
         return refs[key]
+
+    def _outcomes(self) -> Iterator[CellOutcome]:
+        """Every cell's sampler outcome, in grid order (remote ones buffered until their turn)."""
+        if self.executor is None:
+            for cell in self.cells:
+                self._check_cancel()
+                self._emit("cell", cell.index, cell, message=f"running {cell.key}")
+                on_step = ((lambda ev, c=cell: self._emit("cell", c.index, c, ev))
+                           if self.on_progress is not None else None)
+                yield run_cell(self._point_built(cell.point), cell, self._noise, self.spec.record,
+                               self.cancel, on_step)
+            return
+        payload = {"spec": self.spec.to_dict(), "noise": self._noise, "record": self.spec.record}
+        ahead: dict[int, CellOutcome] = {}
+        nxt = 0
+        self._emit("cell", 0, self.cells[0] if self.cells else None,
+                   message=f"sending {len(self.cells)} cells to {self.executor.name}")
+        try:
+            for out in self.executor.map(payload, [c.index for c in self.cells], self.cancel):
+                ahead[out.index] = out
+                while nxt in ahead:
+                    yield ahead.pop(nxt)
+                    nxt += 1
+        finally:
+            if self._own_executor:
+                self.executor.close()
+            self.comparison.notes.extend(n for n in self.executor.notes
+                                         if n not in self.comparison.notes)
 
     # -- the run ------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[CellResult]:
@@ -150,47 +196,31 @@ class ComparisonRun:
                             if m.unavailable(info) is not None}
         active = [m for m in self.metrics if m.id not in comp.unavailable]
         labels = built.labels()
-        labels_cpu = labels.cpu() if labels is not None else None
         seed = built.settings.seed
         for m in active:
             if m.has_floor and floor_samples is not None:
-                comp.floors[m.id] = m.compute(MetricInput(floor_samples, None, data, labels_cpu,
-                                                          shared=self._shared, seed=seed))
-        x_T = None
-        noise = self._noise
-        for cell in self.cells:
-            self._check_cancel()
-            where = f"cell {cell.key!r}"
-            self._emit("cell", cell.index, cell, message=f"running {cell.key}")
-            try:
-                cb, solver = self._cell_built(cell, where)
-                run = next(cb.runs(noise=noise, record=self.spec.record, cancel=self.cancel))
-            except ParamError as exc:  # e.g. a budget too small for this solver
-                res = CellResult(cell, "skipped", exc.problem)
+                comp.floors[m.id] = m.compute(MetricInput(floor_samples, None, data,
+                                                          labels.cpu() if labels is not None
+                                                          else None, shared=self._shared,
+                                                          seed=seed))
+        for out in self._outcomes():
+            cell = self.cells[out.index]
+            if out.status != "ok":
+                res = CellResult(cell, out.status, out.message, steps=out.steps)
                 comp.add(res)
-                self._emit("cell", cell.index + 1, cell, message=f"skipped {cell.key}")
+                self._emit("cell", cell.index + 1, cell, message=f"{out.status} {cell.key}")
                 yield res
                 continue
-            run.check_degenerate = False  # low budgets collapse by design; the metrics show it
-            if x_T is None:
-                x_T = run.x_T
-            try:
-                for ev in run:
-                    if self.on_progress is not None:
-                        self._emit("cell", cell.index, cell, ev)
-            except StudioError as exc:  # NaN/Inf at a step, an adaptive solver over its cap, ...
-                res = CellResult(cell, "failed", str(exc), steps=len(run.ts) - 1)
-                comp.add(res)
-                self._emit("cell", cell.index + 1, cell, message=f"failed {cell.key}")
-                yield res
-                continue
-            r = run.result
-            samples = r.samples.to(torch.float64)
+            pb = self._point_built(cell.point)
+            lab = pb.labels()
+            samples = out.samples.to(torch.float64)
             ref = None
             if any("reference" in m.needs for m in active):
-                ref = self._reference(cell, x_T, solver.denoise_final, run.ts)
-            inp = MetricInput(samples, ref.samples if ref is not None else None, data, labels_cpu,
-                              nfe=r.nfe, seconds=r.seconds, shared=self._shared, seed=seed)
+                final = build_solver(cell.solver.kind, cell.solver_params(), "").denoise_final
+                ref = self._reference(cell, final, out.t)
+            inp = MetricInput(samples, ref.samples if ref is not None else None, data,
+                              lab.cpu() if lab is not None else None, nfe=out.nfe,
+                              seconds=out.seconds, shared=self._shared, seed=pb.settings.seed)
             values = {}
             for m in active:
                 try:
@@ -198,9 +228,9 @@ class ComparisonRun:
                 except (StudioError, ValueError, RuntimeError) as exc:
                     values[m.id] = None
                     comp.notes.append(f"{cell.key}: {m.id} failed ({exc})")
-            res = CellResult(cell, "ok", "", samples=r.samples, nfe=r.nfe, steps=len(r.t) - 1,
-                             seconds=r.seconds, metrics=values, t=r.t,
-                             trajectory=r.trajectory if self.spec.record else None)
+            res = CellResult(cell, "ok", "", samples=out.samples, nfe=out.nfe, steps=out.steps,
+                             seconds=out.seconds, metrics=values, t=out.t,
+                             trajectory=out.trajectory if self.spec.record else None)
             comp.add(res)
             self._emit("cell", cell.index + 1, cell, message=f"done {cell.key}")
             yield res

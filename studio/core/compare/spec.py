@@ -1,14 +1,17 @@
 """What a comparison runs: a pipeline (model, process, guidance, run settings), solvers, schedules,
-NFE budgets, metrics and a reference. Plain data that round-trips through JSON.
+NFE budgets, up to three sweep axes (:mod:`.axes`), metrics and a reference. Plain data that
+round-trips through JSON.
 
-The grid has one row per (solver, schedule) and one column per NFE budget. Every cell starts from
-the same prior noise (the pipeline's seed and batch), and a cell is exactly the run of the
-single-solver pipeline :meth:`CompareSpec.cell_pipeline` returns, so ``studio run`` on that file
-reproduces a cell's samples bit for bit.
+The grid has one row per (axis point, solver, schedule) and one column per NFE budget; without
+axes, one row per (solver, schedule). Every cell of a point starts from the same prior noise (the
+point's seed and batch), and a cell is exactly the run of the single-solver pipeline
+:meth:`CompareSpec.cell_pipeline` returns, so ``studio run`` on that file reproduces a cell's
+samples bit for bit.
 """
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import re
@@ -19,6 +22,7 @@ from ..errors import ParamError, PipelineError
 from ..params import param_specs
 from ..pipeline import Pipeline
 from ..registry import SCHEDULES, SOLVERS
+from .axes import Axis, apply_point, check_axes, point_label, solver_overrides
 
 #: solver params a comparison sets per cell (never taken from the row's own params)
 BUDGET_KEYS = ("steps", "nfe", "schedule")
@@ -198,10 +202,16 @@ class Cell:
     solver: SolverEntry
     schedule: Optional[ScheduleEntry]
     nfe: int
+    #: one value index per sweep axis (empty without axes), its label, and the solver params
+    #: the point sets on this cell's solver
+    point: tuple = ()
+    point_text: str = ""
+    solver_extra: dict = field(default_factory=dict)
 
     @property
     def row_label(self) -> str:
-        return row_label(self.solver, self.schedule)
+        base = row_label(self.solver, self.schedule)
+        return f"{self.point_text} | {base}" if self.point_text else base
 
     @property
     def key(self) -> str:
@@ -210,6 +220,7 @@ class Cell:
     def solver_params(self) -> dict:
         """The params of the solver node that runs this cell."""
         p = dict(self.solver.params)
+        p.update(self.solver_extra)
         sched = self.schedule or self.solver.schedule
         if sched is not None:
             p["schedule"] = sched.id
@@ -245,6 +256,8 @@ class CompareSpec:
     n_data: int = 4096
     #: keep every cell's trajectory (memory: steps x batch x dim per cell)
     record: bool = False
+    #: sweep axes crossing the (solver, schedule) rows (at most three; see :mod:`.axes`)
+    axes: list[Axis] = field(default_factory=list)
 
     def __post_init__(self):
         if not self.solvers:
@@ -265,6 +278,11 @@ class CompareSpec:
                                     f"solvers[{s.label}].guidance")
         if len(set(branches)) != len(branches):
             raise ParamError("two solvers share a branch name", "solvers")
+        self.axes = [a if isinstance(a, Axis) else Axis.from_dict(a, f"axes[{i}]")
+                     for i, a in enumerate(self.axes)]
+        if self.axes:
+            check_axes(self.axes, self.pipeline.to_dict(), {s.branch: s.kind for s in self.solvers},
+                       self.pipeline.base_dir)
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline, nfes: list[int], solvers: list | None = None,
@@ -286,22 +304,41 @@ class CompareSpec:
         return cls(pipeline, entries, parse_nfes(list(nfes)), scheds, **kw)
 
     # -- the grid -----------------------------------------------------------------------------------
+    def points(self) -> list[tuple]:
+        """The axes' product, one value index per axis (``[()]`` without axes)."""
+        return list(itertools.product(*(range(len(a.values)) for a in self.axes)))
+
+    def point_pipeline(self, point: tuple) -> Pipeline:
+        """The base pipeline with a point's node params, swapped nodes and run settings."""
+        if not self.axes:
+            return self.pipeline
+        return Pipeline.from_dict(apply_point(self.pipeline.to_dict(), self.axes, point),
+                                  self.pipeline.base_dir,
+                                  f"{self.pipeline.source or 'pipeline'} [{point_label(self.axes, point)}]")
+
     def rows(self) -> list[tuple[SolverEntry, Optional[ScheduleEntry]]]:
+        """The (solver, schedule) rows of one point (the grid repeats them for every point)."""
         return [(s, sc) for s in self.solvers for sc in (self.schedules or [None])]
 
     def row_labels(self) -> list[str]:
-        return [row_label(s, sc) for s, sc in self.rows()]
+        cells, n = self.cells(), len(self.nfes)
+        return [cells[r * n].row_label for r in range(len(cells) // n)]
 
     def cells(self) -> list[Cell]:
         out = []
-        for r, (s, sc) in enumerate(self.rows()):
-            for c, n in enumerate(self.nfes):
-                out.append(Cell(len(out), r, c, s, sc, n))
+        rows = self.rows()
+        for p, point in enumerate(self.points()):
+            text = point_label(self.axes, point)
+            for r, (s, sc) in enumerate(rows):
+                extra = solver_overrides(self.axes, point, s.branch)
+                for c, n in enumerate(self.nfes):
+                    out.append(Cell(len(out), p * len(rows) + r, c, s, sc, n, point, text, extra))
         return out
 
     def cell_pipeline(self, cell: Cell) -> Pipeline:
         """The single-solver pipeline whose run is this cell (same noise, same branch seed)."""
-        d = self.pipeline.to_dict()
+        d = (apply_point(self.pipeline.to_dict(), self.axes, cell.point) if self.axes
+             else self.pipeline.to_dict())
         solver_ids = [nid for nid, n in d["nodes"].items() if n["type"] == "solver"]
         for nid in solver_ids:
             del d["nodes"][nid]
@@ -330,7 +367,8 @@ class CompareSpec:
                 "metrics": None if self.metrics is None else
                 [metric_entry(m) for m in resolve_metrics(self.metrics)],
                 "reference": reference_entry(build_reference(self.reference)),
-                "data": self.data, "n_data": self.n_data, "record": self.record}
+                "data": self.data, "n_data": self.n_data, "record": self.record,
+                **({"axes": [a.to_dict() for a in self.axes]} if self.axes else {})}
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "comparison") -> "CompareSpec":
@@ -350,7 +388,9 @@ class CompareSpec:
         return cls(pipe, solvers, parse_nfes(list(d["nfe"]), f"{where}: nfe"), scheds,
                    metrics=d.get("metrics"), reference=d.get("reference", "auto"),
                    data=d.get("data"), n_data=int(d.get("n_data", 4096)),
-                   record=bool(d.get("record", False)))
+                   record=bool(d.get("record", False)),
+                   axes=[Axis.from_dict(a, f"{where}: axes[{i}]")
+                         for i, a in enumerate(d.get("axes") or [])])
 
 
 __all__ = ["CompareSpec", "SolverEntry", "ScheduleEntry", "Cell", "parse_solver", "parse_schedule",

@@ -53,7 +53,14 @@ class CFG(Guidance):
             inside &= t <= self.t_hi
         return inside
 
+    def bind(self, network, process) -> None:
+        # text-conditioned networks (diffusers Stable Diffusion): no labels = the prompt, and
+        # label -1 = the negative prompt
+        self._prompt = bool(getattr(network, "prompt_conditioned", False))
+
     def guide(self, net, kind, x, t, coeffs, labels):
+        if labels is None and getattr(self, "_prompt", False):
+            labels = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         if labels is None:
             raise StudioError("classifier-free guidance needs class labels: set run.labels",
                               "guidance cfg")

@@ -51,6 +51,18 @@ class Network:
         """The prediction at (x, t); ``t`` is a scalar or one time per sample (float64)."""
         raise NotImplementedError
 
+    #: whether :meth:`flow_map` is available ("exact": closed form, "reference": an adaptive ODE
+    #: solve to tolerance, "learned": a trained flow-map model; "" for none)
+    flow_map_kind: ClassVar[str] = ""
+
+    def flow_map(self, x: Tensor, t, s, process: Process, labels: Tensor | None = None) -> Tensor:
+        """Phi(x, t, s): the probability-flow ODE's solution map from time t to time s (scalars or
+        one time per sample, float64), the time pair convention of
+        :data:`studio.core.nn.flowmap.TIME_PAIR`. Networks without one raise."""
+        from ..errors import StudioError
+        raise StudioError(f"network {self.id!r} has no flow map: use a flow-map model file, or a "
+                          "gaussian, gmm or empirical network", "network")
+
     def to_data_units(self, x: Tensor) -> Tensor:
         """Map samples from the network's space to the data's own units (trained models record a
         normalisation; the runner applies this to the final samples). Default: identity."""

@@ -46,6 +46,13 @@ class Empirical(Network):
     def points(self) -> np.ndarray:
         return self._data
 
+    flow_map_kind = "reference"
+
+    def flow_map(self, x, t, s, process, labels=None):
+        """Reference Phi(x, t, s): the PF-ODE solved by adaptive Dormand-Prince (float64)."""
+        from ..flowmap import reference_flow_map
+        return reference_flow_map(self, process, x, t, s, labels)
+
     def predict(self, x, t, process, labels=None):
         t = as_time(t, x)
         a = process.alpha(t).to(x.dtype).reshape(-1, 1)

@@ -56,7 +56,12 @@ class FileNetwork(Network):
     # -- the Network interface ---------------------------------------------------------------
     @property
     def parameterization(self) -> str:  # type: ignore[override]
-        return self.spec.parameterization
+        # a flow-map model predicts, at s = t, the velocity its map implies
+        return self.spec.velocity_parameterization
+
+    @property
+    def flow_map_kind(self) -> str:  # type: ignore[override]
+        return "learned" if self.spec.is_flow_map else ""
 
     @property
     def data_shape(self):
@@ -116,6 +121,14 @@ class FileNetwork(Network):
         out = module(x.to(torch.float32), t, labels)
         return out.to(x.dtype)
 
+    def flow_map(self, x, t, s, process, labels=None):
+        """The learned Phi(x, t, s) of a flow-map model file (under its own process)."""
+        if not self.spec.is_flow_map:
+            return super().flow_map(x, t, s, process, labels)
+        module = self._module_on(x.device)
+        labels = self.check_labels(labels, x.shape[0])
+        return module.jump(x.to(torch.float32), t, s, labels).to(x.dtype)
+
     def to_data_units(self, x):
         return self.spec.to_data_units(x)
 
@@ -125,4 +138,6 @@ class FileNetwork(Network):
                     "path": self._loaded.path, "architecture": self.spec.architecture,
                     "parameters": self._loaded.parameters, "data_kind": self.spec.data_kind,
                     "class_names": self.spec.class_names})
+        if self.spec.is_flow_map:
+            out["flow_map"] = dict(self.spec.flow_map)
         return out

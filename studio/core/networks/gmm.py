@@ -95,6 +95,13 @@ class GMM(Network):
         mean = m[None] + torch.einsum("bke,kde->bkd", a * lam[None] * y / var, u)
         return logw[None] + logn, mean
 
+    flow_map_kind = "reference"
+
+    def flow_map(self, x, t, s, process, labels=None):
+        """Reference Phi(x, t, s): the PF-ODE solved by adaptive Dormand-Prince (float64)."""
+        from ..flowmap import reference_flow_map
+        return reference_flow_map(self, process, x, t, s, labels)
+
     def predict(self, x, t, process, labels=None):
         t = as_time(t, x)
         a = process.alpha(t).to(x.dtype)

@@ -27,18 +27,34 @@ class FourierEmbedding(nn.Module):
 
 
 class Conditioning(nn.Module):
-    """Noise-level embedding (+ class embedding with a null class): [B] -> [B, dim]."""
+    """Noise-level embedding (+ class embedding with a null class): [B] -> [B, dim].
 
-    def __init__(self, dim: int, num_classes: int, fourier_dim: int | None = None):
+    With ``second_time`` (flow-map models, which jump from time t to time s) a second embedding
+    of the target time is added. It embeds the gap c_noise(t) - c_noise(s) (0 on the diagonal
+    s = t; MeanFlow, Geng et al. 2025, found the gap a better second input than s itself) through
+    its own Fourier features and MLP, so the first embedding keeps meaning "the current time".
+    """
+
+    def __init__(self, dim: int, num_classes: int, fourier_dim: int | None = None,
+                 second_time: bool = False):
         super().__init__()
         fourier_dim = fourier_dim or dim
         self.fourier = FourierEmbedding(fourier_dim)
         self.mlp = nn.Sequential(nn.Linear(fourier_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.num_classes = num_classes
         self.classes = nn.Embedding(num_classes + 1, dim) if num_classes > 0 else None
+        if second_time:
+            self.fourier_s = FourierEmbedding(fourier_dim)
+            self.mlp_s = nn.Sequential(nn.Linear(fourier_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        else:
+            self.mlp_s = None
 
-    def forward(self, c_noise: Tensor, labels: Tensor | None) -> Tensor:
+    def forward(self, c_noise: Tensor, labels: Tensor | None,
+                c_noise_s: Tensor | None = None) -> Tensor:
         emb = self.mlp(self.fourier(c_noise))
+        if self.mlp_s is not None:
+            gap = c_noise - (c_noise if c_noise_s is None else c_noise_s)
+            emb = emb + self.mlp_s(self.fourier_s(gap))
         if self.classes is not None:
             if labels is None:
                 labels = torch.full((emb.shape[0],), self.num_classes, dtype=torch.long,

@@ -29,10 +29,11 @@ class _Block(nn.Module):
 
 class ResidualMLP(nn.Module):
     def __init__(self, dim: int, width: int, depth: int, emb_dim: int, num_classes: int,
-                 dropout: float, fourier: int = 0, fourier_scale: float = 1.0):
+                 dropout: float, fourier: int = 0, fourier_scale: float = 1.0,
+                 flow_map: bool = False):
         super().__init__()
         self.dim = dim
-        self.cond = Conditioning(emb_dim, num_classes)
+        self.cond = Conditioning(emb_dim, num_classes, second_time=flow_map)
         if fourier:
             # Random Fourier features of the input (Tancik et al. 2020): fixed, stored with the
             # weights, drawn from their own seeded generator so every build is identical.
@@ -46,9 +47,10 @@ class ResidualMLP(nn.Module):
         self.out_norm = nn.LayerNorm(width)
         self.out = zero_(nn.Linear(width, dim))
 
-    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None,
+                c_noise_s: Tensor | None = None) -> Tensor:
         shape = x.shape
-        e = torch.nn.functional.silu(self.cond(c_noise, labels))
+        e = torch.nn.functional.silu(self.cond(c_noise, labels, c_noise_s))
         flat = x.reshape(len(x), -1)
         if self.fourier_freqs is not None:
             arg = (2 * math.pi) * flat @ self.fourier_freqs.to(flat.dtype)
@@ -74,6 +76,8 @@ class MLP(Architecture):
                          min=0, max=1024)
     fourier_scale: float = param(1.0, "standard deviation of the Fourier frequencies (cycles per "
                                  "unit of the normalised data)", min=0.0)
+    flow_map: bool = param(False, "a second time embedding for the target time s: a flow-map "
+                           "network (x_t, t, s) -> x_s, trained by the flow-map objectives")
 
     def __post_init__(self):
         if self.emb_dim % 2:
@@ -88,4 +92,4 @@ class MLP(Architecture):
     def module(self, data_shape, num_classes):
         self.check(data_shape, num_classes)
         return ResidualMLP(math.prod(data_shape), self.width, self.depth, self.emb_dim, num_classes,
-                           self.dropout, self.fourier, self.fourier_scale)
+                           self.dropout, self.fourier, self.fourier_scale, self.flow_map)

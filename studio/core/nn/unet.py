@@ -63,9 +63,9 @@ class _Level(nn.Module):
 class UNetModule(nn.Module):
     def __init__(self, channels_in: int, size: int, ch: int, mults: list[int], blocks: int,
                  attn_res: int, emb_dim: int, groups: int, head_dim: int, dropout: float,
-                 num_classes: int):
+                 num_classes: int, flow_map: bool = False):
         super().__init__()
-        self.cond = Conditioning(emb_dim, num_classes, fourier_dim=ch)
+        self.cond = Conditioning(emb_dim, num_classes, fourier_dim=ch, second_time=flow_map)
         self.conv_in = nn.Conv2d(channels_in, ch, 3, padding=1)
         chans = [ch * m for m in mults]
 
@@ -105,8 +105,9 @@ class UNetModule(nn.Module):
         self.norm_out = nn.GroupNorm(groups, cur)
         self.conv_out = zero_(nn.Conv2d(cur, channels_in, 3, padding=1))
 
-    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None) -> Tensor:
-        e = F.silu(self.cond(c_noise, labels))
+    def forward(self, x: Tensor, c_noise: Tensor, labels: Tensor | None = None,
+                c_noise_s: Tensor | None = None) -> Tensor:
+        e = F.silu(self.cond(c_noise, labels, c_noise_s))
         h = self.conv_in(x)
         hs = [h]
         for i, level in enumerate(self.down):
@@ -157,6 +158,8 @@ class UNet(Architecture):
     head_dim: int = param(32, "channels per attention head", min=4)
     dropout: float = param(0.0, "dropout inside the residual blocks (training only)", min=0.0,
                            max=0.9)
+    flow_map: bool = param(False, "a second time embedding for the target time s: a flow-map "
+                           "network (x_t, t, s) -> x_s, trained by the flow-map objectives")
 
     def __post_init__(self):
         check_levels(self.channels, self.mults, self.groups)
@@ -178,4 +181,5 @@ class UNet(Architecture):
         self.check(data_shape, num_classes)
         c, h, _ = data_shape
         return UNetModule(c, h, self.channels, list(self.mults), self.blocks, self.attn_res,
-                          self.emb_dim, self.groups, self.head_dim, self.dropout, num_classes)
+                          self.emb_dim, self.groups, self.head_dim, self.dropout, num_classes,
+                          self.flow_map)

@@ -7,7 +7,9 @@ table's exactly, which is what parity with diffusers' schedulers needs.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
@@ -18,11 +20,18 @@ from .base import Process, as_time
 
 
 def beta_table(kind: str, n: int, beta_start: float, beta_end: float) -> np.ndarray:
-    """The DDPM beta table: ``linear`` (Ho et al.) or ``scaled_linear`` (Stable Diffusion)."""
+    """The DDPM beta table: ``linear`` (Ho et al.), ``scaled_linear`` (Stable Diffusion) or
+    ``squaredcos_cap_v2`` (Nichol & Dhariwal 2021, eq. 17: alpha_bar(s) = cos^2((s + 0.008) /
+    1.008 * pi / 2), beta_k = min(1 - alpha_bar((k + 1) / n) / alpha_bar(k / n), 0.999))."""
     if kind == "linear":
         return np.linspace(beta_start, beta_end, n, dtype=np.float64)
     if kind == "scaled_linear":
         return np.linspace(beta_start ** 0.5, beta_end ** 0.5, n, dtype=np.float64) ** 2
+    if kind == "squaredcos_cap_v2":
+        def abar(s):
+            return math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+        return np.array([min(1 - abar((k + 1) / n) / abar(k / n), 0.999) for k in range(n)],
+                        dtype=np.float64)
     raise ValueError(f"unknown beta schedule {kind!r}")
 
 
@@ -57,10 +66,13 @@ class DDPMDiscrete(Process):
     """alphas_cumprod of an N-step beta table, interpolated smoothly in t = k / (N - 1)."""
 
     title = "Discrete DDPM / Stable Diffusion beta table"
-    beta_schedule: str = param("linear", "beta table", choices=("linear", "scaled_linear"))
+    beta_schedule: str = param("linear", "beta table (ignored when trained_betas is given)",
+                               choices=("linear", "scaled_linear", "squaredcos_cap_v2"))
     beta_start: float = param(0.0001, "first beta", min=0.0, max=1.0)
     beta_end: float = param(0.02, "last beta", min=0.0, max=1.0)
     num_train_timesteps: int = param(1000, "number of discrete steps N", min=2)
+    trained_betas: Optional[list[float]] = param(None, "explicit beta table (one per step; "
+                                                 "overrides beta_schedule)")
     t_min: float = param(0.0, "smallest time (k = 0)", min=0.0, max=1.0)
     t_max: float = param(1.0, "largest time (k = N - 1)", min=0.0, max=1.0)
     _y: np.ndarray = field(init=False, repr=False)
@@ -68,7 +80,14 @@ class DDPMDiscrete(Process):
 
     def __post_init__(self):
         super().__post_init__()
-        betas = beta_table(self.beta_schedule, self.num_train_timesteps, self.beta_start, self.beta_end)
+        if self.trained_betas is not None:
+            if len(self.trained_betas) != self.num_train_timesteps:
+                raise ValueError(f"trained_betas has {len(self.trained_betas)} values, "
+                                 f"num_train_timesteps is {self.num_train_timesteps}")
+            betas = np.asarray(self.trained_betas, dtype=np.float64)
+        else:
+            betas = beta_table(self.beta_schedule, self.num_train_timesteps, self.beta_start,
+                               self.beta_end)
         if not np.all((betas > 0) & (betas < 1)):
             raise ValueError("betas must lie in (0, 1)")
         self._y = np.cumsum(np.log1p(-betas))  # log alphas_cumprod

@@ -24,13 +24,17 @@ from typing import Any, Optional
 
 from ..errors import ParamError, StudioError
 from ..nn.denoising import PRECONDS, TIME_INPUTS
+from ..nn.flowmap import FLOW_KINDS
 from ..nn.registry import ARCHITECTURES
 from ..params import build, param, to_params
 from ..registry import PROCESSES
 from .data import DATASETS
 
 FORMAT = "studio.train/1"
-TARGETS = ("eps", "x0", "v", "velocity", "classifier")
+#: flow-map objectives (studio.core.training.flowmap_objectives): they train a flow map
+FLOW_TARGETS = ("consistency-training", "consistency-distillation", "ctm", "shortcut",
+                "meanflow", "flow-map-matching")
+TARGETS = ("eps", "x0", "v", "velocity", "classifier") + FLOW_TARGETS
 WEIGHTINGS = ("auto", "none", "min-snr", "edm")
 T_SAMPLINGS = ("auto", "uniform", "lognormal", "logit-normal")
 
@@ -42,8 +46,10 @@ class ConfigError(StudioError):
 @dataclass
 class ObjectiveConfig:
     target: str = param("eps", "what the network learns to predict: eps, x0 or v (denoising score "
-                        "matching), velocity (flow matching), or classifier (the class of x_t: "
-                        "a noise-conditional classifier for classifier guidance)", choices=TARGETS)
+                        "matching), velocity (flow matching), classifier (the class of x_t: "
+                        "a noise-conditional classifier for classifier guidance), or a flow map "
+                        "(x_t, t, s) -> x_s: consistency-training, consistency-distillation, ctm, "
+                        "shortcut, meanflow, flow-map-matching", choices=TARGETS)
     weighting: str = param("auto", "loss weighting: none, min-snr (Hang et al. 2023), edm "
                            "(unit weight on the preconditioned output); auto: edm with EDM "
                            "preconditioning, min-snr for x0, else none", choices=WEIGHTINGS)
@@ -59,6 +65,28 @@ class ObjectiveConfig:
                                         "measured)", min=0.0)
     time_input: str = param("auto", "network time input: t (normalised), log-sigma; auto: "
                             "log-sigma for EDM/VE processes", choices=("auto",) + TIME_INPUTS)
+    # -- flow-map objectives -----------------------------------------------------------------
+    flow_parameterization: str = param("velocity", "flow maps: what the network predicts at "
+                                       "(x_t, t, s): velocity (Phi = x + (s - t) U) or x0, eps, "
+                                       "v (a DDIM jump); shortcut, meanflow and flow-map-"
+                                       "matching need velocity", choices=FLOW_KINDS)
+    teacher: Optional[str] = param(None, "flow maps: a teacher pipeline file (network, process, "
+                                   "ODE solver) or model file (assets:NAME.safetensors too), "
+                                   "relative to this config; needed by consistency-distillation, "
+                                   "optional for the others", ui="path")
+    teacher_steps: int = param(2, "flow maps: steps of the teacher's solver per solve", min=1,
+                               max=1000)
+    cm_steps: int = param(0, "consistency models: grid points (distillation; 0: 18) or the "
+                          "final grid of the training curriculum (0: 1280)", min=0)
+    jump_fraction: float = param(0.25, "meanflow: fraction of pairs with s < t; shortcut: "
+                                 "fraction of the batch on self-consistency", min=0.0, max=1.0)
+    shortcut_levels: int = param(7, "shortcut: step sizes (t_max - t_min) / 2^j, j < this",
+                                 min=1, max=16)
+    dsm_weight: float = param(1.0, "ctm: weight of the denoising term; flow-map-matching: weight "
+                              "of the tangent (flow matching) term", min=0.0)
+    meanflow_p: float = param(1.0, "meanflow: power p of the adaptive loss weight "
+                              "1 / (|err|^2 + 1e-3)^p (0: plain squared error)", min=0.0)
+    groups: int = param(8, "ctm: time triples per batch (one teacher solve each)", min=1)
 
 
 

@@ -69,6 +69,8 @@ def model_preview_png(network, process, seed: int = 0, steps: int = 20,
     from ..runner import SamplingRun
 
     spec = network.spec
+    if spec.is_flow_map:      # a flow map previews as it is meant to be sampled: two jumps
+        solver, steps, guidance_scale = "flow-map", 2, 1.0
     nc = spec.num_classes
     guidance = None
     if spec.data_kind == "image":

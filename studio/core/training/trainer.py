@@ -32,6 +32,10 @@ from ..modelfile import LoadedModel, ModelSpec, read_container, save_model, save
 from ..nn.denoising import DenoisingModel, default_time_input
 from .config import TrainConfig
 from .data import Data
+from ..modelfile import FLOW_MAP
+from ..nn.flowmap import TIME_PAIR, FlowMapModel
+from .distributed import DistContext
+from .flowmap_objectives import FLOW_OBJECTIVES, FlowMapObjective, check_flow_map_task
 from .objectives import Objective
 
 CHECKPOINT_FORMAT = "studio.checkpoint/1"
@@ -126,9 +130,12 @@ def normalisation(data: Data) -> tuple[object, object]:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, device: str = "cpu", data: Data | None = None):
+    def __init__(self, config: TrainConfig, device: str = "cpu", data: Data | None = None,
+                 dist: "DistContext | None" = None):
         self.config = config
         self.device = torch.device(device)
+        #: data-parallel context (torchrun); each process trains its shard of the global batch
+        self.dist = dist or DistContext()
         where = config.source or "config"
         self.data = data if data is not None else config.build_dataset().load(config.seed)
         if len(self.data.x) == 0:
@@ -143,6 +150,14 @@ class Trainer:
         self.num_classes = self.data.num_classes if conditional else 0
         #: a noise-conditional classifier (objective target "classifier") instead of a denoiser
         self.is_classifier = config.objective.target == "classifier"
+        #: a flow-map model (x_t, t, s) -> x_s (a flow-map objective), with its optional teacher
+        self.is_flow_map = config.objective.target in FLOW_OBJECTIVES
+        self.teacher = None
+        if self.is_flow_map and config.objective.teacher:
+            from .teacher import Teacher
+            self.teacher = Teacher.from_config(config.objective.teacher, config.base_dir,
+                                               self.process, config.objective.teacher_steps,
+                                               f"{where}: objective.teacher")
         self._check_task(where)
         try:
             self.arch.check(shape, self.num_classes)
@@ -150,7 +165,9 @@ class Trainer:
             raise StudioError(f"{exc.problem} (data set {config.data['kind']!r})",
                               f"{where}: architecture") from None
         self.fingerprint = self.data.fingerprint()
-        self.shift, self.scale = normalisation(self.data)
+        # a student works in its teacher's units (the teacher's velocity is defined there)
+        self.shift, self.scale = self.teacher.units if self.teacher is not None else \
+            normalisation(self.data)
         #: the normalisation alone (model units <-> data units)
         self.units = ModelSpec("", {}, "x0", {}, list(shape), data_range=self.data.range,
                                shift=self.shift, scale=self.scale)
@@ -168,17 +185,19 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             net = self.arch.module(shape, self.num_classes)
-        self.model = DenoisingModel(net, self.process, self.parameterization, obj.precond,
-                                    self.sigma_data, self.time_input,
-                                    self.num_classes).to(self.device)
+        model_cls = FlowMapModel if self.is_flow_map else DenoisingModel
+        kind = obj.flow_parameterization if self.is_flow_map else self.parameterization
+        self.model = model_cls(net, self.process, kind, obj.precond, self.sigma_data,
+                               self.time_input, self.num_classes).to(self.device)
         self.ema = copy.deepcopy(self.model)
         for p in self.ema.parameters():
             p.requires_grad_(False)
         o = config.optim
         self.opt = torch.optim.AdamW(self.model.net.parameters(), lr=o.lr, betas=(o.beta1, o.beta2),
                                      weight_decay=o.weight_decay)
-        self.objective = Objective(obj, self.process)
         self.gen = torch.Generator().manual_seed(config.seed + 1)
+        self.objective = FlowMapObjective(obj, self.process, self.gen, self.teacher, o.steps) \
+            if self.is_flow_map else Objective(obj, self.process)
         self.step = 0
         self.elapsed = 0.0
         self.history: list[tuple[int, float]] = []
@@ -198,6 +217,8 @@ class Trainer:
             if self.config.objective.precond != "none":
                 raise StudioError("a classifier takes no preconditioning: set it to none",
                                   f"{where}: objective.precond")
+        elif self.is_flow_map:
+            check_flow_map_task(self.config, self.arch, self.teacher, self.data, where)
         elif output == "logits":
             raise StudioError(f"architecture {self.arch.id!r} is a classifier: set objective."
                               "target to 'classifier' (or pick a denoising architecture)",
@@ -205,7 +226,10 @@ class Trainer:
 
     @property
     def parameterization(self) -> str:
-        """What the model file declares: the objective's target, or "logits" for a classifier."""
+        """What the model file declares: the objective's target, "logits" for a classifier,
+        "flow-map" for a flow map."""
+        if self.is_flow_map:
+            return FLOW_MAP
         return "logits" if self.is_classifier else self.config.objective.target
 
     # -- one step ------------------------------------------------------------------------------
@@ -234,8 +258,13 @@ class Trainer:
                 drop = torch.rand(o.batch, generator=g) < o.class_dropout
                 labels[drop] = -1
             labels = labels.to(self.device)
+        self.objective.step = self.step
         t = self.objective.sample_times(o.batch, g)
         eps = torch.randn(x0.shape, generator=g).to(self.device)
+        if self.dist.world > 1:  # this process's shard of the same global batch
+            part = self.dist.shard(o.batch)
+            x0, eps, t = x0[part], eps[part], t[part]
+            labels = labels[part] if labels is not None else None
         loss = self.objective.loss(self.model, x0, eps, t, labels)
         if not torch.isfinite(loss):
             raise StudioError(f"the loss became {float(loss)} at step {self.step + 1}; lower the "
@@ -245,12 +274,13 @@ class Trainer:
             group["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.average_gradients(self.model.net.parameters())
         if o.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.net.parameters(), o.grad_clip)
         self.opt.step()
         self._update_ema()
         self.step += 1
-        self.last_loss = float(loss.detach())
+        self.last_loss = self.dist.mean(float(loss.detach()))
         return self.last_loss
 
     @torch.no_grad()
@@ -324,6 +354,10 @@ class Trainer:
         }
         if self.is_classifier:
             training["accuracy"] = self.accuracy_by_noise()
+        if self.teacher is not None:
+            training["teacher"] = cfg.objective.teacher
+        flow_map = {"time_pair": TIME_PAIR, "velocity_parameterization":
+                    cfg.objective.flow_parameterization} if self.is_flow_map else None
         return ModelSpec(
             architecture=self.arch.id, arch_config=to_params(self.arch),
             parameterization=self.parameterization,
@@ -336,7 +370,7 @@ class Trainer:
             class_names=list(self.data.class_names) if self.num_classes else None,
             training=training, name=name if name is not None else cfg.name,
             description=description if description is not None else cfg.description,
-            preview_png=preview_png)
+            preview_png=preview_png, flow_map=flow_map)
 
     @property
     def class_dropout(self) -> float:
