@@ -55,6 +55,10 @@ METHODS = [
     ("red-diff", "red-diff", {}),
     ("dds", "dds", {}),
 ]
+#: the particle samplers (sequential Monte Carlo; asymptotically exact in K). The batch is rounded
+#: up to a multiple of K (populations of K particles).
+PARTICLES = [(f"{kind} K={k}", kind, {"particles": k}) for kind in ("tds", "mcgdiff", "fps")
+             for k in (10, 100, 1000)]
 
 
 def ring2d():
@@ -74,27 +78,61 @@ def mix8d(seed=0):
     return {"means": means.tolist(), "covs": np.array(covs).tolist(), "weights": w.tolist()}
 
 
+def bimodal4d():
+    """Two 4-D Gaussians; measuring the last two coordinates leaves both modes in the posterior."""
+    return {"means": [[1.0, 0.8, 0.3, -0.2], [-1.0, -0.6, 0.1, 0.4]],
+            "vars": [[0.1, 0.1, 0.2, 0.2], [0.3, 0.2, 0.2, 0.3]], "weights": [0.35, 0.65]}
+
+
 BEDS = [
     ("ring 2-D", ring2d, [("projection m=1", {"kind": "projection", "m": 1, "seed": 3}),
                           ("inpaint 1 of 2", {"kind": "inpaint", "mask": [1, 0]})]),
     ("mixture 8-D", mix8d, [("projection m=4", {"kind": "projection", "m": 4, "seed": 1}),
                             ("inpaint 4 of 8", {"kind": "inpaint", "mask": [1, 1, 0, 0, 1, 0, 1, 0]})]),
+    ("bimodal 4-D", bimodal4d, [("inpaint 2 of 4", {"kind": "inpaint", "mask": [0, 0, 1, 1]})]),
 ]
 
 
+SCHEDULE = {"name": "uniform"}
+
+
 def run_one(net, proc, guidance, steps, batch, seed):
+    k = getattr(guidance, "particles", 1)
+    batch = -(-batch // k) * k
     z = torch.randn((batch,) + tuple(net.data_shape), generator=torch.Generator().manual_seed(seed),
                     dtype=torch.float64)
-    solver = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": "uniform"}, "ddim")
+    solver = build_solver("ddim", {"steps": steps, "eta": 1.0, "schedule": SCHEDULE["name"]},
+                          "ddim")
     t0 = time.perf_counter()
     res = SamplingRun(Denoiser(net, proc, guidance), solver, z * proc.prior_std, seed=seed).run()
     return res.samples, res.nfe, time.perf_counter() - t0
 
 
+def inversion_roundtrip(proc, n=200):
+    """RMSE of invert -> regenerate on the 8-D mixture prior, per solver."""
+    from studio.core.invert import invert
+    from studio.core.pipeline import Pipeline
+    out = {}
+    for sid, params in (("ddim", {"steps": 50, "eta": 0.0}), ("dopri5", {"rtol": 1e-9, "atol": 1e-9})):
+        doc = {"format": "studio.pipeline/1",
+               "nodes": {"p": {"type": "process", "kind": "vp-linear", "params": {}},
+                         "n": {"type": "network", "kind": "gmm", "params": mix8d()},
+                         "s": {"type": "solver", "kind": sid, "params": params}},
+               "links": [["p", "n"], ["n", "s"]], "run": {"batch": n, "seed": 0}}
+        built = Pipeline.from_dict(doc).build()
+        data = built.network.sample(n, torch.Generator().manual_seed(4))
+        z, _ = invert(built, data)
+        back = built.run(noise=z)["s"].samples
+        out[sid] = float(((back - data) ** 2).mean().sqrt())
+    return out
+
+
 def evaluate(xs, ref, post, op, y):
     return {"sw": float(sliced_wasserstein(xs, ref, n_projections=256, seed=0)),
             "mean_err": float(np.linalg.norm(xs.mean(0).numpy() - post.mean)),
-            "resid": float((op.measured(op.forward(xs)) - y).reshape(len(xs), -1).norm(dim=1).mean())}
+            "resid": float((op.measured(op.forward(xs)) - y).reshape(len(xs), -1).norm(dim=1).mean()),
+            # resampled particles repeat: the fraction of distinct samples
+            "unique": len(np.unique(xs.numpy().round(12), axis=0)) / len(xs)}
 
 
 def main(argv=None):
@@ -106,15 +144,28 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small run (smoke test)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--only", default="", help="comma-separated substrings: run only the methods "
+                    "whose label contains one (the reference rows always run)")
+    ap.add_argument("--beds", default="", help="comma-separated substrings of bed names to run")
+    ap.add_argument("--schedule", default="uniform", help="the DDIM time schedule (uniform, as in "
+                    "most papers; karras or logsnr put more steps near the data)")
+    ap.add_argument("--tag", default="", help="suffix of the results files (partial runs)")
+    ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.batch, args.measurements = 50, 300, 1
     torch.set_num_threads(args.threads)
     sigmas = [float(s) for s in args.sigmas.split(",")]
+    SCHEDULE["name"] = args.schedule
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
     rows = []
     t_start = time.perf_counter()
-    for bed_name, make, ops in BEDS:
+    methods = METHODS + ([] if args.no_particles else PARTICLES)
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+        methods = [m for m in methods if any(k in m[0] for k in keys)]
+    beds = [b for b in BEDS if not args.beds or any(k.strip() in b[0] for k in args.beds.split(","))]
+    for bed_name, make, ops in beds:
         net = build(NETWORKS.get("gmm"), make(), bed_name)
         for op_name, spec in ops:
             for sy in sigmas:
@@ -129,7 +180,7 @@ def main(argv=None):
                     yb = y[None]
                     cases = [("exact posterior", None, None), ("exact score", "score", None),
                              ("prior (no guidance)", "prior", None)] + \
-                            [(label, kind, params) for label, kind, params in METHODS]
+                            [(label, kind, params) for label, kind, params in methods]
                     for label, kind, params in cases:
                         if kind is None:
                             xs = post.sample(args.batch, torch.Generator().manual_seed(300 + j))
@@ -148,15 +199,20 @@ def main(argv=None):
                         acc.setdefault(label, []).append(m)
                 for label, ms in acc.items():
                     row = {"bed": bed_name, "operator": op_name, "sigma_y": sy, "method": label}
-                    for key in ("sw", "mean_err", "resid", "nfe", "seconds"):
+                    for key in ("sw", "mean_err", "resid", "unique", "nfe", "seconds"):
                         row[key] = float(np.mean([m[key] for m in ms]))
                     rows.append(row)
                     print(f"{bed_name:12s} {op_name:15s} sy={sy:<4g} {label:22s} sw {row['sw']:.3f}  "
                           f"mean_err {row['mean_err']:.3f}  resid {row['resid']:.3g}  "
                           f"nfe {row['nfe']:.0f}  {row['seconds']:.1f}s", flush=True)
+    roundtrip = inversion_roundtrip(proc)
+    print(f"DDIM (eta 0, 50 steps) invert -> regenerate round-trip RMSE on the 8-D mixture: "
+          f"{roundtrip['ddim']:.3g}; dopri5 (tol 1e-9): {roundtrip['dopri5']:.3g}")
+    args.roundtrip = roundtrip
     total = time.perf_counter() - t_start
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, "inverse_exactness" + ("_quick" if args.quick else ""))
+    stem = os.path.join(args.out, "inverse_exactness" + ("_quick" if args.quick else "")
+                        + (f"_{args.tag}" if args.tag else ""))
     with open(stem + ".csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -181,7 +237,7 @@ def markdown(rows, args, total) -> str:
             labels.append(r["method"])
     by = {(r["bed"], r["operator"], r["sigma_y"], r["method"]): r for r in rows}
     out = [f"Sliced W2 to the exact posterior / error of the posterior mean (lower is better). "
-           f"vp-linear, DDIM eta=1, {args.steps} steps, {args.batch} samples, mean over "
+           f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples, mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
            f"`exact posterior`: finite-sample floor; `exact score`: solver floor.\n"]
     for bed in dict.fromkeys(s[0] for s in settings):
@@ -195,7 +251,32 @@ def markdown(rows, args, total) -> str:
                 r = by.get((b, op, sy, lab))
                 cells.append("" if r is None else f"{r['sw']:.3f} / {r['mean_err']:.3f}")
             out.append(f"| {lab} | " + " | ".join(cells) + " |")
-    out.append(f"\n(total {total:.0f} s on the CPU, {args.threads} thread(s))\n")
+    beds = list(dict.fromkeys(s[0] for s in settings))
+    out.append("\n**sw / exact-sample floor (mean over a bed's columns); distinct: the fraction of "
+               "distinct samples (resampled particles repeat); NFE and wall time per run**\n")
+    out.append("| method | " + " | ".join(beds) + " | distinct | NFE | seconds |")
+    out.append("|---|" + "---|" * (len(beds) + 3))
+    for lab in labels:
+        cells, nfe, sec, uniq = [], [], [], []
+        for bed in beds:
+            ratios = []
+            for b, op, sy in settings:
+                r, f = by.get((b, op, sy, lab)), by.get((b, op, sy, "exact posterior"))
+                if b == bed and r is not None and f is not None and f["sw"] > 0:
+                    ratios.append(r["sw"] / f["sw"])
+                    nfe.append(r["nfe"])
+                    sec.append(r["seconds"])
+                    uniq.append(r["unique"])
+            cells.append(f"{np.mean(ratios):.2f}x" if ratios else "")
+        out.append(f"| {lab} | " + " | ".join(cells) + f" | {np.mean(uniq):.2f} | {np.mean(nfe):.0f} | "
+                   f"{np.mean(sec):.2f} |")
+    rt = getattr(args, "roundtrip", None)
+    if rt:
+        out.append(f"\nPF-ODE inversion round trip (invert, then regenerate from the noise) on the 8-D "
+                   f"mixture: RMSE {rt['ddim']:.3g} with DDIM (eta 0) at 50 steps, "
+                   f"{rt['dopri5']:.3g} with dopri5 (tolerance 1e-9).\n")
+    out.append(f"\n(total {total:.0f} s on the CPU, {args.threads} thread(s); load average at the "
+               f"end: {os.getloadavg()[0]:.1f})\n")
     return "\n".join(out) + "\n"
 
 

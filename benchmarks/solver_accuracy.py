@@ -18,6 +18,20 @@ NFE counts every network evaluation, our final denoise included.
 
 Prints a table at NFE 10, writes benchmarks/results/solver_accuracy.csv and
 benchmarks/results/solver_accuracy.png.
+
+    python benchmarks/solver_accuracy.py --frontier [--frontier-problems 2d,8d,32d,moons]
+
+The accuracy frontier at NFE 5 and 10 (see :func:`frontier`): on the 2-D mixture above, an 8-D
+and a 32-D mixture with random full covariances and the bundled trained moons model (its network
+queried through the EDM process at equal log-SNR), every fitted method (the ``optimized``
+schedule by gradient and by compass search, ``ld3``, ``bns``, ``amed``) with its fit's wall time
+and solves beside its error, against the best of the diffusers schedulers on the same x_T.
+Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average).
+
+Stochastic samplers have no ODE endpoint to compare with; ``--sde`` (or ``--sde-only``) adds their
+table: the sliced Wasserstein distance of 2000 samples to 20000 exact mixture samples per NFE, beside
+the floor (the SW between two exact sets of those sizes), written to
+benchmarks/results/solver_accuracy_sde.csv.
 """
 from __future__ import annotations
 
@@ -34,6 +48,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from studio.core.errors import StudioError  # noqa: E402
 from studio.core.model import Denoiser  # noqa: E402
 from studio.core.odeint import dopri5  # noqa: E402
 from studio.core.params import build  # noqa: E402
@@ -80,6 +95,51 @@ def run_ours(sid, schedule, nfe, net, proc, x_T):
         return None
     res = SamplingRun(Denoiser(net, proc), solver, x_T).run()
     return res.samples, res.nfe
+
+
+# -- stochastic samplers: distance to exact samples ----------------------------------------------
+SDE_ROWS = [("restart", {}), ("sa-solver", {}), ("sa-solver", {"tau": 0.5}),
+            ("pc", {"corrector": "lml"}), ("pc", {}), ("euler-maruyama", {}),
+            ("edm-stochastic", {}), ("dpm-solver++-2m-sde", {})]
+SDE_NFES = [20, 50, 100, 200]
+
+
+def sde_table(out_dir: str, particles: int = 2000) -> list[dict]:
+    from studio.core.metrics import sliced_wasserstein
+    proc, net, _ = setup(particles, 0)
+    g = torch.Generator().manual_seed(99)
+    ref = net.sample(20000, g)
+    floor = float(sliced_wasserstein(net.sample(particles, g), ref))
+    x_T = torch.randn(particles, 2, generator=torch.Generator().manual_seed(1),
+                      dtype=torch.float64) * SIGMA_MAX
+    rows = []
+    for sid, kw in SDE_ROWS:
+        label = sid + "".join(f" {k}={v}" for k, v in kw.items())
+        t1 = time.perf_counter()
+        for nfe in SDE_NFES:
+            try:
+                solver = build_solver(sid, {"nfe": nfe, **kw}, sid)
+                solver.num_steps()
+            except Exception:
+                continue
+            res = SamplingRun(Denoiser(net, proc), solver, x_T, seed=5).run()
+            rows.append({"label": label, "nfe_budget": nfe, "nfe": res.nfe,
+                         "sw": float(sliced_wasserstein(res.samples, ref)), "floor": floor})
+        print(f"  {label}: {time.perf_counter() - t1:.1f}s", flush=True)
+    print(f"\nsliced Wasserstein to exact samples ({particles} vs 20000; floor {floor:.4f}):")
+    print(f"{'sampler':34s}" + "".join(f"{'NFE ' + str(n):>11s}" for n in SDE_NFES))
+    for label in dict.fromkeys(r["label"] for r in rows):
+        cells = {r["nfe_budget"]: r["sw"] for r in rows if r["label"] == label}
+        print(f"{label:34s}" + "".join(f"{cells[n]:11.4f}" if n in cells else f"{'-':>11s}"
+                                        for n in SDE_NFES))
+    path = os.path.join(out_dir, "solver_accuracy_sde.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["label", "nfe_budget", "nfe", "sw", "floor"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "sw": f"{r['sw']:.6e}", "floor": f"{r['floor']:.6e}"})
+    print(f"wrote {path}")
+    return rows
 
 
 # -- diffusers peers ---------------------------------------------------------------------------
@@ -204,6 +264,129 @@ def render(rows: list[dict], panels: list[tuple[str, list[str]]], path: str, tit
     win.close()
 
 
+# -- the frontier at NFE 5 and 10: fitted methods with their fit time ----------------------------
+FRONTIER = [  # (label, solver id, params)
+    ("ipndm karras", "ipndm", {}),
+    ("dpm-solver++-2m karras", "dpm-solver++-2m", {}),
+    ("unipc karras", "unipc", {}),
+    ("ipndm optimized (compass)", "ipndm", {"schedule": "optimized", "method": "compass"}),
+    ("ipndm optimized", "ipndm", {"schedule": "optimized"}),
+    ("ipndm optimized (3 starts)", "ipndm", {"schedule": "optimized", "starts": 3}),
+    ("dpm-solver++-2m optimized", "dpm-solver++-2m", {"schedule": "optimized"}),
+    ("ipndm ld3", "ipndm", {"schedule": "ld3"}),
+    ("dpm-solver++-2m ld3", "dpm-solver++-2m", {"schedule": "ld3"}),
+    ("bns", "bns", {}),
+    ("amed", "amed", {}),
+]
+
+
+def mixture(dim: int, k: int, seed: int) -> dict:
+    """k components with random full covariances in ``dim`` dimensions, about unit variance."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(k, dim)) * 0.9
+    covs = []
+    for _ in range(k):
+        b = rng.normal(size=(dim, dim)) * (0.34 / math.sqrt(dim))
+        covs.append(b @ b.T + 0.02 * np.eye(dim))
+    return {"means": means.tolist(), "covs": np.array(covs).tolist(),
+            "weights": rng.dirichlet(np.full(k, 3.0)).tolist()}
+
+
+def frontier_problems(names):
+    out = []
+    for name in names:
+        sigma = (0.002, 80.0)
+        if name == "2d":
+            net, title = build(NETWORKS.get("gmm"), GMM8, "gmm"), "2-D mixture (8 modes)"
+        elif name in ("8d", "32d"):
+            dim = int(name[:-1])
+            net = build(NETWORKS.get("gmm"), mixture(dim, 6 if dim == 8 else 8, dim), "gmm")
+            title = f"{dim}-D mixture (full covariances)"
+        elif name == "moons":
+            net = build(NETWORKS.get("file"), {"path": "assets:moons.safetensors"}, "file")
+            lam = net.trained_process.logsnr(torch.tensor([net.trained_process.t_min],
+                                                          dtype=torch.float64))
+            sigma, title = (float(torch.exp(-0.5 * lam[0])), 80.0), "trained moons model (MLP)"
+        else:
+            raise SystemExit(f"unknown problem {name!r}")
+        out.append((name, title, net, sigma))
+    return out
+
+
+def frontier(args) -> int:
+    """NFE 5 and 10: each FRONTIER row's error, fit seconds and solves vs the best diffusers."""
+    global SIGMA_MIN, SIGMA_MAX
+    rows, load = [], os.getloadavg()
+    for name, title, net, (smin, smax) in frontier_problems(args.frontier_problems.split(",")):
+        SIGMA_MIN, SIGMA_MAX = smin, smax
+        proc = build(PROCESSES.get("edm"), {"sigma_min": smin, "sigma_max": smax}, "edm")
+        g = torch.Generator().manual_seed(args.seed)
+        x_T = torch.randn((args.particles,) + tuple(net.data_shape), generator=g,
+                          dtype=torch.float64) * smax
+        ref, _ = reference(net, proc, x_T, 1e-10)
+        ref = net.to_data_units(ref)  # runs return samples in data units (a trained network's)
+        for nfe in (5, 10):
+            best_peer = (math.inf, "")
+            for label, (kind, make) in peer_configs().items():
+                x, _ = run_peer(kind, make, nfe, net, proc, x_T)
+                best_peer = min(best_peer, (rmse(net.to_data_units(x), ref), label))
+            for label, sid, params in FRONTIER:
+                solver = build_solver(sid, {"nfe": nfe, **params}, sid)
+                den = Denoiser(net, proc)
+                t0 = time.perf_counter()
+                try:
+                    ts = solver.times_for(den)
+                except StudioError as exc:  # e.g. ld3 on a solver without exact gradients
+                    print(f"{title:34s} NFE {nfe:2d} {label:28s} not run: {exc}")
+                    continue
+                fit_s = time.perf_counter() - t0
+                res = SamplingRun(den, solver, x_T, ts=ts).run()
+                info = getattr(solver, "fit_info", None)
+                err = rmse(res.samples, ref)
+                rows.append({"problem": title, "label": label, "nfe_budget": nfe, "nfe": res.nfe,
+                             "rmse": err, "ratio": err / best_peer[0],
+                             "fit_seconds": fit_s if info is not None else 0.0,
+                             "fit_solves": info.evaluations if info is not None else 0,
+                             "best_diffusers": best_peer[1], "best_diffusers_rmse": best_peer[0]})
+                print(f"{title:34s} NFE {nfe:2d} {label:28s} {err:9.4g} ({err / best_peer[0]:5.3f}x"
+                      f" {best_peer[1]}) fit {rows[-1]['fit_seconds']:6.2f}s "
+                      f"{rows[-1]['fit_solves']:4d} solves", flush=True)
+    keys = list(rows[0])
+    with open(os.path.join(args.out, "solver_frontier.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    end = os.getloadavg()
+    lines = ["# Accuracy frontier at NFE 5 and 10 (fitted methods, fit time per row)", "",
+             f"EDM process, {args.particles} particles x_T from seed {args.seed} (fits use their "
+             "own prior samples), RMSE to the exact PF-ODE endpoint (dopri5 rtol 1e-10); ratio = "
+             "RMSE / best diffusers scheduler (DPM-Solver++ 2M/3M, UniPC, EDM Euler; Karras and "
+             "exponential sigmas) at the same NFE. Fit seconds: wall time of the first run's fit "
+             f"(reference solve included), 1 thread; load average {load[0]:.1f} at the start, "
+             f"{end[0]:.1f} at the end (2 cores shared with other jobs: times are inflated).", ""]
+    for title in dict.fromkeys(r["problem"] for r in rows):
+        lines += [f"## {title}", "", "| method | NFE 5 RMSE | ratio | fit s | solves | NFE 10 RMSE "
+                  "| ratio | fit s | solves |", "|---|---|---|---|---|---|---|---|---|"]
+        for label, _, _ in FRONTIER:
+            cells = []
+            for nfe in (5, 10):
+                r = next((r for r in rows if r["problem"] == title and r["label"] == label
+                          and r["nfe_budget"] == nfe), None)
+                cells += (["not run"] * 4 if r is None else
+                          [f"{r['rmse']:.4g}", f"{r['ratio']:.3f}", f"{r['fit_seconds']:.1f}",
+                           str(r["fit_solves"])])
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for nfe in (5, 10):
+            r = next(r for r in rows if r["problem"] == title and r["nfe_budget"] == nfe)
+            lines.append(f"\nbest diffusers at NFE {nfe}: {r['best_diffusers']} "
+                         f"{r['best_diffusers_rmse']:.4g}")
+        lines.append("")
+    with open(os.path.join(args.out, "solver_frontier.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}/solver_frontier.csv and .md")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--particles", type=int, default=500)
@@ -212,9 +395,22 @@ def main() -> int:
                     help="fit the optimized schedule up to this NFE (each fit costs seconds)")
     ap.add_argument("--quick", action="store_true", help="NFE 5, 10, 20 only, fewer solvers")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--frontier", action="store_true", help="the NFE 5/10 frontier of the fitted "
+                    "methods on several problems (solver_frontier.csv/.md) instead")
+    ap.add_argument("--frontier-problems", default="2d,8d,32d,moons")
+    ap.add_argument("--only", default="", help="comma-separated solver ids (skips the peers)")
+    ap.add_argument("--schedules", default="", help="comma-separated schedules (default: all)")
+    ap.add_argument("--sde", action="store_true", help="also the stochastic samplers' table")
+    ap.add_argument("--sde-only", action="store_true", help="only the stochastic samplers' table")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
+    if args.frontier:
+        return frontier(args)
+    if args.sde or args.sde_only:
+        sde_table(args.out)
+        if args.sde_only:
+            return 0
 
     proc, net, x_T = setup(args.particles, args.seed)
     t0 = time.perf_counter()
@@ -227,6 +423,9 @@ def main() -> int:
     solvers = our_solvers()
     if args.quick:
         solvers = [s for s in solvers if s in ("euler", "heun", "dpm-solver++-2m", "unipc")]
+    if args.only:
+        solvers = [s for s in args.only.split(",") if s]
+    schedules = [s for s in args.schedules.split(",") if s] or SCHEDULES
     rows: list[dict] = []
 
     def add(label, family, schedule, nfe_budget, out):
@@ -238,18 +437,19 @@ def main() -> int:
 
     for sid in solvers:
         t1 = time.perf_counter()
-        for sched in SCHEDULES:
+        for sched in schedules:
             for nfe in nfes:
                 if sched == "optimized" and nfe > args.opt_max_nfe:
                     continue
                 add(f"{sid} {sched}", "studio", sched, nfe, run_ours(sid, sched, nfe, net, proc, x_T))
         print(f"  {sid}: {time.perf_counter() - t1:.1f}s", flush=True)
-    for label, (kind, make) in peer_configs().items():
+    for label, (kind, make) in ({} if args.only else peer_configs()).items():
         for nfe in nfes:
             add(label, "diffusers", label.rsplit(" ", 1)[1], nfe, run_peer(kind, make, nfe, net,
                                                                              proc, x_T))
 
-    csv_path = os.path.join(args.out, "solver_accuracy.csv")
+    csv_path = os.path.join(args.out, "solver_accuracy_subset.csv" if args.only
+                            else "solver_accuracy.csv")
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["label", "family", "schedule", "nfe_budget", "nfe", "rmse"])
         w.writeheader()
@@ -274,6 +474,9 @@ def main() -> int:
                   f"{kar['dpm-solver++-2m optimized']:.4g} "
                   f"({kar['dpm-solver++-2m karras'] / kar['dpm-solver++-2m optimized']:.2f}x)")
 
+    if args.only:   # a subset: table and CSV only (the figure needs every row)
+        print(f"\nwrote {csv_path}")
+        return 0
     # figure: (1) the schedules with dpm-solver++-2m; (2) every solver with Karras' schedule;
     # (3) the best studio rows at NFE 10 against the best configuration of each diffusers family
     schedules_panel = [f"dpm-solver++-2m {s}" for s in SCHEDULES]

@@ -123,7 +123,7 @@ class PipelineDocument(QObject):
                       for nid, n in self.nodes.items()},
             "links": [list(link) for link in self.links],
             "run": {k: v for k, v in dataclasses.asdict(self.run).items()
-                    if not (k == "labels" and v is None)}}
+                    if not (k in ("labels", "start", "max_batch") and v is None)}}
         out.update(extra)
         return out
 

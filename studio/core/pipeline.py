@@ -25,6 +25,7 @@ from .params import build, param_specs
 from .processes.base import Process
 from .registry import GUIDANCE, NETWORKS, PROCESSES, SCHEDULES, SOLVERS
 from .runner import CancelToken, RunResult, SamplingRun, StepEvent
+from .start import parse_start
 from .solvers.base import Solver
 from .untrusted import check_json, loads_json, read_regular
 
@@ -57,6 +58,8 @@ class RunSettings:
     device: str = "cpu"
     dtype: str = "float64"
     labels: Any = None
+    #: where runs start (studio.core.start; None: from the prior)
+    start: Any = None
     #: largest batch one network call gets (micro-batching); None: the whole batch
     max_batch: Optional[int] = None
 
@@ -160,7 +163,8 @@ class Pipeline:
                                "nodes": {nid: n.to_dict() for nid, n in self.nodes.items()},
                                "links": [list(link) for link in self.links],
                                "run": {k: v for k, v in dataclasses.asdict(self.run).items()
-                                       if not (k in ("labels", "max_batch") and v is None)}}
+                                       if not (k in ("labels", "start", "max_batch")
+                                               and v is None)}}
         out.update(copy.deepcopy(self.extra))
         return out
 
@@ -265,6 +269,7 @@ def _parse_run(raw: Any, where: str) -> RunSettings:
                             f"{where}.max_batch")
     if not isinstance(run.device, str):
         raise PipelineError("device must be a string such as 'cpu' or 'cuda'", f"{where}.device")
+    parse_start(run.start, f"{where}.start")
     return run
 
 
@@ -392,10 +397,16 @@ class Built:
             configure(DTYPES[self.settings.dtype] if self.settings.dtype in HALF else None,
                       self.settings.max_batch)
         z = self.check_noise(noise) if noise is not None else self.noise()
-        x_T = (self.process.prior_std * z.to(torch.float64)).to(device=device, dtype=dtype)
+        x_T = self.process.prior_sample(z.to(torch.float64), torch.Generator().manual_seed(
+            self.settings.seed + 1)).to(device=device, dtype=dtype)
+        start = parse_start(self.settings.start, "run.start")
         for b in self.branches:
-            yield SamplingRun(self.denoiser(b), self.solvers[b.solver], x_T, seed=self.settings.seed,
-                              branch=b.solver, cancel=cancel, record=record)
+            den, solver, ts, x0 = self.denoiser(b), self.solvers[b.solver], None, x_T
+            if start is not None:
+                x0, ts = start.prepare(self, z, solver.times_for(den))
+                x0 = x0.to(device=device, dtype=dtype)
+            yield SamplingRun(den, solver, x0, seed=self.settings.seed, branch=b.solver,
+                              cancel=cancel, record=record, ts=ts)
 
     def run(self, noise: Tensor | None = None, record: bool = False,
             cancel: CancelToken | None = None, on_event=None) -> dict[str, RunResult]:

@@ -42,6 +42,13 @@ class Registry(Generic[T]):
             self._loaded = True
             for mod in self._modules:
                 importlib.import_module(mod)
+            # plugins from outside the package (user folder, entry points): once, after the
+            # built-ins of every registry; a broken one is recorded, never raised
+            from .user_plugins import load_external
+            for other in ALL_REGISTRIES:
+                if other is not self:
+                    other._load()
+            load_external()
 
     def get(self, id: str, where: str | None = None) -> type:
         self._load()
@@ -76,3 +83,6 @@ NETWORKS: Registry = Registry("network", ("studio.core.networks",))
 GUIDANCE: Registry = Registry("guidance", ("studio.core.guidance",))
 SCHEDULES: Registry = Registry("schedule", ("studio.core.schedules",))
 SOLVERS: Registry = Registry("solver", ("studio.core.solvers",))
+
+#: every registry (external plugins are loaded once all of them hold their built-ins)
+ALL_REGISTRIES: list[Registry] = [PROCESSES, NETWORKS, GUIDANCE, SCHEDULES, SOLVERS]

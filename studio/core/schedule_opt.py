@@ -20,11 +20,23 @@ and the search finds a good local optimum, not the global one. It needs no
 gradients (any network, any solver that runs on a given grid) and costs one n-step solve of
 ``particles`` samples per evaluation. The reference is the engine's Dormand-Prince integrator at a
 tight tolerance. Results are cached per (model, solver, n, settings).
+
+``method="gradient"`` (the default) fits the same objective by gradient descent through the
+solve instead: the n gaps between the positions are a softmax of n free logits z (monotone and
+inside the range by construction), and J(z) is differentiated by torch autograd through the
+solver's steps and the network (:mod:`studio.core.difffit`); L-BFGS with a strong-Wolfe line
+search then needs some tens of solves (each with one backward pass) where the compass search
+needs hundreds; with ``starts`` > 1 it runs from that many of the best grids of the initial
+family (the objective has several local minima) and keeps the best. Before trusting the gradient the fit compares it with a central finite
+difference along a random direction; a solver whose step converts the times to plain numbers
+(its gradient then missing or incomplete) is fitted by the compass search, as is every solver
+with ``method="compass"``.
 """
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -32,6 +44,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .difffit import FIT_SEED_OFFSET, fit_particles, gradient_is_exact, lbfgs, rmse, solve
 from .errors import NonFiniteError, ParamError
 from .params import param, to_params
 from .processes.base import as_time
@@ -42,7 +55,7 @@ __all__ = ["optimize_schedule", "OptimizedSchedule", "ScheduleFit", "clear_cache
 
 _CACHE: "OrderedDict[str, ScheduleFit]" = OrderedDict()
 _CACHE_SIZE = 64
-_SEED_OFFSET = 0x5EED_0F_0A75
+_SEED_OFFSET = FIT_SEED_OFFSET
 #: the Karras rho values init="auto" starts from (with log-SNR-uniform)
 AUTO_RHOS = (1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 14.0, 20.0)
 
@@ -61,6 +74,11 @@ class ScheduleFit:
     evaluations: int
     #: the optimisation's particles' reference endpoints were solved with this many evaluations
     reference_nfe: int
+    #: "gradient" (L-BFGS through the solve) or "compass" (also the fallback)
+    method: str = "compass"
+    #: backward passes (gradient fits) and the fit's wall time in seconds (reference included)
+    gradients: int = 0
+    seconds: float = 0.0
 
 
 def clear_cache() -> None:
@@ -96,7 +114,8 @@ def _reference(model, x_T: Tensor, t0: float, t1: float, denoise_final: bool,
 def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None, *,
                       init: str = "auto", particles: int = 512, seed: int = 0,
                       evaluations: int = 400, rtol: float = 1e-7,
-                      reference: Optional[Tensor] = None,
+                      reference: Optional[Tensor] = None, method: str = "gradient",
+                      starts: int = 1,
                       progress: Optional[Callable[[int, float], None]] = None) -> ScheduleFit:
     """Interior times minimising ``solver``'s endpoint RMSE to the PF-ODE for ``model``.
 
@@ -107,8 +126,9 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
 offset, so that they differ from the noise of a run with the same seed). ``init`` names the schedule to
     start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
     solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
+    ``method`` is "gradient" (L-BFGS through the solve from the ``starts`` best starting grids,
+    compass search where the solver's gradient is not exact) or "compass".
     """
-    from .model import Denoiser
     from .runner import SamplingRun
 
     where = "schedule"
@@ -123,18 +143,15 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     if init != "auto" and (init in ("optimized", "custom") or init not in SCHEDULES):
         raise ParamError(f"init must be 'auto' or a built-in schedule id, got {init!r}",
                          f"{where}.init")
+    if method not in ("gradient", "compass"):
+        raise ParamError(f"method must be 'gradient' or 'compass', got {method!r}",
+                         f"{where}.method")
+    started = time.perf_counter()
     proc = model.process
     den = model
     if x_T is None:
-        net = model.network
         # a stream of its own, so the fit never sees the noise of a run with the same seed
-        g = torch.Generator().manual_seed(_SEED_OFFSET + int(seed))
-        x_T = torch.randn((particles,) + tuple(net.data_shape), generator=g, dtype=torch.float64)
-        x_T = (x_T * proc.prior_std).to(net.default_dtype)
-        labels = model.labels
-        if labels is not None and labels.ndim > 0 and len(labels) != particles:
-            labels = labels[torch.arange(particles) % len(labels)]
-        den = Denoiser(net, proc, model.guidance, labels)
+        x_T, den = fit_particles(model, particles, seed)
 
     t_max, t_min = float(proc.t_max), float(proc.t_min)
     if n_steps == 1:
@@ -185,13 +202,22 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     #    (rho from 1.5 to 20; log-SNR-uniform is its rho -> infinity limit)
     if init == "auto":
         karras = SCHEDULES.get("karras")
-        starts = [positions(karras(rho=r)) for r in AUTO_RHOS]
-        starts.append(positions(SCHEDULES.get("logsnr")()))
+        grids = [positions(karras(rho=r)) for r in AUTO_RHOS]
+        grids.append(positions(SCHEDULES.get("logsnr")()))
     else:
-        starts = [positions(SCHEDULES.get(init, f"{where}.init")())]
-    scored = [(cost(q), q) for q in starts]
+        grids = [positions(SCHEDULES.get(init, f"{where}.init")())]
+    scored = [(cost(q), q) for q in grids]
     first = scored[0][0] if init != "auto" else scored[AUTO_RHOS.index(7.0)][0]
     best, p = min(scored, key=lambda c: c[0])
+    if method == "gradient" and math.isfinite(best) and used < evaluations:
+        ranked = [q for c, q in sorted(scored, key=lambda c: c[0]) if math.isfinite(c)]
+        got = _gradient_fit(den, solver, x_T, reference, ranked[:max(starts, 1)], lam_lo, span,
+                            t_min, t_max, evaluations - used, progress)
+        if got is not None:
+            q, value, spent, grads = got
+            best, p = (value, q) if value < best else (best, p)
+            return ScheduleFit(times_of(p), first, best, used + spent, ref_nfe, "gradient",
+                               grads, time.perf_counter() - started)
     # 1) compass search: +-frac of the gap to the neighbour, frac halved after a barren sweep
     frac = 0.25
     while used < evaluations and frac > 1e-3:
@@ -215,7 +241,42 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
             progress(used, best)
         if not improved:
             frac *= 0.5
-    return ScheduleFit(times_of(p), first, best, used, ref_nfe)
+    return ScheduleFit(times_of(p), first, best, used, ref_nfe, "compass", 0,
+                       time.perf_counter() - started)
+
+
+def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_max, budget,
+                  progress):
+    """L-BFGS on the gap logits from each of the positions ``starts`` (best first) while the
+    budget lasts; None where the solver's gradient in its times is not exact. Returns the best
+    (positions, objective, solves, backward passes)."""
+    proc = den.process
+    ends = (as_time([t_max]), as_time([t_min]))
+
+    def logits(p0):
+        gaps = torch.diff(torch.tensor([0.0] + list(p0) + [1.0], dtype=torch.float64))
+        return torch.log(torch.clamp(gaps, min=1e-12))
+
+    def positions(z):
+        return torch.cumsum(torch.softmax(z, 0), 0)[:-1]
+
+    def objective(z):
+        lam = lam_lo + span * positions(z)
+        inner = torch.clamp(proc.t_of_logsnr(lam), t_min, t_max)
+        ts = torch.cat([ends[0], inner, ends[1]])
+        return rmse(solve(den, solver, x_T, ts), reference)
+
+    if not gradient_is_exact(objective, logits(starts[0]), precise=x_T.dtype == torch.float64):
+        return None
+    spent, grads, best = 3, 1, None
+    for p0 in starts:
+        if spent >= budget:
+            break
+        m = lbfgs(objective, logits(p0), max_evaluations=budget - spent, callback=progress)
+        spent, grads = spent + m.evaluations, grads + m.gradients
+        if best is None or m.value < best.value:
+            best = m
+    return positions(best.z).tolist(), best.value, spent, grads
 
 
 @SCHEDULES.register("optimized")
@@ -231,6 +292,11 @@ class OptimizedSchedule(Schedule):
     particles: int = param(512, "prior samples the error is measured on", min=1)
     evaluations: int = param(400, "most solves the search may spend", min=1)
     opt_seed: int = param(0, "seed of the prior samples the search uses", min=0)
+    method: str = param("gradient", "gradient: L-BFGS through the solve (compass search where the "
+                        "solver has no exact gradient); compass: derivative-free search",
+                        choices=("gradient", "compass"))
+    starts: int = param(1, "gradient fits: L-BFGS runs from this many of the best starting "
+                        "grids (more: slower, less often stuck in a poor local minimum)", min=1)
 
     def times(self, process, n, shift=1.0, *, model=None, solver=None):
         if n < 1:
@@ -242,14 +308,18 @@ class OptimizedSchedule(Schedule):
             from .model import Denoiser
             model = Denoiser(model.network, process, model.guidance, model.labels)
         settings = {"init": self.init, "particles": self.particles,
-                    "evaluations": self.evaluations, "seed": self.opt_seed}
+                    "evaluations": self.evaluations, "seed": self.opt_seed,
+                    "method": self.method, "starts": self.starts}
         key = _fingerprint(model, solver, n, settings)
         if key in _CACHE:
             _CACHE.move_to_end(key)
+            solver.fit_info = _CACHE[key]
             return _CACHE[key].times.clone()
         fit = optimize_schedule(model, solver, n, init=self.init, particles=self.particles,
-                                seed=self.opt_seed, evaluations=self.evaluations)
+                                seed=self.opt_seed, evaluations=self.evaluations,
+                                method=self.method, starts=self.starts)
         _CACHE[key] = fit
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
+        solver.fit_info = fit  # what the run's fit cost and reached (tables show it)
         return fit.times.clone()

@@ -223,3 +223,4 @@ class Trailing(_Spacing):
 
 
 from . import schedule_opt as _schedule_opt  # noqa: E402,F401  (registers "optimized")
+from . import schedule_ld3 as _schedule_ld3  # noqa: E402,F401  (registers "ld3")

@@ -227,3 +227,28 @@ def test_the_window_has_the_workspace(win, qtbot):
     # the panel's problems reach the window's log
     win.inverse_panel.model.failed.emit("Cannot open the image", "bad.png: not an image")
     assert "Cannot open the image" in win.log.text()
+
+
+def test_particle_methods_show_ess_weights_and_the_exact_comparison(panel, qtbot):
+    m = panel.model
+    i = panel.editor.prior_combo.findData("gmm:eight-gaussians")
+    panel.editor.prior_combo.setCurrentIndex(i)
+    panel.editor.prior_combo.activated.emit(i)
+    small_run(panel, ("tds", "mcgdiff", "fps"), steps=10, batch=16)
+    for k in ("tds", "mcgdiff", "fps"):
+        m.set_enabled(k, True)
+    status, msg = run_and_wait(qtbot, panel)
+    assert status == "finished", msg
+    view = panel.particles
+    for b in ("tds", "mcgdiff", "fps"):
+        steps, ess = view.ess_data(b)
+        assert len(steps) == 10 and np.all((ess > 0) & (ess <= 1 + 1e-9))
+    assert view.method_combo.count() == 3
+    assert len(view.bars.opts["height"]) == 8          # the preset K = 8 particles
+    panel.lower_tabs.setCurrentWidget(view)
+    with qtbot.waitSignal(view.compared, timeout=120000):
+        assert view.compare()
+    rows = view.rows
+    assert [r["method"] for r in rows] == ["exact posterior", "exact score", "tds", "mcgdiff",
+                                             "fps"]
+    assert view.table.rowCount() == 5 and "floor" in view.compare_status.text()

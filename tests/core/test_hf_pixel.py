@@ -280,8 +280,12 @@ def test_every_registered_solver_runs_a_diffusers_model(folders):
     from studio.core.registry import SOLVERS
     proc = {"type": "process", "kind": "ddpm-discrete", "params": {}}
     for sid in SOLVERS.ids():
+        if getattr(SOLVERS.get(sid), "jumps", False):
+            continue  # flow-map samplers need a flow-map network (a diffusers UNet has none)
         budget = ({"nfe": 400, "rtol": 0.05, "atol": 0.05} if SOLVERS.get(sid).adaptive
                   else {"steps": 2})
+        if getattr(SOLVERS.get(sid), "fitted", False):  # bns, amed: the fit is tested elsewhere
+            budget["fit"] = False
         d = F.pipeline_dict(folders["uncond"], proc, {"kind": sid, **budget}, batch=1)
         res = Pipeline.from_dict(d).build().run()["s"]
         assert res.samples.shape == (1, 3, 8, 8) and torch.isfinite(res.samples).all(), sid

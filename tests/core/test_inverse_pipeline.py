@@ -115,6 +115,7 @@ def test_studio_operators_lists_operators_and_methods(capsys):
     data = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in data["operators"]} == {"inpaint", "super-resolution", "blur", "colorize",
                                                     "projection"}
-    assert {r["id"] for r in data["methods"]} == {"replace", "dps", "pigdm", "ddnm", "red-diff", "dds"}
+    assert {r["id"] for r in data["methods"]} == {"replace", "dps", "pigdm", "ddnm", "red-diff", "dds",
+                                                    "tds", "mcgdiff", "fps"}
     assert main(["operators"]) == 0
     assert "super-resolution" in capsys.readouterr().out

@@ -37,6 +37,12 @@ def budget(sid: str, nfe: int) -> dict:
     return {} if SOLVERS.get(sid).adaptive else {"nfe": nfe}
 
 
+def unfitted(sid: str) -> dict:
+    """Params that skip a fitted solver's fit (its fits, deterministic, float32 included, are
+    tested in test_fitted_solvers.py)."""
+    return {"fit": False} if getattr(SOLVERS.get(sid), "fitted", False) else {}
+
+
 @pytest.mark.parametrize("sid", DETERMINISTIC)
 def test_order_of_convergence(sid):
     """Empirical order on Gaussian data, against the closed-form PF-ODE, within 0.3 of the claim.
@@ -49,9 +55,12 @@ def test_order_of_convergence(sid):
     x_T = prior(proc)
     ns = [10, 20, 40, 80] if cls.order < 3 else [32, 64, 128, 256]
     ns = ASYMPTOTIC_STEPS.get(sid, ns)
+    # a fitted solver (bns, amed, ...) is tested unfitted: its order is its base solver's; a fit
+    # tunes it to one step count and has no asymptotic order (tests/core/test_fitted_solvers.py)
+    unfit = unfitted(sid)
     errs = []
     for n in ns:
-        run, res = solve(sid, proc, net, x_T, steps=n, schedule="karras")
+        run, res = solve(sid, proc, net, x_T, steps=n, schedule="karras", **unfit)
         exact = net.ode_denoised(x_T, run.ts[0], run.ts[-1], proc)
         errs.append(float((res.samples - exact).pow(2).mean().sqrt()))
     slope = -np.polyfit(np.log(ns), np.log(errs), 1)[0]
@@ -95,7 +104,7 @@ def test_nfe_budget_respected(sid, nfe):
         steps = solver.num_steps()
     except Exception:  # a budget too small for this solver must say so
         pytest.skip("budget too small")
-    _, res = solve(sid, proc, net, prior(proc, 8), nfe=nfe)
+    _, res = solve(sid, proc, net, prior(proc, 8), nfe=nfe, **unfitted(sid))
     assert res.nfe <= nfe
     assert res.nfe == solver.nfe_for_steps(steps)
 
@@ -105,8 +114,8 @@ def test_deterministic_by_seed(sid):
     proc = process("vp-linear")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32)
-    _, a = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
-    _, b = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20))
+    _, a = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20), **unfitted(sid))
+    _, b = solve(sid, proc, net, x_T, seed=3, **budget(sid, 20), **unfitted(sid))
     assert torch.equal(a.samples, b.samples)
     if build_solver(sid, {}, sid).is_stochastic():
         _, c = solve(sid, proc, net, x_T, seed=4, **budget(sid, 20))
@@ -129,7 +138,7 @@ def test_float32_runs(sid):
     proc = process("edm")
     net = network("gmm", **GMM8)
     x_T = prior(proc, 32, dtype=torch.float32)
-    _, res = solve(sid, proc, net, x_T, **budget(sid, 20))
+    _, res = solve(sid, proc, net, x_T, **budget(sid, 20), **unfitted(sid))
     assert res.samples.dtype == torch.float32
     assert torch.isfinite(res.samples).all()
 

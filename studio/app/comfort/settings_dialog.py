@@ -62,6 +62,8 @@ class SettingsDialog(QDialog):
         form.addRow("Model library", lib)
         form.addRow("Live preview", self.fps)
         form.addRow("Theme", self.theme)
+        from .plugins_row import plugins_row
+        form.addRow("Plugins", plugins_row(self))
         note = QLabel("Device and precision are the run settings of new pipelines (File > New); "
                       "a pipeline file keeps its own, and the toolbar changes them per pipeline.")
         note.setWordWrap(True)

@@ -92,7 +92,8 @@ class CompareWorkspace(QWidget):
                                            "trajectory view (double-click a cell, or Enter)")
         self.use_button = self._tool("Use in pipeline", self._use_selected,
                                      "Set the pipeline's solver to the selected cell's solver, "
-                                     "schedule and budget (undoable)")
+                                     "schedule and budget (undoable); a fitted cell's times and "
+                                     "coefficients go with it, so runs reuse the fit")
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 4, 6, 0)
         bar.addWidget(self.title, 1)
@@ -263,7 +264,9 @@ class CompareWorkspace(QWidget):
         A pipeline with several solvers gets a new solver node next to them."""
         comp, doc = self.session.comparison, self.window.doc
         cell = comp.cells[index]
-        params = cell.solver_params()
+        res = comp.results.get(index)  # a fitted cell's explicit times/coefficients: no refit
+        params = (res.fitted_params if res is not None and res.fitted_params
+                  else cell.solver_params())
         solvers = doc.of_type("solver")
         if len(solvers) == 1:
             doc.set_kind(solvers[0], cell.solver.kind, params)

@@ -15,13 +15,14 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSplitter, QStackedWidget, QStyle, QVBoxLayout,
+                               QSplitter, QStackedWidget, QStyle, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from ...core.errors import StudioError
 from ..views.panel import TrajectoryPanel
 from .forms import MethodsEditor, SamplerEditor
 from .model import InverseModel
+from .particles_view import ParticlePanel
 from .problem_box import ProblemEditor, _caption
 from .residual import ResidualPlot
 from .run import InverseController, InverseState
@@ -108,7 +109,11 @@ class InversePanel(QWidget):
             w.setMinimumWidth(220)
         results = QSplitter(Qt.Vertical)
         results.addWidget(self.results_stack)
-        results.addWidget(self.residual)
+        self.particles = ParticlePanel(self.state, lambda: self.model.pipeline().to_dict())
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.addTab(self.residual, "Residual")
+        self.lower_tabs.addTab(self.particles, "Particles · exact posterior")
+        results.addWidget(self.lower_tabs)
         results.setStretchFactor(0, 3)
         results.setStretchFactor(1, 2)
         results.setSizes([480, 300])
@@ -173,6 +178,7 @@ class InversePanel(QWidget):
         self.results_stack.setCurrentWidget(self.trajectories)
         self.trajectories.on_started(info)
         self.residual.on_started(info)
+        self.particles.on_started(info)
 
     def _updated(self) -> None:
         self.trajectories.on_updated()
@@ -185,6 +191,7 @@ class InversePanel(QWidget):
     def _finished(self, status: str, message: str) -> None:
         self.trajectories.on_finished(status)
         self.residual.refresh()
+        self.particles.refresh()
         if status == "finished":
             parts = []
             for b in self.state.branches():

@@ -25,11 +25,13 @@ from ...core.registry import GUIDANCE
 from .sources import Prior
 
 #: the inverse-problem guidance kinds, in the order the panel lists them
-METHODS = ("replace", "dps", "pigdm", "ddnm", "red-diff", "dds")
+METHODS = ("replace", "dps", "pigdm", "ddnm", "red-diff", "dds", "tds", "mcgdiff", "fps")
+#: the particle methods (batch = populations x particles; their ESS and weights are plotted)
+PARTICLE_METHODS = ("tds", "mcgdiff", "fps")
 #: parameters every method shares: the panel sets them from the problem, not per method
 SHARED = ("operator", "y", "sigma_y")
 #: methods that differentiate through the network
-NEEDS_GRAD = ("dps", "pigdm")
+NEEDS_GRAD = ("dps", "pigdm", "tds")
 IMAGE_OPERATORS = ("inpaint", "super-resolution", "blur", "colorize", "projection")
 VECTOR_OPERATORS = ("inpaint", "projection")
 DEFAULT_OP_PARAMS = {"inpaint": {}, "super-resolution": {"factor": 2}, "blur": {"sigma": 1.0},
@@ -39,7 +41,8 @@ DEFAULT_SOLVER = ("ddim", {"steps": 50, "eta": 1.0, "schedule": "uniform"})
 
 def method_presets(kind: str) -> dict:
     """Method parameters that suit the data (DPS's paper step is for 256x256x3 images)."""
-    return {"dps": {"zeta": 0.1 if kind == "image" else 0.01}}
+    return {"dps": {"zeta": 0.1 if kind == "image" else 0.01},
+            **{m: {"particles": 8} for m in PARTICLE_METHODS}}
 
 
 def default_mask(prior: Prior) -> np.ndarray:
@@ -198,6 +201,6 @@ def export_pipeline(p: Problem, y: np.ndarray, path: str) -> list[str]:
     return [path] + written
 
 
-__all__ = ["Problem", "METHODS", "SHARED", "NEEDS_GRAD", "pipeline_dict", "build_pipeline",
+__all__ = ["Problem", "METHODS", "PARTICLE_METHODS", "SHARED", "NEEDS_GRAD", "pipeline_dict", "build_pipeline",
            "export_pipeline", "default_mask", "operators_for", "sr_factors", "method_presets",
            "method_title"]

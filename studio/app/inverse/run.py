@@ -27,17 +27,18 @@ class InverseState(RunState):
         super().__init__()
         self._res: dict[str, list[tuple[int, float]]] = {}
         self._final: dict[str, float] = {}
+        self._traces: dict[str, list] = {}
         self._res_lock = threading.Lock()
 
     def begin(self, info, kinds) -> None:
         with self._res_lock:
             self._res = {b: [] for b in info.branches}
-            self._final = {}
+            self._final, self._traces = {}, {}
         super().begin(info, kinds)
 
     def reset(self) -> None:
         with self._res_lock:
-            self._res, self._final = {}, {}
+            self._res, self._final, self._traces = {}, {}, {}
         super().reset()
 
     def add_residual(self, branch: str, index: int, value: float) -> None:
@@ -61,6 +62,19 @@ class InverseState(RunState):
         """The residual of the run's samples (None until the branch has finished)."""
         with self._res_lock:
             return self._final.get(branch)
+
+    def set_trace(self, branch: str, trace: list) -> None:
+        """A particle method's per-step ESS and weights (``ParticleGuidance.trace``)."""
+        with self._res_lock:
+            self._traces[branch] = list(trace)
+
+    def trace(self, branch: str) -> list:
+        with self._res_lock:
+            return list(self._traces.get(branch, ()))
+
+    def traced(self) -> list[str]:
+        with self._res_lock:
+            return list(self._traces)
 
     def branches(self) -> list[str]:
         with self._res_lock:
@@ -104,6 +118,8 @@ class InverseWorker(SamplingWorker):
                     with torch.no_grad():      # the samples are in data units
                         xm = to_model(samples.to(torch.float64)) if to_model else samples
                         self.state.set_final(r.branch, float(g.residual(xm).mean()))
+                    if getattr(g, "trace", None):
+                        self.state.set_trace(r.branch, g.trace)
                     if r.solver.denoise_final:
                         self._add(r.branch, info, prev.index, prev.steps, prev.t, samples, None,
                                   r.result.nfe, r.result.seconds, 0.0, final=True)

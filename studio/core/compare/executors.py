@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Optional
 import torch
 from torch import Tensor
 
+from ..difffit import frozen, is_fitted
 from ..errors import Cancelled, ParamError, StudioError
 from ..pipeline import Branch, Built, build_solver
 from ..runner import CancelToken
@@ -51,6 +52,10 @@ class CellOutcome:
     #: which worker ran it ("local", "pid 123", a Ray node) and how many tries it took
     worker: str = "local"
     attempts: int = 1
+    #: a fitted cell (optimized / ld3 schedule, bns / amed): the fit's seconds and the solver's
+    #: params with the fit written out (difffit.frozen)
+    fit_seconds: Optional[float] = None
+    fitted_params: Optional[dict] = None
 
 
 def cell_built(point_built: Built, cell) -> tuple[Built, object]:
@@ -65,7 +70,7 @@ def run_cell(point_built: Built, cell, noise: Tensor | None = None, record: bool
              cancel: CancelToken | None = None, on_step: Callable | None = None) -> CellOutcome:
     """Run one cell through :meth:`Built.runs`, as ``studio run`` runs the cell's pipeline."""
     try:
-        cb, _ = cell_built(point_built, cell)
+        cb, solver = cell_built(point_built, cell)
         run = next(cb.runs(noise=noise, record=record, cancel=cancel))
     except ParamError as exc:  # e.g. a budget too small for this solver
         return CellOutcome(cell.index, "skipped", exc.problem)
@@ -77,8 +82,12 @@ def run_cell(point_built: Built, cell, noise: Tensor | None = None, record: bool
     except StudioError as exc:  # NaN/Inf at a step, an adaptive solver over its cap, ...
         return CellOutcome(cell.index, "failed", str(exc), steps=len(run.ts) - 1)
     r = run.result
-    return CellOutcome(cell.index, "ok", "", r.samples, r.nfe, len(r.t) - 1, r.seconds, r.t,
-                       r.trajectory if record else None)
+    out = CellOutcome(cell.index, "ok", "", r.samples, r.nfe, len(r.t) - 1, r.seconds, r.t,
+                      r.trajectory if record else None)
+    fit = getattr(solver, "fit_info", None) if is_fitted(solver) else None
+    if fit is not None:
+        out.fit_seconds, out.fitted_params = fit.seconds, frozen(solver, run.model)
+    return out
 
 
 def prior_sample(built: Built, noise: Tensor | None = None) -> Tensor:

@@ -46,6 +46,11 @@ class CellResult:
     #: the times the solver visited
     t: Optional[Tensor] = None
     trajectory: Optional[Tensor] = None
+    #: a cell whose grid or coefficients are fitted to the model: the fit's wall time (as first
+    #: paid; a later cell reuses the cached fit) and the solver's params with the fit written out
+    #: (``difffit.frozen``: explicit times / coefficients, no refit when run again)
+    fit_seconds: Optional[float] = None
+    fitted_params: Optional[dict] = None
 
     @property
     def ok(self) -> bool:
@@ -178,7 +183,8 @@ class Comparison:
 
     # -- the table ----------------------------------------------------------------------------------
     def columns(self) -> list[str]:
-        return (list(FIXED_COLUMNS) + [a.target for a in self.spec.axes]
+        fits = ["fit_s"] if any(r.fit_seconds is not None for r in self.results.values()) else []
+        return (list(FIXED_COLUMNS) + [a.target for a in self.spec.axes] + fits
                 + [m.id for m in self.active_metrics()] + ["message"])
 
     def table(self) -> list[dict]:
@@ -193,6 +199,8 @@ class Comparison:
                    "nfe_budget": cell.nfe, "steps": r.steps, "status": r.status}
             for a, j in zip(self.spec.axes, cell.point):
                 row[a.target] = a.values[j] if a.numeric else a.labels[j]
+            if r.fit_seconds is not None:
+                row["fit_s"] = _num(r.fit_seconds)
             for m in self.active_metrics():
                 row[m.id] = _num(r.metrics.get(m.id))
             row["message"] = r.message
@@ -245,6 +253,8 @@ class Comparison:
                  "message": r.message, "nfe": r.nfe, "steps": r.steps, "seconds": r.seconds,
                  "metrics": {k: _num(v) for k, v in r.metrics.items()},
                  "t": r.t.tolist() if r.t is not None else None}
+            if r.fit_seconds is not None:  # a fitted cell: its fit, reusable after reopening
+                d["fit_seconds"], d["fitted_params"] = r.fit_seconds, r.fitted_params
             if include_samples and r.samples is not None:
                 d["samples"] = encode_array(r.samples)
             cells.append(d)
@@ -287,9 +297,12 @@ class Comparison:
                 raise StudioError("index missing or outside the grid", cw) from None
             samples = decode_array(c["samples"], f"{cw}.samples") if c.get("samples") else None
             t = torch.tensor(c["t"], dtype=torch.float64) if c.get("t") is not None else None
+            fitted = c.get("fitted_params")
             comp.add(CellResult(cell, c.get("status", "ok"), c.get("message", ""), samples,
                                 int(c.get("nfe", 0)), int(c.get("steps", 0)),
-                                float(c.get("seconds", 0.0)), dict(c.get("metrics") or {}), t))
+                                float(c.get("seconds", 0.0)), dict(c.get("metrics") or {}), t,
+                                fit_seconds=_num(c.get("fit_seconds")),
+                                fitted_params=fitted if isinstance(fitted, dict) else None))
         for i, r in enumerate(d.get("references") or []):
             rw = f"{where}: references[{i}]"
             if not r.get("samples"):

@@ -230,7 +230,8 @@ class ComparisonRun:
                     comp.notes.append(f"{cell.key}: {m.id} failed ({exc})")
             res = CellResult(cell, "ok", "", samples=out.samples, nfe=out.nfe, steps=out.steps,
                              seconds=out.seconds, metrics=values, t=out.t,
-                             trajectory=out.trajectory if self.spec.record else None)
+                             trajectory=out.trajectory if self.spec.record else None,
+                             fit_seconds=out.fit_seconds, fitted_params=out.fitted_params)
             comp.add(res)
             self._emit("cell", cell.index + 1, cell, message=f"done {cell.key}")
             yield res

@@ -2,6 +2,8 @@
 
 For data {x_i}, E[x0 | x_t] = sum_i softmax_i(-|x_t - alpha x_i|^2 / (2 sigma^2)) x_i: the exact
 minimiser of the denoising loss on that set, so a perfect network trained on it would be this.
+Under a process with another perturbation kernel (PFGM++: ``Process.log_kernel``) the softmax
+weights are that kernel's, so the prediction is again the exact posterior mean.
 """
 from __future__ import annotations
 
@@ -64,10 +66,12 @@ class Empirical(Network):
         num = torch.zeros_like(xf)
         den = torch.zeros((len(x), 1), dtype=x.dtype, device=x.device)
         sq = (pts * pts).sum(1)
+        # a process with a non-Gaussian perturbation kernel (PFGM++) gives its own log-weights
+        kernel = getattr(process, "log_kernel", None)
         for start in range(0, len(pts), self.chunk):
             p = pts[start:start + self.chunk]
             d2 = (xf * xf).sum(1, keepdim=True) - 2 * a * xf @ p.T + (a * a) * sq[start:start + self.chunk]
-            logits = -0.5 * d2 / (s * s)
+            logits = kernel(d2, s, xf.shape[1]) if kernel is not None else -0.5 * d2 / (s * s)
             m_new = torch.maximum(m, logits.max(1, keepdim=True).values)
             scale = torch.exp(m - m_new)
             w = torch.exp(logits - m_new)

@@ -62,6 +62,11 @@ class Process:
         """Standard deviation of the prior N(0, prior_std^2 I) at ``t_max``."""
         return 1.0
 
+    def prior_sample(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The prior sample at ``t_max`` from standard-normal noise ``z`` (``generator``: extra
+        randomness a non-Gaussian prior may need). Default: prior_std * z."""
+        return self.prior_std * z
+
     #: time shift (SD3/FLUX) this process applies to every schedule by default
     @property
     def default_shift(self) -> float:

@@ -19,9 +19,12 @@ from torch import Tensor
 from ..processes.base import as_time
 
 
-def ab(p, t) -> tuple[float, float]:
-    """(alpha, sigma) at a scalar time, as Python floats."""
+def ab(p, t):
+    """(alpha, sigma) at a scalar time, as Python floats; as 0-d tensors where ``t`` carries a
+    gradient (a fit through the solve, :mod:`studio.core.difffit`)."""
     a, s = p.alpha(as_time(t)), p.sigma(as_time(t))
+    if isinstance(t, torch.Tensor) and t.requires_grad:
+        return a, s
     return float(a), float(s)
 
 

@@ -30,7 +30,8 @@ class DDIM(Solver):
             pred = ctx(x, ts[i])
             a_n, s_n = p.alpha(ts[i + 1]), p.sigma(ts[i + 1])
             h = p.logsnr(ts[i + 1]) - p.logsnr(ts[i])
-            c = self.eta * s_n * torch.sqrt(-torch.expm1(-h))
+            # eta = 0 needs no noise scale (and then runs backwards too: DDIM inversion)
+            c = self.eta * s_n * torch.sqrt(-torch.expm1(-h)) if self.eta > 0 else 0.0 * s_n
             x = a_n * pred.x0 + torch.sqrt(s_n ** 2 - c ** 2) * pred.eps
             if self.eta > 0:
                 x = x + c * ctx.randn_like(x)

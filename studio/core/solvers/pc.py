@@ -14,6 +14,9 @@ forward transition x_t = a x_s + b z, a = alpha_t / alpha_s, b^2 = sigma_t^2 - a
 backwards: x_s = (2 - a) x_t + b^2 score + b z) and ``euler-maruyama`` (see that solver). A step
 that starts where alpha = 0 uses the exact frozen-x0 posterior instead (both predictors are
 singular or meaningless there).
+
+Correctors: ``langevin`` (above) and ``lml``, the Levenberg-Marquardt-Langevin step (Wang et al.
+2025; see :mod:`studio.core.solvers._lml`): Langevin preconditioned by a damped low-rank Hessian.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from torch import Tensor
 from ..params import param
 from ..registry import SOLVERS
 from .base import Solver, Step
+from ._lml import lml_step
 from .ddpm import posterior_coeffs
 from .euler_maruyama import em_step, singular
 
@@ -65,6 +69,11 @@ class PredictorCorrector(Solver):
     corrector_steps: int = param(1, "Langevin corrector steps after each predictor step", min=0)
     snr: float = param(0.16, "corrector signal-to-noise ratio r (sets the Langevin step size)",
                        min=0.0)
+    corrector: str = param("langevin", "corrector step: Langevin (Song et al.) or "
+                           "Levenberg-Marquardt-Langevin (Wang et al. 2025)",
+                           choices=("langevin", "lml"))
+    damping: float = param(10.0, "lml: damping mu sigma_t^2 (large = plain Langevin; small biases "
+                           "the chain, see _lml)", min=1e-12)
 
     def nfe_for_steps(self, steps: int) -> int:
         final = 1 if self.denoise_final else 0
@@ -76,5 +85,8 @@ class PredictorCorrector(Solver):
             pred = ctx(x, ts[i])
             x = predict(ctx, pred, x, ts[i], ts[i + 1]).to(pred.x.dtype)
             for _ in range(self.corrector_steps):
-                x = langevin_step(ctx, x, ts[i + 1], self.snr).to(pred.x.dtype)
+                if self.corrector == "lml":
+                    x = lml_step(ctx, x, ts[i + 1], self.snr, self.damping).to(pred.x.dtype)
+                else:
+                    x = langevin_step(ctx, x, ts[i + 1], self.snr).to(pred.x.dtype)
             yield Step(i + 1, x, pred.x0)

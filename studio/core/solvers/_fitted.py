@@ -1,0 +1,194 @@
+"""Solvers whose time points and coefficients are fitted to the model (not a solver itself).
+
+A :class:`FittedSolver` is a deterministic solver written with explicit coefficients c (a flat
+float64 vector, :meth:`FittedSolver.run_with`), which default to those of a classical base solver
+on the grid (:meth:`FittedSolver.base_coefficients`). Its fit (:func:`fit_solver`) minimises the
+same objective as the ``optimized`` schedule, the endpoint RMSE to a Dormand-Prince solve of the
+probability-flow ODE from ``fit_particles`` prior samples of the fit's own stream (never a run's
+noise), over the grid (its n gap logits, :class:`studio.core.difffit.TimeMap`) and the
+coefficients c = base(t) + scale(t) * delta, by L-BFGS through the differentiable solve. The fit
+starts from the base solver on its schedule (delta = 0), so a skipped fit (``fit`` off, or more
+than ``fit_max_steps`` steps) IS the base solver. A fit is cached per (model, solver, steps,
+settings); its time points and coefficients are plain numbers that a pipeline saves (``custom``
+schedule ``timepoints`` + the solver's ``coefficients``, see :func:`studio.core.difffit.frozen`),
+and a solver given ``coefficients`` uses them as they are and never fits.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import ClassVar, Optional
+
+import torch
+from torch import Tensor
+
+from .. import difffit
+from ..errors import ParamError
+from ..params import param
+from ..processes.base import as_time
+from .base import Solver
+
+_CACHE: "OrderedDict[str, SolverFit]" = OrderedDict()
+_CACHE_SIZE = 64
+
+
+@dataclass
+class SolverFit:
+    """A fit's result (lists of Python floats, as saved in a pipeline) and its cost."""
+
+    times: list
+    coefficients: list
+    #: endpoint RMSE on the fit's particles: the base solver on its schedule, and the fitted one
+    initial_error: float
+    error: float
+    #: forward solves and backward passes spent, wall time in seconds (reference included)
+    evaluations: int
+    gradients: int
+    seconds: float
+    reference_nfe: int
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+@dataclass
+class FittedSolver(Solver):
+    """Base class of the fitted solvers; subclasses define the coefficients and the steps."""
+
+    fitted: ClassVar[bool] = True
+    #: the paper the method comes from (shown in tables)
+    paper: ClassVar[str] = ""
+    #: (solver id, params) of the base solver an unfitted instance equals
+    base: ClassVar[tuple] = ("", {})
+
+    fit: bool = param(True, "fit the time points and coefficients to the model on first use "
+                      "(off: the base solver)")
+    fit_particles: int = param(256, "prior samples of the fit (a stream of its own)", min=1)
+    fit_iterations: int = param(150, "most solves the fit may spend", min=1)
+    fit_seed: int = param(0, "seed of the fit's prior samples", min=0)
+    fit_max_steps: int = param(16, "more steps than this are not fitted (the base solver runs)",
+                               min=1)
+    fit_init: str = param("schedule", "grid the fit starts from: the solver's schedule, or "
+                          "auto = the best Karras rho (or log-SNR) grid for the base solver",
+                          choices=("schedule", "auto"))
+    coefficients: Optional[list[float]] = param(
+        None, "fitted coefficients (saved with the pipeline; given, the solver does not fit)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.fit_info: Optional[SolverFit] = None
+
+    # -- what a subclass defines ------------------------------------------------------------------
+    def n_coefficients(self, n: int) -> int:
+        raise NotImplementedError
+
+    def base_coefficients(self, process, ts: Tensor) -> Tensor:
+        """The base solver's coefficients on ``ts`` (float64, differentiable in ``ts``)."""
+        raise NotImplementedError
+
+    def coefficient_scale(self, process, ts: Tensor) -> Tensor:
+        """The size of a unit change of each coefficient during the fit."""
+        return torch.ones(self.n_coefficients(len(ts) - 1), dtype=torch.float64)
+
+    def run_with(self, ctx, x: Tensor, ts: Tensor, c: Tensor):
+        """The steps (a generator of :class:`Step`) with coefficients ``c``."""
+        raise NotImplementedError
+
+    # -- the solver interface ---------------------------------------------------------------------
+    def _fits(self, n: int) -> bool:
+        return self.coefficients is None and self.fit and 1 < n <= self.fit_max_steps
+
+    def times(self, process, model=None) -> Tensor:
+        n = self.num_steps()
+        if not self._fits(n):
+            return super().times(process, model=model)
+        if model is None:
+            raise ParamError(f"{self.id} fits its time points to the model: give the model "
+                             "(Solver.times(process, model=...))", "solver")
+        if model.process is not process:
+            from ..model import Denoiser
+            model = Denoiser(model.network, process, model.guidance, model.labels)
+        self.fit_info = fit_solver(self, model, n)
+        return as_time(self.fit_info.times)
+
+    def sample(self, ctx, x, ts):
+        n = len(ts) - 1
+        if self.coefficients is not None:
+            c = torch.tensor(self.coefficients, dtype=torch.float64)
+            if len(c) != self.n_coefficients(n):
+                raise ParamError(f"{len(c)} coefficients given; {self.id} with {n} steps needs "
+                                 f"{self.n_coefficients(n)}", "coefficients")
+        elif (self.fit_info is not None and self._fits(n)
+              and torch.equal(as_time(self.fit_info.times), as_time(ts).cpu())):
+            c = torch.tensor(self.fit_info.coefficients, dtype=torch.float64)
+        else:
+            c = self.base_coefficients(ctx.process, ts)
+        yield from self.run_with(ctx, x, ts, c)
+
+
+def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
+    """Fit (or fetch from the cache) ``solver``'s grid and coefficients at ``n`` steps."""
+    from ..schedule_opt import _fingerprint, _reference
+    settings = {"particles": solver.fit_particles, "iterations": solver.fit_iterations,
+                "seed": solver.fit_seed, "init": solver.fit_init}
+    key = _fingerprint(model, solver, n, settings)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    started = time.perf_counter()
+    proc = model.process
+    x_T, den = difffit.fit_particles(model, solver.fit_particles, solver.fit_seed)
+    tol = 1e-7 if x_T.dtype == torch.float64 else 1e-5
+    reference, ref_nfe = _reference(den, x_T, float(proc.t_max), float(proc.t_min),
+                                    solver.denoise_final, tol)
+    reference = reference.to(torch.float64)
+    tmap = difffit.TimeMap(proc)
+
+    def base_error(ts):
+        run = SimpleNamespace(id=solver.id, denoise_final=solver.denoise_final,
+                              sample=lambda ctx, x, t: solver.run_with(
+                                  ctx, x, t, solver.base_coefficients(proc, t)))
+        with torch.no_grad():
+            return float(difffit.rmse(difffit.solve(den, run, x_T, ts), reference))
+
+    ts0 = Solver.times(solver, proc, model=den)
+    first = base_error(ts0)
+    spent = 1
+    if solver.fit_init == "auto":
+        from ..registry import SCHEDULES
+        from ..schedule_opt import AUTO_RHOS
+        grids = [SCHEDULES.get("karras")(rho=r).times(proc, n) for r in AUTO_RHOS]
+        grids.append(SCHEDULES.get("logsnr")().times(proc, n))
+        for g in grids:
+            e = base_error(g)
+            spent += 1
+            if e < first:
+                ts0, first = g, e
+    z0 = tmap.z_of(ts0)
+
+    def coeffs(theta):
+        ts = tmap.ts_of(theta[:n])
+        return ts, (solver.base_coefficients(proc, ts)
+                    + solver.coefficient_scale(proc, ts) * theta[n:])
+
+    def objective(theta):
+        ts, c = coeffs(theta)
+        run = SimpleNamespace(id=solver.id, denoise_final=solver.denoise_final,
+                              sample=lambda ctx, x, t: solver.run_with(ctx, x, t, c))
+        return difffit.rmse(difffit.solve(den, run, x_T, ts), reference)
+
+    theta0 = torch.cat([z0, torch.zeros(solver.n_coefficients(n), dtype=torch.float64)])
+    m = difffit.lbfgs(objective, theta0, max_evaluations=max(solver.fit_iterations - spent, 1))
+    with torch.no_grad():
+        ts, c = coeffs(m.z)
+    fit = SolverFit(ts.tolist(), c.tolist(), first, min(m.value, first), m.evaluations + spent,
+                    m.gradients, time.perf_counter() - started, ref_nfe)
+    if not m.value < first:  # the fit found nothing better: the base solver, as it was
+        fit.times, fit.coefficients = ts0.tolist(), solver.base_coefficients(proc, ts0).tolist()
+    _CACHE[key] = fit
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return fit
