@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from ..core.errors import PipelineError, StudioError, json_problem
+from ..core.errors import PipelineError, StudioError
 from ..core.pipeline import FORMAT, LINKS, Pipeline, RunSettings, write_atomic
 from . import commands as cmd
 from . import specs
@@ -61,6 +61,9 @@ class PipelineDocument(QObject):
         self.run = RunSettings()
         self.extra: dict = {}
         self.path: str | None = None
+        # asked before a pipeline that reads files outside its folder is opened:
+        # (path, [(where, file)]) -> bool; None refuses such pipelines (the app installs a dialog)
+        self.confirm_outside = None
         for sig in (self.nodeAdded, self.nodeRemoved, self.nodeChanged, self.nodeMoved,
                     self.runChanged, self.reset):
             sig.connect(self.changed)
@@ -164,18 +167,15 @@ class PipelineDocument(QObject):
 
     def load(self, path: str) -> None:
         """Open a pipeline file; on any problem raise PipelineError and leave the document as is."""
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise PipelineError(f"cannot read: {exc.strerror}", path) from None
-        except UnicodeDecodeError:
-            raise PipelineError("not a UTF-8 text file", path) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PipelineError(json_problem(exc),
-                                path) from None
+        from ..core.untrusted import approve, loads_json, outside_references, read_regular
+        data = loads_json(read_regular(path, path, PipelineError), path, PipelineError)
+        refs = outside_references(data, os.path.dirname(os.path.abspath(path)))
+        if refs:  # a shared pipeline must not read local files unless the user agrees
+            if self.confirm_outside is None or not self.confirm_outside(path, refs):
+                raise PipelineError(f"reads files outside its folder and this was not confirmed: "
+                                    f"{refs[0][1]} ({refs[0][0]})", path)
+            base = os.path.dirname(os.path.abspath(path))
+            approve(os.path.join(base, os.path.expanduser(f)) for _, f in refs)
         self.load_dict(data, path, os.path.abspath(path))
 
     def save(self, path: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import typing
 from typing import Any
 
@@ -204,6 +205,10 @@ class TextField(ParamField):
             return
         self._mark(self.edit, None)
         self._committed_text = self.text()
+        if getattr(self.spec, "ui", None) in ("path", "model") and isinstance(value, str) \
+                and os.path.isabs(os.path.expanduser(value)):
+            from ..core.untrusted import approve
+            approve([value])  # typed by the user: readable wherever it lies
         self.committed.emit(value)
 
     def set_value(self, value, is_set):
@@ -225,6 +230,8 @@ class TextField(ParamField):
                  else "NumPy arrays (*.npy);;All files (*)")
         path, _ = QFileDialog.getOpenFileName(self, f"Choose {self.spec.name}", "", kinds)
         if path:
+            from ..core.untrusted import approve
+            approve([path])  # the user's own choice: readable wherever it lies
             self.set_text(path)
             self.commit()
 

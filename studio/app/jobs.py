@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
@@ -45,9 +44,9 @@ def error_message(exc: BaseException, advice: str = "reduce the batch size") -> 
         return "failed", f"CUDA out of memory: {advice}, or run on the CPU (device selector)"
     if isinstance(exc, MemoryError):
         return "failed", f"out of memory: {advice}"
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-6))
-    return "failed", (f"{type(exc).__name__}: {exc}\n(an error in the program or one of its "
-                      f"plugins, not in your settings: please report it)\n{tb}")
+    from ..core.crash import internal_message   # one sentence naming a crash report
+    return "failed", ("internal error (in the program or one of its plugins, not in your "
+                      "settings: please report it): " + internal_message(exc, hint=""))
 
 
 class JobContext:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
 from .document import PipelineDocument
 from .elide import ElidedLabel
 from .runspecs import RUN_SPECS, limit
+from .seedbox import SeedBox
 
 
 def devices() -> list[tuple[str, str]]:
@@ -40,8 +41,8 @@ class RunToolbar(QToolBar):
         limit(self.batch, "batch")
         self.batch.setSingleStep(100)
         self.batch.setKeyboardTracking(False)
-        self.seed = QSpinBox()
-        limit(self.seed, "seed")
+        self.batch.setToolTip("Number of samples (particles) per run")
+        self.seed = SeedBox()   # 64-bit: a QSpinBox would clip seeds >= 2**31
         self.seed.setKeyboardTracking(False)
         self.dtype = QComboBox()
         self.dtype.addItems(list(RUN_SPECS["dtype"].choices))

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..core.params import ParamSpec, check_value, param, param_specs
 
-#: the largest seed any form accepts (torch seeds are 64-bit; spin boxes hold 31 bits)
-MAX_SEED = 2 ** 31 - 1
+#: the seed range every form accepts: torch's generators take 64-bit seeds (the forms use
+#: :class:`studio.app.seedbox.SeedBox`; a QSpinBox would clip them to 31 bits)
+MIN_SEED, MAX_SEED = -2 ** 63, 2 ** 63 - 1
 
 
 @dataclass
@@ -18,7 +19,7 @@ class RunParams:
 
     batch: int = param(500, "number of samples (particles) per run", min=1, max=10_000_000)
     seed: int = param(0, "seed of the prior noise: the same seed gives the same samples",
-                      min=0, max=MAX_SEED)
+                      min=MIN_SEED, max=MAX_SEED)
     device: str = param("cpu", "where the run computes: cpu, cuda:N or mps", ui="device")
     dtype: str = param("float64", "precision of the run (bfloat16 / float16: the network computes "
                                   "in half precision, the solver state stays float32)",

@@ -20,7 +20,6 @@ otherwise (2 for bad arguments, from the CLI).
 """
 from __future__ import annotations
 
-import io
 import os
 import sys
 import tempfile
@@ -359,9 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m studio.app.selftest [--screenshot PNG] [--pipeline FILE] [--timeout S]``."""
     import argparse
 
-    from ..cli.commands.selftest import add_arguments
     p = argparse.ArgumentParser(prog="studio self-test", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
+    p.add_argument("--screenshot", help="where to save the window's PNG")
+    p.add_argument("--pipeline", help="a pipeline JSON (or PNG) instead of the default pipeline")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds the run may take (300)")
     args = p.parse_args(argv)
     return run_selftest(args.screenshot, args.pipeline, args.timeout)
 

@@ -63,6 +63,8 @@ class SamplingWorker:
         numel = int(np.prod(net.data_shape))
         steps = max(s.num_steps() for s in built.solvers.values())
         record = settings.batch * numel * (steps + 2) * 16 < RECORD_LIMIT
+        from ..core.cost import check_run
+        check_run(built, record)  # refuses with the figures before any allocation
         info = RunInfo([b.solver for b in built.branches], self.titles(built), settings.batch,
                        settings.seed, tuple(net.data_shape), backdrop, proc, net)
         runs = list(built.runs(record=record, cancel=self.cancel))

@@ -1,34 +1,27 @@
 """Arrays in pipeline files: inline nested lists or paths to ``.npy`` files (never pickles)."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from .errors import ParamError
+from .untrusted import load_npy, resolve_reference
 
 
-def resolve_path(path: str, base_dir: str | None) -> str:
-    """A path relative to the pipeline file's folder (absolute paths kept)."""
-    path = os.path.expanduser(path)
-    if not os.path.isabs(path) and base_dir:
-        path = os.path.join(base_dir, path)
-    return path
+def resolve_path(path: str, base_dir: str | None, where: str = "path") -> str:
+    """A path relative to the pipeline file's folder; with a folder it must stay inside the
+    trusted folders unless outside paths are allowed (see :mod:`studio.core.untrusted`)."""
+    return resolve_reference(path, base_dir, where, ParamError)
 
 
 def load_array(value: Any, where: str, base_dir: str | None = None, ndim: int | None = None) -> np.ndarray:
     """An inline nested list, or a ``.npy`` path, as a float64 array; errors name ``where``."""
     if isinstance(value, str):
-        path = resolve_path(value, base_dir)
-        if not path.endswith(".npy"):
-            raise ParamError(f"array files must be .npy, got {value!r}", where)
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise ParamError(f"file not found: {path}", where) from None
-        except ValueError as exc:
-            raise ParamError(f"cannot read {path} as a numeric .npy array ({exc})", where) from None
+        if not value.endswith(".npy"):
+            raise ParamError(f"array files must be .npy, got {value[:200]!r}", where)
+        path = resolve_path(value, base_dir, where)
+        arr = load_npy(path, f"{where}: {value}", ParamError)
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)

@@ -42,3 +42,8 @@ def json_problem(exc) -> str:
     decoder's messages end in "at" ("Unterminated string starting at"): said once, not twice."""
     what = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg
     return f"not valid JSON: {what} at line {exc.lineno}, column {exc.colno}"
+
+
+class StudioWarning(UserWarning):
+    """An accepted setting that makes the result degenerate (samples collapsed to a point, a time
+    grid that loses precision); the CLI prints it as one line, the app shows it."""

@@ -101,7 +101,12 @@ class Entry:
 
 
 def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -> list[Entry]:
-    """Every ``*.safetensors`` in the bundled, user and extra folders, sorted by source and name."""
+    """Every ``*.safetensors`` in the bundled, user and extra folders, sorted by source and name.
+
+    Every file is listed: one that cannot be used carries the reason (one bad file never hides
+    the rest; a FIFO or device is reported without being opened). Temporary ``.tmp-*`` files are
+    never listed, and those a killed writer left behind are removed."""
+    from .atomic import TMP_PREFIX, clean_stray_temporaries
     from .modelfile import read_info
 
     folders: list[tuple[Path, str]] = [(bundled_dir(), "bundled"), (user_dir(), "user")]
@@ -109,10 +114,20 @@ def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -
     seen: set[str] = set()
     out = []
     for folder, source in folders:
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+            if source != "bundled":
+                clean_stray_temporaries(folder)
+            files = sorted(f for f in folder.glob("*.safetensors")
+                           if not f.name.startswith(TMP_PREFIX))
+        except OSError:
             continue
-        for f in sorted(folder.glob("*.safetensors")):
-            key = str(f.resolve())
+        for f in files:
+            try:
+                key = str(f.resolve())
+            except (OSError, RuntimeError):
+                key = str(f)
             if key in seen:
                 continue
             seen.add(key)
@@ -120,4 +135,7 @@ def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -
                 out.append(Entry(str(f), source, read_info(str(f), verify_checksum=verify_checksum)))
             except StudioError as exc:
                 out.append(Entry(str(f), source, error=exc.problem))
+            except Exception as exc:  # never let one file hide the library
+                out.append(Entry(str(f), source, error=f"cannot read ({type(exc).__name__}: "
+                                 f"{str(exc)[:200]})"))
     return out

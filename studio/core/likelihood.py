@@ -61,7 +61,8 @@ class LikelihoodSettings:
     data_range: list[float] = param(default_factory=lambda: [-1.0, 1.0],
                                     doc="[lowest, highest] data level in the network's space")
     batch_size: int = param(256, "samples integrated together", min=1)
-    seed: int = param(0, "seed of the probes and the dequantisation noise")
+    seed: int = param(0, "seed of the probes and the dequantisation noise", min=-2 ** 63,
+                      max=2 ** 63 - 1)
 
     def __post_init__(self):
         if len(self.data_range) != 2 or not self.data_range[0] < self.data_range[1]:

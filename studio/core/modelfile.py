@@ -40,6 +40,7 @@ import torch
 
 from .atomic import write_atomic
 from .errors import StudioError
+from .untrusted import LIMITS, loads_json, read_regular
 
 FORMAT = "studio.model/1"
 PARAMETERIZATIONS = ("eps", "x0", "v", "velocity", "score", "logits", "flow-map")
@@ -226,9 +227,9 @@ def _load_json(meta: dict, key: str, where: str, kind=dict) -> Any:
     if raw is None:
         raise ModelFileError(f"metadata has no {key!r} entry", where)
     try:
-        val = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"metadata {key!r} is not valid JSON ({exc.msg})", where) from None
+        val = loads_json(raw, where, ModelFileError)
+    except ModelFileError as exc:
+        raise ModelFileError(f"metadata {key!r}: {exc.problem}", where) from None
     if kind is not None and not isinstance(val, kind):
         raise ModelFileError(f"metadata {key!r} must be a JSON {kind.__name__}", where)
     return val
@@ -376,16 +377,8 @@ def _check_path(path: str) -> str:
 def read_container(path: str) -> Container:
     """Read and check the safetensors structure of ``path`` (no tensor is decoded)."""
     where = _check_path(path)
-    try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-    except FileNotFoundError:
-        raise ModelFileError("file not found", where) from None
-    except IsADirectoryError:
-        raise ModelFileError("is a folder, not a model file", where) from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read: {exc.strerror}", where) from None
-    if blob[:2] == b"PK" or blob[:1] == b"\x80":
+    blob = read_regular(path, where, ModelFileError, LIMITS["model_bytes"])
+    if (blob[:2] == b"PK" or blob[:1] == b"\x80") and blob[8:9] != b"{":  # not a safetensors header
         raise ModelFileError("this is a pickled PyTorch checkpoint, not safetensors: "
                              + pickle_message(where), where)
     if len(blob) < 8:
@@ -399,9 +392,11 @@ def read_container(path: str) -> Container:
         raise ModelFileError(f"truncated: the header needs {n} bytes but the file has only "
                              f"{len(blob) - 8} after the length field", where)
     try:
-        header = json.loads(blob[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError("corrupted: the safetensors header is not valid JSON", where) from None
+        header = loads_json(blob[8:8 + n], where, ModelFileError, max_depth=8,
+                            max_string=MAX_HEADER, max_key=1024)
+    except ModelFileError as exc:
+        raise ModelFileError(f"corrupted: the safetensors header is not acceptable JSON "
+                             f"({exc.problem})", where) from None
     if not isinstance(header, dict):
         raise ModelFileError("corrupted: the safetensors header is not a JSON object", where)
     meta = header.pop("__metadata__", None) or {}
@@ -543,7 +538,7 @@ def load_model(path: str) -> LoadedModel:
     spec = _validate(c, verify_checksum=True)
     where = c.path
     try:
-        raw = st_load(open(path, "rb").read())
+        raw = st_load(read_regular(path, where, ModelFileError, LIMITS["model_bytes"]))
     except SafetensorError as exc:
         raise ModelFileError(f"corrupted: {exc}", where) from None
     for k, v in raw.items():

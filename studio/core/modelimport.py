@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .untrusted import LIMITS, check_regular
 from .modelfile import ModelFileError, ModelSpec, _expected_tensors, save_model
 
 
@@ -14,6 +15,8 @@ def import_checkpoint(src: str, card: dict, out: str, key: str | None = None,
     code from the file runs. ``card`` is the model's metadata (see :meth:`ModelSpec.from_card`).
     """
     spec = ModelSpec.from_card(card, "--meta")
+    if check_regular(src, src, ModelFileError, LIMITS["model_bytes"]) == 0:
+        raise ModelFileError("the checkpoint is an empty file", src)
     try:
         obj = torch.load(src, map_location="cpu", weights_only=True)
     except FileNotFoundError:

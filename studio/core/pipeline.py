@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .atomic import write_atomic
-from .errors import ParamError, PipelineError, StudioError, json_problem
+from .errors import ParamError, PipelineError, StudioError
 from .guidance.base import Guidance
 from .model import Denoiser
 from .networks.base import Network
@@ -27,6 +27,7 @@ from .registry import GUIDANCE, NETWORKS, PROCESSES, SCHEDULES, SOLVERS
 from .runner import CancelToken, RunResult, SamplingRun, StepEvent
 from .start import parse_start
 from .solvers.base import Solver
+from .untrusted import check_json, loads_json, read_regular
 
 FORMAT = "studio.pipeline/1"
 NODE_TYPES = {"process": PROCESSES, "network": NETWORKS, "guidance": GUIDANCE, "solver": SOLVERS}
@@ -93,6 +94,7 @@ class Pipeline:
         where = source or "pipeline"
         if not isinstance(data, dict):
             raise PipelineError("a pipeline must be a JSON object", where)
+        check_json(data, where, PipelineError)
         fmt = data.get("format")
         if fmt != FORMAT:
             raise PipelineError(f"format must be {FORMAT!r}, got {fmt!r}", f"{where}: format")
@@ -108,7 +110,7 @@ class Pipeline:
             if unknown:
                 raise PipelineError(f"unknown key {sorted(unknown)[0]!r}; valid: type, kind, params", nw)
             ntype = nd.get("type")
-            if ntype not in NODE_TYPES:
+            if not isinstance(ntype, str) or ntype not in NODE_TYPES:
                 raise PipelineError(f"type must be one of: {', '.join(NODE_TYPES)}; got {ntype!r}",
                                     f"{nw}.type")
             kind = nd.get("kind")
@@ -145,20 +147,13 @@ class Pipeline:
     @classmethod
     def from_json(cls, text: str, base_dir: str | None = None, source: str | None = None,
                   strict: bool = True) -> "Pipeline":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PipelineError(json_problem(exc),
-                                source or "pipeline") from None
+        data = loads_json(text, source or "pipeline", PipelineError)  # limits: studio.core.untrusted
         return cls.from_dict(data, base_dir, source, strict)
 
     @classmethod
     def load(cls, path: str, strict: bool = True) -> "Pipeline":
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise PipelineError(f"cannot read: {exc.strerror}", path) from None
+            text = read_regular(path, path, PipelineError).decode("utf-8")
         except UnicodeDecodeError:
             raise PipelineError("not a UTF-8 text file", path) from None
         return cls.from_json(text, os.path.dirname(os.path.abspath(path)), path, strict)
@@ -263,7 +258,9 @@ def _parse_run(raw: Any, where: str) -> RunSettings:
         raise PipelineError(f"batch must be a positive integer, got {run.batch!r}", f"{where}.batch")
     if not isinstance(run.seed, int) or isinstance(run.seed, bool):
         raise PipelineError(f"seed must be an integer, got {run.seed!r}", f"{where}.seed")
-    if run.dtype not in DTYPES:
+    if not -2 ** 63 <= run.seed < 2 ** 63:
+        raise PipelineError("seed must fit in 64 bits (-2**63 <= seed < 2**63)", f"{where}.seed")
+    if not isinstance(run.dtype, str) or run.dtype not in DTYPES:
         raise PipelineError(f"dtype must be one of: {', '.join(DTYPES)}; got {run.dtype!r}",
                             f"{where}.dtype")
     if run.max_batch is not None and (not isinstance(run.max_batch, int)
@@ -348,8 +345,14 @@ class Built:
         except RuntimeError:
             raise PipelineError(f"unknown device {dev!r}; use cpu, cuda, cuda:N or mps",
                                 "run.device") from None
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise PipelineError(f"device {dev!r} cannot run a pipeline; use cpu, cuda, cuda:N or mps",
+                                "run.device")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise PipelineError("CUDA was asked for but torch sees no CUDA device", "run.device")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise PipelineError(f"no CUDA device {device.index}; torch sees "
+                                f"{torch.cuda.device_count()}", "run.device")
         if device.type == "mps" and not torch.backends.mps.is_available():
             raise PipelineError("MPS was asked for but is not available", "run.device")
         return device

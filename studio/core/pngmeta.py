@@ -17,7 +17,8 @@ import struct
 import zlib
 from typing import Any, Iterator
 
-from .errors import PipelineError, json_problem
+from .errors import PipelineError, StudioError
+from .untrusted import LIMITS, check_regular, loads_json, read_regular
 
 __all__ = ["KEY", "SIGNATURE", "embed", "write_png", "read_text", "read_pipeline", "has_pipeline",
            "load_pipeline", "is_png", "encode_png"]
@@ -66,8 +67,15 @@ def _inflate(blob: bytes, where: str) -> bytes:
     return out
 
 
+def _keyword(payload: bytes) -> str | None:
+    """The keyword of a text chunk (read without inflating anything), or None if malformed."""
+    key, sep, _ = payload[:80].partition(b"\0")  # PNG keywords are 1..79 bytes
+    return key.decode("latin-1") if sep else None
+
+
 def _parse_text(ctype: bytes, payload: bytes, where: str) -> tuple[str, str] | None:
-    """(keyword, text) of a text chunk, or None if it is malformed."""
+    """(keyword, text) of a text chunk, or None if it is malformed. Callers check the keyword
+    with :func:`_keyword` first, so only the wanted chunk is ever inflated."""
     key, sep, rest = payload.partition(b"\0")
     if not sep:
         return None
@@ -109,11 +117,7 @@ def _read_bytes(source: str | bytes | os.PathLike, where: str | None = None) -> 
     if isinstance(source, (bytes, bytearray)):
         return bytes(source), where or "PNG"
     path = os.fspath(source)
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(), where or path
-    except OSError as exc:
-        raise PipelineError(f"cannot read: {exc.strerror or exc}", where or path) from None
+    return read_regular(path, where or path, PipelineError, LIMITS["png_bytes"]), where or path
 
 
 def is_png(source: str | bytes | os.PathLike) -> bool:
@@ -121,15 +125,16 @@ def is_png(source: str | bytes | os.PathLike) -> bool:
     if isinstance(source, (bytes, bytearray)):
         return bytes(source[:8]) == SIGNATURE
     try:
+        check_regular(os.fspath(source))
         with open(os.fspath(source), "rb") as fh:
             return fh.read(8) == SIGNATURE
-    except OSError:
+    except (OSError, PipelineError, StudioError):
         return False
 
 
 def _find_text(data: bytes, where: str, key: str) -> str | None:
     for ctype, payload, _, _ in _chunks(data, where):
-        if ctype in _TEXT_TYPES:
+        if ctype in _TEXT_TYPES and _keyword(payload) == key:
             parsed = _parse_text(ctype, payload, where)
             if parsed is not None and parsed[0] == key:
                 return parsed[1]
@@ -157,10 +162,7 @@ def read_pipeline(source: str | bytes | os.PathLike) -> dict:
     if text is None:
         raise PipelineError(f"this PNG has no embedded pipeline (no {KEY!r} text chunk); export "
                             "it from the studio's gallery, or pass the pipeline JSON", where)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PipelineError(f"the embedded pipeline is {json_problem(exc)}", where) from None
+    data = loads_json(text, f"{where}: embedded pipeline", PipelineError)
     if not isinstance(data, dict):
         raise PipelineError("the embedded pipeline is not a JSON object", where)
     return data
@@ -202,10 +204,8 @@ def embed(png: bytes, pipeline: Any, key: str = KEY, extra: dict[str, str] | Non
     out = [SIGNATURE]
     inserted = False
     for ctype, payload, start, end in _chunks(png, "PNG"):
-        if ctype in _TEXT_TYPES:
-            parsed = _parse_text(ctype, payload, "PNG")
-            if parsed is not None and parsed[0] in texts:
-                continue
+        if ctype in _TEXT_TYPES and _keyword(payload) in texts:
+            continue
         if not inserted and ctype in (b"IDAT", b"IEND"):
             out.extend(_itxt(k, v) for k, v in texts.items())
             inserted = True

@@ -7,7 +7,9 @@ step it applies the final denoise and stores a :class:`RunResult`.
 """
 from __future__ import annotations
 
+import math
 import threading
+import warnings
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
-from .errors import Cancelled, NonFiniteError
+from .errors import Cancelled, NonFiniteError, StudioWarning
 from .model import Denoiser
 from .solvers.base import SolveContext, Solver
 
@@ -77,11 +79,55 @@ def branch_generator(seed: int, branch: str) -> torch.Generator:
     return g
 
 
-def _finite_or_raise(x: Tensor, branch: str, index: int, t: float) -> None:
+def _finite_or_raise(x: Tensor, branch: str, index: int, t: float, note: str = "") -> None:
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise NonFiniteError(f"{bad} non-finite values (NaN/Inf) in x at step {index} (t={t:.6g})",
-                             branch or "run", step=index, t=t)
+        raise NonFiniteError(f"{bad} non-finite values (NaN/Inf) in x at step {index} (t={t:.6g})"
+                             + note, branch or "run", step=index, t=t)
+
+
+def _reference(model: Denoiser, samples: Tensor) -> Tensor | None:
+    """Exact samples of an analytic network's own distribution (unguided runs only), to judge
+    whether a run's samples collapsed; None where the network cannot sample itself."""
+    sample = getattr(model.network, "sample", None)
+    if sample is None or model.guidance is not None or model.labels is not None \
+            or samples.shape[0] < 8:
+        return None
+    try:
+        return sample(256, generator=torch.Generator().manual_seed(0))
+    except Exception:  # noqa: BLE001 - the check is advisory
+        return None
+
+
+def warn_degenerate(samples: Tensor, ts: Tensor, dtype: torch.dtype, branch: str = "",
+                    reference: Tensor | None = None) -> None:
+    """Warn (:class:`StudioWarning`) when accepted settings made the run degenerate: a time grid
+    whose points coincide in the run's precision, samples that collapsed to one point, or (given
+    ``reference`` samples of the true distribution) a spread below a quarter of the true one."""
+    where = branch or "run"
+    grid = ts.detach().to("cpu", dtype)
+    repeated = int((torch.diff(grid) == 0).sum()) if grid.numel() > 1 else 0
+    if repeated:
+        warnings.warn(f"{where}: {repeated} of {grid.numel() - 1} steps of the time grid vanish in "
+                      f"{str(dtype).replace('torch.', '')} (times too close together); the "
+                      "schedule's range or shift loses precision", StudioWarning, stacklevel=3)
+    if samples.ndim >= 1 and samples.shape[0] >= 2:
+        flat = samples.detach().reshape(samples.shape[0], -1).to("cpu", torch.float64)
+        spread = float(flat.std(0).max())
+        size = float(flat.abs().max())
+        if spread <= 1e-4 * max(size, 1e-300):
+            warnings.warn(f"{where}: all {samples.shape[0]} samples collapsed to one point "
+                          f"(spread {spread:.3g}); the process or schedule settings are degenerate",
+                          StudioWarning, stacklevel=3)
+            return
+        if reference is not None and reference.shape[1:] == samples.shape[1:]:
+            ref = reference.reshape(reference.shape[0], -1).to(torch.float64)
+            ratio = math.sqrt(float(flat.var(0).sum()) / max(float(ref.var(0).sum()), 1e-300))
+            if ratio < 0.25:
+                warnings.warn(f"{where}: the samples' spread is {100 * ratio:.2g}% of the "
+                              "distribution's own: they collapsed towards its mean (check the "
+                              "noise range, the shift and the number of steps)", StudioWarning,
+                              stacklevel=3)
 
 
 class SamplingRun:
@@ -100,6 +146,8 @@ class SamplingRun:
         self.ts = solver.times_for(model) if ts is None else ts
         self.generator = branch_generator(seed, branch)
         self.result: RunResult | None = None
+        #: warn (StudioWarning) when the run turns out degenerate; comparisons switch it off
+        self.check_degenerate = True
 
     def _randn_like(self, x: Tensor) -> Tensor:
         z = torch.randn(x.shape, generator=self.generator, dtype=torch.float64)
@@ -147,8 +195,13 @@ class SamplingRun:
                 pred = final_pred if final_pred is not None else model(x, times[-1])
                 out = pred.x0
                 _finite_or_raise(out, self.branch, len(times) - 1, times[-1])
+        samples = model.network.to_data_units(out.detach())
+        _finite_or_raise(samples, self.branch, len(times) - 1, times[-1], " after the conversion "
+                         "to data units (check the model's normalisation shift and scale)")
+        if self.check_degenerate:
+            warn_degenerate(samples, ts, out.dtype, self.branch, _reference(model, samples))
         self.result = RunResult(
-            samples=model.network.to_data_units(out.detach()).cpu(), nfe=model.nfe,
+            samples=samples.cpu(), nfe=model.nfe,
             t=torch.tensor(times, dtype=torch.float64),
             trajectory=torch.stack(traj) if traj is not None else None,
             x0=torch.stack(x0s) if self.record and x0s else None,

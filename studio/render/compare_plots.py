@@ -49,8 +49,21 @@ def _export(win, path: str, scale: float = 2.0) -> None:
     ex = exporters.ImageExporter(win.scene())
     ex.parameters()["width"] = int(win.width() * scale)
     ex.parameters()["antialias"] = True
-    ex.export(path)
+    image = ex.export(toBytes=True)
     win.close()
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from ..core.atomic import write_atomic
+    from ..core.errors import StudioError
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.WriteOnly)
+    ok = image is not None and not image.isNull() and image.save(buf, "PNG")
+    buf.close()
+    if not ok or data.size() == 0:
+        raise StudioError("the plot could not be rendered to PNG", path)
+    write_atomic(path, bytes(data.data()))  # atomic: a full disk never leaves half a plot
 
 
 def _title(comp) -> str:

@@ -6,10 +6,12 @@ import json
 import os
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from studio.core import pngmeta
+from studio.core.errors import StudioError
 
 from .conftest import set_small
 
@@ -98,7 +100,12 @@ def test_image_runs_and_relative_files_in_the_gallery(win, qtbot, tmp_path):
     mine = json.dumps(win.doc.to_dict()).replace(os.path.join(ROOT, "examples") + os.sep, "")
     assert json.loads(json.dumps(data).replace(os.path.join(ROOT, "examples") + os.sep, "")) \
         == json.loads(mine)
-    pngmeta.load_pipeline(out).build()
+    # a picture is untrusted input: its files outside its folder are read only by explicit choice
+    with pytest.raises(StudioError, match="outside the pipeline's folder"):
+        pngmeta.load_pipeline(out).build()
+    from studio.core.untrusted import outside_paths_allowed
+    with outside_paths_allowed():
+        pngmeta.load_pipeline(out).build()
 
 
 def test_gallery_persists_and_deletes(qtbot, settings, win):

@@ -25,3 +25,13 @@ def test_core_sources_have_no_qt_imports():
         text = path.read_text()
         for bad in ("PySide6", "pyqtgraph", "studio.app", "from ...app", "import scipy"):
             assert bad not in text, f"{path} mentions {bad}"
+
+
+def test_app_does_not_import_the_cli():
+    """Dependencies point down: the app and the renderers call the engine, never the CLI."""
+    root = pathlib.Path(__file__).resolve().parents[2] / "studio"
+    for sub in ("app", "render", "core"):
+        for path in (root / sub).rglob("*.py"):
+            text = path.read_text()
+            for bad in ("studio.cli", "from ..cli", "from ...cli", "from ....cli"):
+                assert bad not in text, f"{path} imports the CLI ({bad})"

@@ -29,7 +29,8 @@ def test_train_then_run_then_inspect(tmp_path, capsys):
     model = tmp_path / "models" / "rings.safetensors"
     ck = tmp_path / "ck.safetensors"
     with one_thread():
-        assert main(["train", str(cfg), "--out", str(model), "--checkpoint", str(ck)]) == 0
+        assert main(["train", str(cfg), "--out", str(model), "--checkpoint", str(ck),
+                         "--mkdir"]) == 0
     err = capsys.readouterr().err
     assert "12/12" in err and "loss" in err and "saved" in err
     pipe = {"format": "studio.pipeline/1",

@@ -19,7 +19,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
+from ...core.errors import StudioError
 from ...core.pipeline import write_atomic
+from ...core.untrusted import LIMITS, read_regular
 from ...core.pngmeta import embed, encode_png
 from ..jobs import Loader
 from .pngio import META_KEY, portable, read_meta
@@ -81,9 +83,8 @@ def _read_all(folder: str) -> list[GalleryItem]:
     items = []
     for path in list_pngs(folder):
         try:
-            with open(path, "rb") as fh:
-                png = fh.read()
-        except OSError:
+            png = read_regular(path, path, max_bytes=LIMITS["png_bytes"])  # no FIFO blocks
+        except StudioError:
             continue
         items.append(GalleryItem(path, read_meta(png), _thumb(png)))
     return items

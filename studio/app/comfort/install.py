@@ -16,7 +16,7 @@ from .examples import ExamplePictures, featured
 from .gallery import GalleryStore
 from .gallery_panel import GalleryPanel
 from .paths import sub_dir
-from .pngio import open_png
+from .pngio import ask_outside, open_png
 from .startpage import StartPage, should_show
 
 
@@ -24,6 +24,7 @@ class Comfort(QObject):
     def __init__(self, window):
         super().__init__(window)
         self.win = window
+        window.doc.confirm_outside = lambda path, refs: ask_outside(window, path, refs)
         q = window.settings.q
         self.prefs = prefs.Preferences.load(window.settings)
         prefs.apply(window, self.prefs)
@@ -149,7 +150,7 @@ class Comfort(QObject):
         self.store.capture(run[0], run[1], state.info, state.results(), source=self.win.doc.title)
 
     def open_png(self, path: str) -> bool:
-        return self.win._maybe_save() and open_png(self.win, path)
+        return self.win._maybe_save() and open_png(self.win, path, trusted=True)  # own gallery
 
     def _message(self, level: str, text: str) -> None:
         getattr(self.win.log, level if level in ("ok", "error", "warning") else "info")(text)

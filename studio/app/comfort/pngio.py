@@ -45,11 +45,43 @@ def portable(pipeline: dict, base_dir: str | None) -> dict:
     return out
 
 
-def open_png(window, path: str) -> bool:
+def ask_outside(window, path: str, refs: list[tuple[str, str]]) -> bool:
+    """Ask whether the pipeline of ``path`` may read the files ``refs`` (where, file) that lie
+    outside its folder; the question names them. Without dialogs (tests, headless): no."""
+    names = "\n".join(f"{f}  ({w})" for w, f in refs[:6]) + ("\n..." if len(refs) > 6 else "")
+    if getattr(window, "show_dialogs", False):
+        from PySide6.QtWidgets import QMessageBox
+        ans = QMessageBox.question(window, "Read files outside the picture's folder?",
+                                   f"The pipeline in {os.path.basename(path)} reads these files "
+                                   f"outside its folder:\n{names}\n\nRead them?")
+        if ans == QMessageBox.Yes:
+            from ...core.untrusted import approve
+            base = os.path.dirname(os.path.abspath(path))
+            approve(os.path.join(base, os.path.expanduser(f)) for _, f in refs)
+            return True
+    return False
+
+
+def _confirm_outside(window, path: str, data: dict, trusted: bool) -> bool:
+    """A picture is untrusted input: files it names outside its folder, the model library and
+    assets: are read only after the user confirms (the question names them)."""
+    from ...core.untrusted import outside_references
+    refs = [] if trusted else outside_references(data, os.path.dirname(os.path.abspath(path)))
+    if not refs or ask_outside(window, path, refs):
+        return True
+    window.report("Cannot open pipeline", f"{path}: its pipeline reads files outside its folder "
+                  f"and this was not confirmed: {refs[0][1]} ({refs[0][0]})")
+    return False
+
+
+def open_png(window, path: str, trusted: bool = False) -> bool:
     """Replace the window's pipeline with the one embedded in ``path`` (reports problems, never
-    raises). The document is untitled: saving asks where."""
+    raises). The document is untitled: saving asks where. ``trusted``: a picture of this app's
+    own gallery (no question about the files it names)."""
     try:
         data = read_pipeline(path)
+        if not _confirm_outside(window, path, data, trusted):
+            return False
         window.doc.load_dict(data, source=path, path=None)
     except StudioError as exc:
         window.report("Cannot open pipeline", str(exc))
@@ -65,10 +97,10 @@ def open_png(window, path: str) -> bool:
 
 def read_meta(path_or_bytes) -> dict:
     """The gallery record of a PNG ({} if it has none)."""
-    import json
+    from ...core.untrusted import loads_json
     try:
         text = read_text(path_or_bytes, META_KEY)
-        meta = json.loads(text) if text else {}
+        meta = loads_json(text, "gallery record") if text else {}
     except (StudioError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}

@@ -171,7 +171,7 @@ class CompareSession(QObject):
 
     def export_folder(self, folder: str) -> list[str]:
         """Everything ``studio compare --out FOLDER`` writes, by the same function."""
-        from ...cli.commands.compare import write_outputs
+        from ...render.compare_outputs import write_outputs
 
         with _pg_config():
             return write_outputs(self.comparison, folder, quiet=True)

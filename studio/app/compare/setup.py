@@ -17,6 +17,7 @@ from ...core.pipeline import Pipeline
 from ...core.registry import PROCESSES, SCHEDULES, SOLVERS
 from ..fields import INVALID_STYLE
 from ..runspecs import limit
+from ..seedbox import SeedBox
 from .axesbox import AxesBox, axis_targets
 
 CURRENT = "current"
@@ -134,7 +135,7 @@ class CompareSetup(QWidget):
                              "sample, the final denoise included")
         self.nfes.textChanged.connect(self._check_nfes)
         form.addRow("NFE budgets", self.nfes)
-        self.seed = QSpinBox()
+        self.seed = SeedBox()   # 64-bit seeds
         limit(self.seed, "seed", doc="Seed of the prior noise every cell starts from")
         self.batch = QSpinBox()
         limit(self.batch, "batch", doc="Samples per cell (the same noise for every cell)")

@@ -27,12 +27,8 @@ def read_data(path: str) -> torch.Tensor:
     """A .npy data set (uint8 kept as levels: the likelihood maps them to the data range)."""
     if not path:
         raise ParamError("choose a .npy file", "data")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ParamError(f"file not found: {path}", "data") from None
-    except (OSError, ValueError) as exc:
-        raise ParamError(f"cannot read {path} as a .npy array ({exc})", "data") from None
+    from ...core.untrusted import load_npy
+    arr = load_npy(path, f"data {path}", ParamError)
     if arr.dtype.kind not in "fiu":
         raise ParamError(f"expected a numeric array, got dtype {arr.dtype}", "data")
     return torch.as_tensor(arr if arr.dtype == np.uint8 else arr.astype(np.float64))

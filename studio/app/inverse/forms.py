@@ -16,6 +16,7 @@ from ...core.params import param_specs
 from .. import specs as kinds
 from ..forms import SpecForm
 from ..runspecs import limit
+from ..seedbox import SeedBox
 from .problem import METHODS, NEEDS_GRAD, SHARED, method_title, sr_factors
 
 HINT_STYLE = "color: #9aa4ae; font-size: 11px;"
@@ -149,7 +150,7 @@ class SamplerEditor(QWidget):
         limit(self.batch, "batch", cap=256,
               doc="Posterior samples per method (the views show up to 36)")
         self.batch.valueChanged.connect(lambda v: model.set_run(batch=v))
-        self.seed = QSpinBox()
+        self.seed = SeedBox()   # 64-bit seeds
         limit(self.seed, "seed", doc="Seed of the prior noise (the same for every method)")
         self.seed.valueChanged.connect(lambda v: model.set_run(seed=v))
         row = QHBoxLayout()

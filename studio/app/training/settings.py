@@ -22,6 +22,7 @@ from ...core.registry import PROCESSES, SOLVERS
 from ...core.training import DATASETS, TrainConfig
 from ...core.training.config import FORMAT, ObjectiveConfig, OptimConfig, PreviewConfig
 from ..runspecs import limit
+from ..seedbox import SeedBox
 from .forms import KindForm, SpecForm, section_specs
 from .presets import DEFAULT_PRESET, PRESETS, preset
 
@@ -131,9 +132,10 @@ class TrainSettings(QScrollArea):
         self.name.setToolTip("The model's name in the model browser (and its file name)")
         self.description = QLineEdit()
         self.description.setPlaceholderText("(a summary of these settings)")
-        self.seed = QSpinBox()
+        self.seed = SeedBox()   # 64-bit seeds
         limit(self.seed, "seed",
               doc="Seeds the network's initialisation, the batches, times and noise")
+        self.seed.setRange(0, self.seed.maximum())   # training seeds are non-negative
         self.device = QComboBox()
         self.device.addItems(devices())
         self.threads = QSpinBox()

@@ -13,8 +13,6 @@ run setting (``run.seed``, ``run.batch``, ``run.labels``) or swapped node (``nod
 """
 from __future__ import annotations
 
-import io
-import json
 import os
 import sys
 
@@ -85,51 +83,29 @@ def _list_metrics() -> int:
     return 0
 
 
-def write_outputs(comp, out: str, plots: bool = True, samples: bool = True,
-                  quiet: bool = False) -> list[str]:
-    """Write the table, the comparison file, the samples and the plots into ``out``."""
-    import numpy as np
+def _write_outputs(*args, **kwargs) -> list[str]:
+    from ...render.compare_outputs import write_outputs
+    return write_outputs(*args, **kwargs)
 
-    from ...core.pipeline import write_atomic
 
-    os.makedirs(out, exist_ok=True)
-    paths = []
-    p = os.path.join(out, "table.csv")
-    write_atomic(p, comp.table_csv())
-    paths.append(p)
-    p = os.path.join(out, "table.json")
-    write_atomic(p, json.dumps(comp.table_dict(), indent=2) + "\n")
-    paths.append(p)
-    p = os.path.join(out, "comparison.json")
-    comp.save(p, include_samples=samples)
-    paths.append(p)
-    if samples:
-        arrs = {f"{r.cell.key}": r.samples.numpy() for r in comp.results.values()
-                if r.samples is not None}
-        for key, ref in comp.references.items():
-            arrs[f"reference/{key[0]:.6g}-{key[1]:.6g}" + ("" if key[2] else "/no-denoise")
-                 + (f"/{key[3]}" if key[3] else "")
-                 + ("/point-" + "-".join(str(j) for j in key[4:]) if len(key) > 4 else "")
-                 ] = ref.samples.numpy()
-        if comp.data is not None:
-            arrs["data"] = comp.data.numpy()
-        buf = io.BytesIO()
-        np.savez(buf, **arrs)
-        p = os.path.join(out, "samples.npz")
-        write_atomic(p, buf.getvalue())
-        paths.append(p)
-    if plots:
-        from ...render.compare_plots import save_error_vs_nfe, save_grid
+def _check_cost(runner, spec) -> None:
+    """Refuse a comparison that would not fit in memory: the largest cell's run plus every
+    cell's kept samples and the data."""
+    import math
 
-        paths.append(save_grid(comp, os.path.join(out, "grid.png")))
-        paths.append(save_error_vs_nfe(comp, os.path.join(out, "error_vs_nfe.png")))
-        if comp.spec.axes:
-            from ...render.axis_plots import axis_file_name, save_error_vs_axis
+    from ...core.cost import sampling_estimate
+    from ...core.solvers.base import steps_for_budget
 
-            for ax in comp.spec.axes:
-                paths.append(save_error_vs_axis(comp, os.path.join(out, axis_file_name(ax.target)),
-                                                ax.target))
-    return paths
+    built = runner.built
+    steps = max(steps_for_budget(sv.nfe_for_steps, max(spec.nfes))
+                for sv in built.solvers.values()) if spec.nfes else None
+    est = sampling_estimate(built, steps=steps, what="this comparison")
+    d = math.prod(tuple(built.network.data_shape)) or 1
+    est.parts["kept samples"] = (len(runner.cells) + 1) * built.settings.batch * d * 8
+    est.parts["data"] = 2 * int(spec.n_data or 0) * d * 8
+    est.fixed += est.parts["data"]
+    est.fixed_parts += ("data",)
+    est.check(built.device(), "compare")
 
 
 def _progress(quiet: bool):
@@ -169,6 +145,7 @@ def run(args) -> int:
     from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver
     from ...core.errors import ParamError, PipelineError
     from ...core.pipeline import Pipeline
+    from ..safety import deferred_interrupt
 
     if args.metrics == "list":
         return _list_metrics()
@@ -180,16 +157,18 @@ def run(args) -> int:
         raise ParamError("give a pipeline JSON (or a saved comparison)", "pipeline")
     if not args.out:
         raise ParamError("give the output folder", "--out")
-    try:
-        with open(args.pipeline, encoding="utf-8") as fh:
-            head = json.load(fh)
-    except OSError as exc:
-        raise PipelineError(f"cannot read: {exc.strerror}", args.pipeline) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"not valid JSON ({exc})", args.pipeline) from None
+    from ...core.atomic import check_output
+    from ...core.untrusted import LIMITS, loads_json, read_regular
+
+    check_output(args.out, "--out", mkdir=args.mkdir, folder=True)
+    big = 4 * LIMITS["json_bytes"]  # a saved comparison embeds its samples
+    head = loads_json(read_regular(args.pipeline, args.pipeline, PipelineError, big),
+                      args.pipeline, PipelineError, max_string=big)
     if isinstance(head, dict) and head.get("format") == "studio.compare/1":
         comp = Comparison.load(args.pipeline)
-        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+        with deferred_interrupt("writing the outputs, one moment"):
+            paths = _write_outputs(comp, args.out, not args.no_plots, not args.no_samples,
+                                  args.quiet)
     else:
         if not args.nfe:
             raise ParamError("give the NFE budgets, e.g. --nfe 5,10,20", "--nfe")
@@ -205,7 +184,8 @@ def run(args) -> int:
                 raise ParamError("must be a positive integer", "--batch")
             pipe.run.batch = args.batch
         if args.seed is not None:
-            pipe.run.seed = args.seed
+            from ...core.untrusted import check_seed
+            pipe.run.seed = check_seed(args.seed, "--seed")
         solvers = ([parse_solver(s) for s in parse_list(args.solvers)] if args.solvers else None)
         if solvers is not None:
             guidance = pipe.branches()[0].guidance
@@ -214,15 +194,20 @@ def run(args) -> int:
         schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
         metrics = parse_list(args.metrics) if args.metrics else None
         data = os.path.abspath(args.data) if args.data else None
+        if data:
+            from ...core.untrusted import approve
+            approve([data])  # named on the command line: the user's own choice
         spec = CompareSpec.from_pipeline(pipe, parse_nfes(args.nfe), solvers, schedules,
                                          metrics=metrics, reference=parse_reference(args.reference),
                                          data=data, n_data=args.n_data, axes=axes)
-        noise = torch.as_tensor(load_array(args.noise, "--noise")) if args.noise else None
+        noise = (torch.as_tensor(load_array(args.noise, f"--noise {args.noise}"))
+                 if args.noise else None)
         if args.executor == "local" and args.address:
             raise ParamError("--address goes with --executor ray", "--address")
         executor = make_executor(args.executor, args.address, args.workers)
         runner = ComparisonRun(spec, noise=noise, on_progress=_progress(args.quiet),
                                executor=executor)
+        _check_cost(runner, spec)
         if not args.quiet:
             axes_text = "".join(f" x {len(a.values)} {a.target}" for a in spec.axes)
             print(f"studio compare: {len(runner.cells)} cells "
@@ -230,7 +215,9 @@ def run(args) -> int:
                   f"batch {pipe.run.batch}, seed {pipe.run.seed}, executor {args.executor}",
                   file=sys.stderr)
         comp = runner.run()
-        paths = write_outputs(comp, args.out, not args.no_plots, not args.no_samples, args.quiet)
+        with deferred_interrupt("writing the outputs, one moment"):
+            paths = _write_outputs(comp, args.out, not args.no_plots, not args.no_samples,
+                                  args.quiet)
     if not args.quiet:
         _print_table(comp)
         for mid, why in comp.unavailable.items():

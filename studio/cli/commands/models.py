@@ -30,6 +30,7 @@ def add_arguments(p) -> None:
     imp.add_argument("--key", help="entry of the checkpoint that holds the state dict")
     imp.add_argument("--strip-prefix", default="", help="remove this prefix from tensor names")
     imp.add_argument("--out", required=True, help="model file to write (.safetensors)")
+    imp.add_argument("--mkdir", action="store_true", help="create the folder of --out if missing")
 
 
 def _line(card: dict) -> str:
@@ -119,33 +120,28 @@ def run(args) -> int:
         if args.preview:
             if not info.spec.preview_png:
                 raise StudioError("this model has no preview image", path)
-            with open(args.preview, "wb") as fh:
-                fh.write(info.spec.preview_png)
+            from ...core.atomic import check_output, write_atomic
+            check_output(args.preview, "--preview")
+            write_atomic(args.preview, info.spec.preview_png)
         if args.json:
             print(json.dumps(card, indent=2))
         else:
             _print_card(card)
         return 0
     # import
-    try:
-        with open(args.meta, encoding="utf-8") as fh:
-            meta = json.load(fh)
-    except OSError as exc:
-        raise StudioError(f"cannot read: {exc.strerror}", args.meta) from None
-    except json.JSONDecodeError as exc:
-        raise StudioError(f"not valid JSON: {exc.msg} at line {exc.lineno}", args.meta) from None
+    from ...core.atomic import check_output
+    from ...core.untrusted import loads_json, read_regular
+    meta = loads_json(read_regular(args.meta, args.meta), args.meta)
     if not isinstance(meta, dict):
         raise StudioError("metadata must be a JSON object", args.meta)
     arch = dict(meta.get("architecture") or {})
     if args.arch:
         arch["id"] = args.arch
     if args.arch_config:
-        try:
-            arch["config"] = json.loads(args.arch_config)
-        except json.JSONDecodeError as exc:
-            raise StudioError(f"not valid JSON: {exc.msg}", "--arch-config") from None
+        arch["config"] = loads_json(args.arch_config, "--arch-config")
     arch.setdefault("config", {})
     meta["architecture"] = arch
+    check_output(args.out, "--out", mkdir=getattr(args, "mkdir", False))
     spec = import_checkpoint(args.checkpoint, meta, args.out, args.key, args.strip_prefix)
     print(f"wrote {args.out}: {spec.name or 'model'} ({spec.architecture})", file=sys.stderr)
     return 0

@@ -48,15 +48,15 @@ def run(args) -> int:
     from ...core.params import build
     from ...core.pipeline import Pipeline, write_atomic
 
+    from ...core.atomic import check_output
+    from ...core.cost import likelihood_estimate
+    from ...core.untrusted import load_npy
+
+    check_output(args.out, "--out", mkdir=args.mkdir)
     built = Pipeline.load(args.pipeline).build()
     if not args.data.endswith(".npy"):
         raise ParamError(f"data must be a .npy file, got {args.data!r}", "--data")
-    try:
-        raw = np.load(args.data, allow_pickle=False)
-    except FileNotFoundError:
-        raise ParamError(f"file not found: {args.data}", "--data") from None
-    except ValueError as exc:
-        raise ParamError(f"cannot read {args.data} ({exc})", "--data") from None
+    raw = load_npy(args.data, f"--data {args.data}")
     if raw.dtype.kind not in "fiu":
         raise ParamError(f"expected a numeric array, got dtype {raw.dtype}", "--data")
     x = torch.as_tensor(raw if raw.dtype == np.uint8 else raw.astype(np.float64))
@@ -92,6 +92,7 @@ def run(args) -> int:
 
     if x.ndim < 1 or len(x) == 0:
         raise PipelineError("no data samples", "--data")
+    likelihood_estimate(built, settings.batch_size, len(x)).check(built.device(), "nll")
     res = pipeline_likelihood(built, x, settings, labels=labels, on_progress=progress)
     out = {"nll": res.nll, "prior_logp": res.prior_logp, "delta_logp": res.delta_logp,
            "nfe": np.asarray(res.nfe)}

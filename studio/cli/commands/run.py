@@ -24,16 +24,23 @@ def run(args) -> int:
     import numpy as np        # here, not at the top: `studio --help` imports every command
     import torch
 
-    from ...core.arrays import load_array
+    from ...core.atomic import check_output
+    from ...core.cost import check_run
     from ...core.pipeline import Pipeline, write_atomic
+    from ...core.untrusted import load_npy
     from ..progress import ProgressBar
 
+    check_output(args.out, "--out", mkdir=args.mkdir)
     if args.pipeline.lower().endswith(".png"):
         from ...core.pngmeta import load_pipeline
         built = load_pipeline(args.pipeline).build()
     else:
         built = Pipeline.load(args.pipeline).build()
-    noise = torch.as_tensor(load_array(args.noise, "--noise")) if args.noise else None
+    noise = None
+    if args.noise:
+        z = load_npy(args.noise, f"--noise {args.noise}")
+        noise = torch.as_tensor(z.astype(np.float64))
+    check_run(built, args.trajectory, "run")
     bar = None if args.quiet else ProgressBar()
     results = built.run(noise=noise, record=args.trajectory, on_event=bar)
     out = {}

@@ -56,6 +56,9 @@ def run(args) -> int:
                           "data-parallel under torchrun instead)", "--executor")
     if args.out and not args.out.lower().endswith(".safetensors"):
         raise StudioError("the model file must end in .safetensors", "--out")
+    if args.out:
+        from ...core.atomic import check_output
+        check_output(args.out, "--out", mkdir=args.mkdir)
     if args.threads:
         torch.set_num_threads(args.threads)
     from ...core.training.distributed import from_env
@@ -102,6 +105,7 @@ def _grid(args) -> int:
 def _train(args, dist, device) -> int:
     from ...core.training import (TrainConfig, Trainer, TrainFinished, TrainPreview,
                                   TrainProgress)
+    from ..safety import deferred_interrupt
 
     if args.resume:
         if dist.world > 1:
@@ -114,7 +118,8 @@ def _train(args, dist, device) -> int:
         if args.steps is not None:
             cfg.optim.steps = args.steps
         if args.seed is not None:
-            cfg.seed = args.seed
+            from ...core.untrusted import check_seed
+            cfg.seed = check_seed(args.seed, "--seed")
         trainer = Trainer(cfg, device, dist=dist)
         dist.shard(cfg.optim.batch)  # a batch that does not split fails before training
     if not dist.main:
@@ -146,7 +151,8 @@ def _train(args, dist, device) -> int:
                 finished = ev
     except KeyboardInterrupt:
         if args.checkpoint:
-            trainer.save_checkpoint(args.checkpoint)
+            with deferred_interrupt("saving the checkpoint, one moment"):
+                trainer.save_checkpoint(args.checkpoint)
             print(f"\ninterrupted at step {trainer.step}; resume with --resume {args.checkpoint}",
                   file=out)
         raise
@@ -155,12 +161,13 @@ def _train(args, dist, device) -> int:
     if not dist.main:
         dist.barrier()
         return 0
-    if args.checkpoint:
-        trainer.save_checkpoint(args.checkpoint)
-    if args.library:
-        from ...core.library import new_model_path
-        args.out = str(new_model_path(args.name or trainer.config.name or "model"))
-    spec = trainer.export(args.out, name=args.name, preview=not args.no_preview)
+    with deferred_interrupt("saving, one moment"):
+        if args.checkpoint:
+            trainer.save_checkpoint(args.checkpoint)
+        if args.library:
+            from ...core.library import new_model_path
+            args.out = str(new_model_path(args.name or trainer.config.name or "model"))
+        spec = trainer.export(args.out, name=args.name, preview=not args.no_preview)
     if not quiet:
         print(f"saved {args.out}: {spec.name or 'model'}, {finished.step} steps, loss "
               f"{finished.loss:.4f}, {finished.elapsed:.1f}s training", file=out)

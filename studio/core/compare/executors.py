@@ -74,6 +74,7 @@ def run_cell(point_built: Built, cell, noise: Tensor | None = None, record: bool
         run = next(cb.runs(noise=noise, record=record, cancel=cancel))
     except ParamError as exc:  # e.g. a budget too small for this solver
         return CellOutcome(cell.index, "skipped", exc.problem)
+    run.check_degenerate = False  # low budgets collapse by design; the metrics show it
     try:
         for ev in run:
             if on_step is not None:

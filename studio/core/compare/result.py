@@ -324,13 +324,9 @@ class Comparison:
 
     @classmethod
     def load(cls, path: str) -> "Comparison":
-        try:
-            with open(path, encoding="utf-8") as fh:
-                d = json.load(fh)
-        except OSError as exc:
-            raise PipelineError(f"cannot read: {exc.strerror}", path) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise PipelineError(f"not valid JSON ({exc})", path) from None
+        from ..untrusted import LIMITS, loads_json, read_regular
+        raw = read_regular(path, path, PipelineError, 4 * LIMITS["json_bytes"])
+        d = loads_json(raw, path, PipelineError, max_string=4 * LIMITS["json_bytes"])
         return cls.from_dict(d, path)
 
 

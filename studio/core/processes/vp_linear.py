@@ -16,8 +16,8 @@ class VPLinear(Process):
     """beta(t) = beta_min + t (beta_max - beta_min); alpha = exp(-int beta / 2), sigma^2 = 1 - alpha^2."""
 
     title = "Variance preserving, linear beta (Song et al. 2021)"
-    beta_min: float = param(0.1, "beta(0)", min=0.0)
-    beta_max: float = param(20.0, "beta(1)", min=0.0)
+    beta_min: float = param(0.1, "beta(0)", min=0.0, max=1000.0)
+    beta_max: float = param(20.0, "beta(1)", min=0.0, max=1000.0)
     t_min: float = param(1e-3, "smallest time (data end)", min=0.0, max=1.0)
     t_max: float = param(1.0, "largest time (noise end)", min=0.0, max=1.0)
 

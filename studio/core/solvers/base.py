@@ -56,6 +56,31 @@ class SolveContext:
         return self.model(x, t)
 
 
+#: the declared range of ``steps`` (and, times ten, of ``nfe``): beyond it a run is refused up front
+MAX_STEPS = 1_000_000
+
+
+def steps_for_budget(cost: Callable[[int], int], nfe: int) -> int:
+    """The largest n >= 0 with ``cost(n) <= nfe`` for a non-decreasing cost, in closed form.
+
+    Every solver's cost is affine in the steps, ``cost(n) = a n + b``, so n = (nfe - b) // a,
+    verified at n and n + 1; a cost that is not affine falls back to a bisection (O(log nfe)
+    evaluations), so even a budget of 10**18 takes microseconds."""
+    b = cost(0)
+    a = cost(1) - b
+    if a > 0:
+        n = max(0, (nfe - b) // a)
+        if cost(n) <= nfe < cost(n + 1) or (n == 0 and cost(1) > nfe):
+            return n
+    lo, hi = 0, 1
+    while cost(hi) <= nfe:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cost(mid) <= nfe else (lo, mid)
+    return lo
+
+
 def _schedule_ids():
     return SCHEDULES.ids()
 
@@ -75,9 +100,10 @@ class Solver:
     reuses_final_eval: ClassVar[bool] = False
     adaptive: ClassVar[bool] = False
 
-    steps: Optional[int] = param(None, "number of steps (give steps or nfe; default 20 steps)", min=1)
+    steps: Optional[int] = param(None, "number of steps (give steps or nfe; default 20 steps)", min=1,
+                                 max=MAX_STEPS)
     nfe: Optional[int] = param(None, "budget of network evaluations, the final denoising included",
-                               min=1)
+                               min=1, max=MAX_STEPS * 10)
     schedule: str = param("karras", "time schedule", choices=_schedule_ids)
     shift: float = param(1.0, "time shift: sigma/alpha multiplied by this (SD3/FLUX)", min=1e-6)
     denoise_final: bool = param(True, "return the x0-prediction at the last time point")
@@ -98,9 +124,7 @@ class Solver:
             return self.steps
         if self.nfe is None:
             return 20
-        n = 0
-        while self.nfe_for_steps(n + 1) <= self.nfe:
-            n += 1
+        n = steps_for_budget(self.nfe_for_steps, self.nfe)
         if n < 1:
             raise ParamError(f"an nfe budget of {self.nfe} is too small for {self.id} "
                              f"(one step costs {self.nfe_for_steps(1)})", "nfe")
@@ -111,8 +135,12 @@ class Solver:
 
     def times(self, process, model=None) -> Tensor:
         """The time grid; ``model`` (a Denoiser) is needed by schedules fitted to it."""
-        return self.make_schedule().times(process, self.num_steps(), self.shift, model=model,
-                                          solver=self)
+        try:
+            return self.make_schedule().times(process, self.num_steps(), self.shift, model=model,
+                                              solver=self)
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ParamError(f"the {self.schedule} time grid cannot be computed for this process "
+                             f"({exc}); its noise levels are out of range", "schedule") from None
 
     def times_for(self, model) -> Tensor:
         """The grid of a run on ``model`` (what the runner calls); subclasses that override

@@ -18,12 +18,11 @@ errors name the file and the field.
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..errors import ParamError, StudioError, json_problem
+from ..errors import StudioError
 from ..nn.denoising import PRECONDS, TIME_INPUTS
 from ..nn.flowmap import FLOW_KINDS
 from ..nn.registry import ARCHITECTURES
@@ -95,7 +94,7 @@ class ObjectiveConfig:
 class OptimConfig:
     steps: int = param(3000, "optimisation steps", min=1, max=100_000_000)
     batch: int = param(256, "batch size", min=1, max=1_000_000)
-    lr: float = param(1e-3, "peak learning rate (AdamW)", min=0.0)
+    lr: float = param(1e-3, "peak learning rate (AdamW)", min=0.0, max=10.0)
     weight_decay: float = param(0.0, "AdamW weight decay", min=0.0)
     beta1: float = param(0.9, "AdamW beta1", min=0.0, max=1.0)
     beta2: float = param(0.999, "AdamW beta2", min=0.0, max=1.0)
@@ -192,9 +191,9 @@ class TrainConfig:
         for key, tp, default in (("name", str, ""), ("description", str, ""), ("seed", int, 0),
                                  ("log_every", int, 50), ("checkpoint_every", int, 0)):
             v = d.get(key, default)
-            if not isinstance(v, tp) or isinstance(v, bool) or (tp is int and v < 0):
-                raise ConfigError(f"expected {'a non-negative integer' if tp is int else 'a string'}"
-                                  f", got {v!r}", f"{where}: {key}")
+            if not isinstance(v, tp) or isinstance(v, bool) or (tp is int and not 0 <= v < 2 ** 63):
+                what = "a non-negative 64-bit integer" if tp is int else "a string"
+                raise ConfigError(f"expected {what}, got {v!r}", f"{where}: {key}")
             scalars[key] = v
         cfg = cls(data=refs["data"], architecture=refs["architecture"], process=refs["process"],
                   base_dir=base_dir, source=source, **sections, **scalars)
@@ -208,15 +207,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str) -> "TrainConfig":
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read: {exc.strerror}", path) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(json_problem(exc), path) from None
+        from ..untrusted import loads_json, read_regular
+        data = loads_json(read_regular(path, path, ConfigError), path, ConfigError)
         return cls.from_dict(data, os.path.dirname(os.path.abspath(path)), path)
 
     def to_dict(self) -> dict:

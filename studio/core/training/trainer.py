@@ -179,6 +179,9 @@ class Trainer:
             max(float(self.x.std()), 1e-3)
         self.time_input = obj.time_input if obj.time_input != "auto" else \
             default_time_input(self.process)
+        from ..cost import training_estimate
+        training_estimate(self.arch, tuple(shape), self.num_classes, config.optim.batch,
+                          len(self.data.x)).check(self.device, f"{where}: optim.batch")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             net = self.arch.module(shape, self.num_classes)
