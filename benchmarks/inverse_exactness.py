@@ -32,9 +32,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from studio.core.inverse.exactness import component_weights  # noqa: E402
 from studio.core.inverse.guidance import build_operator  # noqa: E402
 from studio.core.inverse.posterior import posterior_of  # noqa: E402
-from studio.core.metrics import sliced_wasserstein  # noqa: E402
+from studio.core.metrics import (random_directions, sliced_wasserstein,  # noqa: E402
+                                 sliced_wasserstein_weighted)
 from studio.core.model import Denoiser  # noqa: E402
 from studio.core.params import build  # noqa: E402
 from studio.core.pipeline import build_solver  # noqa: E402
@@ -127,8 +129,44 @@ def inversion_roundtrip(proc, n=200):
     return out
 
 
+def particle_metrics(gd, post, ref) -> dict:
+    """What only a particle method has: the resampling-free weighted estimate (every particle's x0
+    with its final normalised weight, before the last resampling; populations pooled with equal
+    mass) and the spread of the posterior mode weights between populations."""
+    x0, w = gd.weighted
+    p, k = w.shape
+    sw_w = float(sliced_wasserstein_weighted(x0, w.reshape(-1) / p, ref.x, n_projections=256,
+                                             seed=0))
+    cw = np.stack([component_weights(x0[i * k:(i + 1) * k], post, w[i]) for i in range(p)])
+    pw = np.asarray(post.weights)
+    iid = np.sqrt(np.maximum(pw * (1 - pw), 1e-12) / k)
+    # the variance of the mode weights between populations over that of K iid samples: K / ESS
+    infl = float(np.max((cw.std(0) / iid) ** 2)) if p > 1 else float("nan")
+    return {"sw_w": sw_w, "cw_err_w": float(np.abs(cw.mean(0) - pw).max()), "cw_infl": infl}
+
+
+class Reference:
+    """Exact reference samples with their 256 projections sorted once. When the reference size m
+    is a multiple of n, the sliced W2 of n samples is sum over j of (a_(j // (m/n)) - b_j)^2 / m
+    per direction (the two quantile functions step together): the value of
+    :func:`sliced_wasserstein` (same directions), without its merge of levels."""
+
+    def __init__(self, ref: torch.Tensor):
+        self.x = ref.reshape(len(ref), -1).to(torch.float64)
+        self.theta = random_directions(256, self.x.shape[1], 0)
+        self.proj = torch.sort(self.x @ self.theta.T, dim=0)[0]
+
+    def sw(self, xs: torch.Tensor) -> float:
+        n, m = len(xs), len(self.x)
+        if m % n:
+            return float(sliced_wasserstein(xs, self.x, n_projections=256, seed=0))
+        a = torch.sort(xs.reshape(n, -1).to(torch.float64) @ self.theta.T, dim=0)[0]
+        return float(((a.repeat_interleave(m // n, 0) - self.proj) ** 2).mean().sqrt())
+
+
 def evaluate(xs, ref, post, op, y):
-    return {"sw": float(sliced_wasserstein(xs, ref, n_projections=256, seed=0)),
+    return {"sw": ref.sw(xs),
+            "cw_err": float(np.abs(component_weights(xs, post) - np.asarray(post.weights)).max()),
             "mean_err": float(np.linalg.norm(xs.mean(0).numpy() - post.mean)),
             "resid": float((op.measured(op.forward(xs)) - y).reshape(len(xs), -1).norm(dim=1).mean()),
             # resampled particles repeat: the fraction of distinct samples
@@ -138,7 +176,12 @@ def evaluate(xs, ref, post, op, y):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--batch", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=8000, help="samples per method and measurement "
+                    "(a particle method with K particles runs batch / K populations; rounded up "
+                    "to a multiple of K); the floor uses the same number of exact samples")
+    ap.add_argument("--ref", type=int, default=48000, help="exact reference samples (a multiple "
+                    "of the batch is fastest)")
+    ap.add_argument("--floor-draws", type=int, default=8, help="draws of the floor to average")
     ap.add_argument("--measurements", type=int, default=2, help="ground truths per setting")
     ap.add_argument("--sigmas", default="0,0.1,0.5")
     ap.add_argument("--quick", action="store_true", help="small run (smoke test)")
@@ -153,7 +196,7 @@ def main(argv=None):
     ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
     if args.quick:
-        args.steps, args.batch, args.measurements = 50, 300, 1
+        args.steps, args.batch, args.measurements, args.ref, args.floor_draws = 50, 300, 1, 2000, 2
     torch.set_num_threads(args.threads)
     sigmas = [float(s) for s in args.sigmas.split(",")]
     SCHEDULE["name"] = args.schedule
@@ -176,13 +219,20 @@ def main(argv=None):
                     g = torch.Generator().manual_seed(100 + j)
                     y = op.measure(net.sample(1, g), sy, g)[0]
                     post = posterior_of(net, op, y, sy)
-                    ref = post.sample(4000, torch.Generator().manual_seed(200 + j))
+                    ref = Reference(post.sample(args.ref, torch.Generator().manual_seed(200 + j)))
                     yb = y[None]
                     cases = [("exact posterior", None, None), ("exact score", "score", None),
                              ("prior (no guidance)", "prior", None)] + \
                             [(label, kind, params) for label, kind, params in methods]
                     for label, kind, params in cases:
+                        extra = {}
                         if kind is None:
+                            # the floor: the mean over several draws of n exact samples (one
+                            # draw's sw varies by a third on a bimodal posterior)
+                            draws = [evaluate(post.sample(args.batch, torch.Generator().manual_seed(
+                                300 + 1000 * d + j)), ref, post, op, yb)
+                                for d in range(args.floor_draws)]
+                            extra = {key: float(np.mean([m[key] for m in draws])) for key in draws[0]}
                             xs = post.sample(args.batch, torch.Generator().manual_seed(300 + j))
                             nfe, sec = 0, 0.0
                         elif kind == "score":
@@ -194,16 +244,22 @@ def main(argv=None):
                             gd = build(GUIDANCE.get(kind), {"operator": spec, "y": y.tolist(),
                                                             "sigma_y": sy, **params}, kind)
                             xs, nfe, sec = run_one(net, proc, gd, args.steps, args.batch, j)
+                            if hasattr(gd, "weighted"):
+                                extra = particle_metrics(gd, post, ref)
                         m = evaluate(xs, ref, post, op, yb)
+                        m.update(extra)
                         m.update(nfe=nfe, seconds=sec)
                         acc.setdefault(label, []).append(m)
                 for label, ms in acc.items():
                     row = {"bed": bed_name, "operator": op_name, "sigma_y": sy, "method": label}
-                    for key in ("sw", "mean_err", "resid", "unique", "nfe", "seconds"):
-                        row[key] = float(np.mean([m[key] for m in ms]))
+                    for key in ("sw", "mean_err", "resid", "cw_err", "unique", "nfe", "seconds",
+                                "sw_w", "cw_err_w", "cw_infl"):
+                        row[key] = float(np.mean([m.get(key, np.nan) for m in ms]))
                     rows.append(row)
                     print(f"{bed_name:12s} {op_name:15s} sy={sy:<4g} {label:22s} sw {row['sw']:.3f}  "
                           f"mean_err {row['mean_err']:.3f}  resid {row['resid']:.3g}  "
+                          f"modes {row['cw_err']:.3f}  weighted sw {row['sw_w']:.3f} modes "
+                          f"{row['cw_err_w']:.3f} infl {row['cw_infl']:.2f}  "
                           f"nfe {row['nfe']:.0f}  {row['seconds']:.1f}s", flush=True)
     roundtrip = inversion_roundtrip(proc)
     print(f"DDIM (eta 0, 50 steps) invert -> regenerate round-trip RMSE on the 8-D mixture: "
@@ -237,7 +293,8 @@ def markdown(rows, args, total) -> str:
             labels.append(r["method"])
     by = {(r["bed"], r["operator"], r["sigma_y"], r["method"]): r for r in rows}
     out = [f"Sliced W2 to the exact posterior / error of the posterior mean (lower is better). "
-           f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples, mean over "
+           f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples "
+           f"(against {args.ref} exact ones; floor: mean of {args.floor_draws} draws), mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
            f"`exact posterior`: finite-sample floor; `exact score`: solver floor.\n"]
     for bed in dict.fromkeys(s[0] for s in settings):
@@ -252,24 +309,32 @@ def markdown(rows, args, total) -> str:
                 cells.append("" if r is None else f"{r['sw']:.3f} / {r['mean_err']:.3f}")
             out.append(f"| {lab} | " + " | ".join(cells) + " |")
     beds = list(dict.fromkeys(s[0] for s in settings))
-    out.append("\n**sw / exact-sample floor (mean over a bed's columns); distinct: the fraction of "
-               "distinct samples (resampled particles repeat); NFE and wall time per run**\n")
-    out.append("| method | " + " | ".join(beds) + " | distinct | NFE | seconds |")
-    out.append("|---|" + "---|" * (len(beds) + 3))
+    out.append("\n**sw / exact-sample floor at the same n (mean over a bed's columns): the output "
+               "(each population's particles after the final resampling, populations pooled) and, "
+               "for particle methods, [the resampling-free weighted estimate]; modes: the largest "
+               "error of the pooled posterior mode weights (output [weighted]); infl: the variance "
+               "of a population's mode weights over K iid samples' (K / ESS of the modes); "
+               "distinct: the fraction of distinct samples; NFE and wall time per run**\n")
+    out.append("| method | " + " | ".join(beds) + " | modes | infl | distinct | NFE | seconds |")
+    out.append("|---|" + "---|" * (len(beds) + 5))
     for lab in labels:
-        cells, nfe, sec, uniq = [], [], [], []
+        cells, nfe, sec, uniq, cwe, cww, infl = [], [], [], [], [], [], []
         for bed in beds:
-            ratios = []
+            ratios, wr = [], []
             for b, op, sy in settings:
                 r, f = by.get((b, op, sy, lab)), by.get((b, op, sy, "exact posterior"))
                 if b == bed and r is not None and f is not None and f["sw"] > 0:
                     ratios.append(r["sw"] / f["sw"])
-                    nfe.append(r["nfe"])
-                    sec.append(r["seconds"])
-                    uniq.append(r["unique"])
-            cells.append(f"{np.mean(ratios):.2f}x" if ratios else "")
-        out.append(f"| {lab} | " + " | ".join(cells) + f" | {np.mean(uniq):.2f} | {np.mean(nfe):.0f} | "
-                   f"{np.mean(sec):.2f} |")
+                    wr.append(r["sw_w"] / f["sw"])
+                    for acc, key in ((nfe, "nfe"), (sec, "seconds"), (uniq, "unique"),
+                                     (cwe, "cw_err"), (cww, "cw_err_w"), (infl, "cw_infl")):
+                        acc.append(r[key])
+            w = f" [{np.mean(wr):.2f}x]" if wr and np.isfinite(np.mean(wr)) else ""
+            cells.append(f"{np.mean(ratios):.2f}x{w}" if ratios else "")
+        mw = f" [{np.mean(cww):.3f}]" if np.isfinite(np.mean(cww)) else ""
+        fi = f"{np.mean(infl):.1f}" if np.isfinite(np.mean(infl)) else ""
+        out.append(f"| {lab} | " + " | ".join(cells) + f" | {np.mean(cwe):.3f}{mw} | {fi} | "
+                   f"{np.mean(uniq):.2f} | {np.mean(nfe):.0f} | {np.mean(sec):.2f} |")
     rt = getattr(args, "roundtrip", None)
     if rt:
         out.append(f"\nPF-ODE inversion round trip (invert, then regenerate from the noise) on the 8-D "

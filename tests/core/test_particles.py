@@ -164,6 +164,31 @@ def test_noiseless_mcgdiff_meets_the_measurement_and_trace_is_kept():
     assert all(0 < float(e) <= 1.0 + 1e-12 for tr in g.trace for e in tr["ess"])
 
 
+def test_weighted_estimate_is_kept_before_the_final_resampling():
+    g = _guidance("tds", M_SPEC, [0.3, 0.0], 0.1, particles=8)
+    res = _run(MIX, g, 32, steps=10)
+    x0, w = g.weighted
+    assert x0.shape == res.samples.shape and w.shape == (4, 8)
+    assert torch.allclose(w.sum(1), torch.ones(4, dtype=w.dtype))
+    # every output sample is one of its own population's weighted particles
+    for p in range(4):
+        out, pool = res.samples[8 * p:8 * p + 8], x0[8 * p:8 * p + 8]
+        assert bool((torch.cdist(out, pool).min(1).values < 1e-12).all())
+
+
+def test_weighted_sliced_wasserstein_matches_repeated_samples():
+    from studio.core.metrics import sliced_wasserstein, sliced_wasserstein_weighted
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 3, generator=gen, dtype=torch.float64)
+    y = torch.randn(70, 3, generator=gen, dtype=torch.float64) + 0.2
+    counts = torch.randint(0, 4, (50,), generator=gen)
+    assert math.isclose(float(sliced_wasserstein_weighted(x, counts.double(), y, 64)),
+                        float(sliced_wasserstein(x.repeat_interleave(counts, 0), y, 64)),
+                        rel_tol=1e-9)
+    with pytest.raises(ValueError, match="weights"):
+        sliced_wasserstein_weighted(x, -torch.ones(50), y)
+
+
 def test_batch_must_be_a_multiple_of_k():
     with pytest.raises(StudioError, match="multiple of particles"):
         _run(MIX, _guidance("fps", M_SPEC, [0.3, 0.0], 0.1, particles=3), 8, steps=4)

@@ -25,8 +25,9 @@ from .guidance import InverseGuidance
 from .posterior import GMMPosterior, posterior_of
 
 
-def component_weights(xs: torch.Tensor, post: GMMPosterior) -> np.ndarray:
-    """The fraction of samples whose most probable posterior component is k, for each k."""
+def component_weights(xs: torch.Tensor, post: GMMPosterior, sample_w=None) -> np.ndarray:
+    """The fraction of samples whose most probable posterior component is k, for each k (with
+    ``sample_w`` [n] summing to 1: the weight of those samples)."""
     x = xs.reshape(len(xs), -1).to(torch.float64)
     logp = []
     for k, w in enumerate(post.weights):
@@ -35,6 +36,9 @@ def component_weights(xs: torch.Tensor, post: GMMPosterior) -> np.ndarray:
                                                    covariance_matrix=cov)
         logp.append(d.log_prob(x) + float(np.log(max(w, 1e-300))))
     a = torch.stack(logp, 1).argmax(1).numpy()
+    if sample_w is not None:
+        return np.bincount(a, weights=np.asarray(sample_w, dtype=np.float64).reshape(-1),
+                           minlength=len(post.weights))
     return np.bincount(a, minlength=len(post.weights)) / len(x)
 
 

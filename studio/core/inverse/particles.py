@@ -28,6 +28,13 @@ schedule and step count); ``denoise_final`` returns the network's x0 at the last
 Resampling draws its uniforms from the run's seeded normal stream (u = Phi(z)), so a run is
 reproducible from its seed. ``ParticleGuidance.trace`` keeps, per step, each population's ESS
 (a fraction of K), whether it was resampled, and the normalised weights (what the app plots).
+
+``ParticleGuidance.weighted`` keeps ``(x0 [B, ...], wbar [P, K])``: every particle's final x0 with
+its final normalised weight, before the last resampling. Resampling adds noise and never removes
+any: the weighted particles are the lower-variance estimate of the same target (Chopin 2004;
+Doucet & Johansen 2009, section 3.5, "resampling ... should be performed after the estimate is
+computed"). The output stays the resampled particles (the contract); the weighted estimate is what
+a benchmark or an expectation should use beside it.
 """
 from __future__ import annotations
 
@@ -179,11 +186,15 @@ class ParticleGuidance(InverseGuidance):
                                "resampled": do.cpu(), "weights": w.cpu()})
             if i < n - 1:
                 yield Step(i + 1, x, x0.detach())
-        # the final resampling of every population by its final weights
+        # the final x0 of every particle, kept with the final weights before the last resampling
+        # (a resampling-free weighted estimate, reported beside the output), then the final
+        # resampling of every population by its final weights; the x0 follow their particles
+        with torch.no_grad():
+            state = dict(state, x0_final=self.final_x0(ctx, x, state, ts).detach())
+        self.weighted = (state["x0_final"], normalised(logw).detach())
         if k > 1:
             x, state, logw = self._resample(ctx, x, state, logw, None)
-        with torch.no_grad():
-            x0_final = self.final_x0(ctx, x, state, ts).detach()
+        x0_final = state["x0_final"]
         fin = final_prediction(ctx, x, ts[-1], x0_final) if solver.denoise_final else None
         yield Step(n, x, x0_final, final=fin)
 
