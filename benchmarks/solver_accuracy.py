@@ -100,11 +100,12 @@ def run_ours(sid, schedule, nfe, net, proc, x_T):
 # -- stochastic samplers: distance to exact samples ----------------------------------------------
 SDE_ROWS = [("restart", {}), ("sa-solver", {}), ("sa-solver", {"tau": 0.5}),
             ("pc", {"corrector": "lml"}), ("pc", {}), ("euler-maruyama", {}),
-            ("edm-stochastic", {}), ("dpm-solver++-2m-sde", {})]
+            ("edm-stochastic", {}), ("dpm-solver++-2m-sde", {}), ("dmcmc", {})]
 SDE_NFES = [20, 50, 100, 200]
 
 
-def sde_table(out_dir: str, particles: int = 2000) -> list[dict]:
+def sde_table(out_dir: str, particles: int = 2000, only: tuple = ()) -> list[dict]:
+    """The table; ``only`` (solver ids) runs just those rows and replaces them in the saved CSV."""
     from studio.core.metrics import sliced_wasserstein
     proc, net, _ = setup(particles, 0)
     g = torch.Generator().manual_seed(99)
@@ -113,7 +114,7 @@ def sde_table(out_dir: str, particles: int = 2000) -> list[dict]:
     x_T = torch.randn(particles, 2, generator=torch.Generator().manual_seed(1),
                       dtype=torch.float64) * SIGMA_MAX
     rows = []
-    for sid, kw in SDE_ROWS:
+    for sid, kw in [r for r in SDE_ROWS if not only or r[0] in only]:
         label = sid + "".join(f" {k}={v}" for k, v in kw.items())
         t1 = time.perf_counter()
         for nfe in SDE_NFES:
@@ -133,6 +134,12 @@ def sde_table(out_dir: str, particles: int = 2000) -> list[dict]:
         print(f"{label:34s}" + "".join(f"{cells[n]:11.4f}" if n in cells else f"{'-':>11s}"
                                         for n in SDE_NFES))
     path = os.path.join(out_dir, "solver_accuracy_sde.csv")
+    if only and os.path.exists(path):   # keep the other rows of the saved table
+        new = {r["label"] for r in rows}
+        with open(path, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r["label"] not in new]
+        rows = [{**r, "nfe_budget": int(r["nfe_budget"]), "nfe": int(r["nfe"]),
+                 "sw": float(r["sw"]), "floor": float(r["floor"])} for r in kept] + rows
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["label", "nfe_budget", "nfe", "sw", "floor"])
         w.writeheader()
@@ -408,7 +415,7 @@ def main() -> int:
     if args.frontier:
         return frontier(args)
     if args.sde or args.sde_only:
-        sde_table(args.out)
+        sde_table(args.out, only=tuple(s for s in args.only.split(",") if s))
         if args.sde_only:
             return 0
 
