@@ -11,7 +11,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from ...core.compare import METRICS, CompareSpec
-from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver
+from ...core.compare.spec import (parse_list, parse_nfes, parse_schedule, parse_solver,
+                                  row_guidance)
 from ...core.errors import ParamError, StudioError
 from ...core.pipeline import Pipeline
 from ...core.registry import PROCESSES, SCHEDULES, SOLVERS
@@ -19,6 +20,7 @@ from ..fields import INVALID_STYLE
 from ..runspecs import limit
 from ..seedbox import SeedBox
 from .axesbox import AxesBox, axis_targets
+from .modelrows import ModelRows
 
 CURRENT = "current"
 #: schedules listed for crossing with every solver (custom needs its own time points)
@@ -115,6 +117,8 @@ class CompareSetup(QWidget):
         self.extra_solvers.setToolTip("Comma-separated solver ids with parameters (as `studio "
                                       "compare --solvers`); added after the ticked ones")
         v.addWidget(self.extra_solvers)
+        self.model_rows = ModelRows(self.extra_solvers, lambda: self.doc.base_dir)
+        v.addWidget(self.model_rows)
         lay.addWidget(box)
 
         box = QGroupBox("Schedules (none ticked: each solver's own)")
@@ -306,7 +310,7 @@ class CompareSetup(QWidget):
         solvers = [parse_solver(s, "solvers") for s in texts]
         guidance = pipe.branches()[0].guidance
         for s in solvers:
-            s.guidance = guidance
+            s.guidance = row_guidance(s, guidance)
         schedules = [parse_schedule(s, "schedules") for s in checked(self.schedules)]
         metrics = checked(self.metrics)
         if not metrics:
@@ -330,10 +334,10 @@ class CompareSetup(QWidget):
         ids = {self.solvers.item(i).data(Qt.UserRole) for i in range(self.solvers.count())}
         plain = []
         for s in spec.solvers:
-            if not s.params and s.kind in ids:
+            if not s.params and s.network is None and s.kind in ids:
                 plain.append(s.kind)
             else:
-                extra.append(s.kind + "".join(f":{k}={_fmt(v)}" for k, v in s.params.items()))
+                extra.append(s.text())
         set_checked(self.solvers, plain)
         self.extra_solvers.setText(", ".join(extra))
         set_checked(self.schedules, [s.id for s in spec.schedules])
@@ -352,9 +356,3 @@ class CompareSetup(QWidget):
         self.data.setText(spec.data or "")
         self.n_data.setValue(int(spec.n_data))
         self.axes_box.set_axes(spec.axes)
-
-
-def _fmt(v) -> str:
-    import json
-
-    return v if isinstance(v, str) else json.dumps(v)

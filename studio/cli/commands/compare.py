@@ -7,6 +7,10 @@ comparison.json --out DIR`` to redraw without running, and in the app), ``sample
 cell's samples, keys ``<row> @ <nfe>``, plus ``reference/...`` and ``data``), ``grid.png`` and
 ``error_vs_nfe.png``, and per sweep axis ``error_vs_<axis>.png``.
 
+A row may run another network than the pipeline's: ``--solvers
+dpm-solver++-2m,flow-map@assets:moons-flow-map.safetensors`` races the flow-map model's jumps against
+the pipeline's model (its teacher) from the same noise at equal NFE.
+
 ``--axis node.param=v1,v2`` (repeatable, at most three) crosses the grid with any node parameter,
 run setting (``run.seed``, ``run.batch``, ``run.labels``) or swapped node (``node=kind:k=v,...``);
 ``--executor local|processes|ray [--address HOST:PORT]`` chooses where the cells run.
@@ -25,7 +29,10 @@ def add_arguments(p) -> None:
                    "(studio.compare/1) to redraw its table and plots without running")
     p.add_argument("--out", help="output folder (created if missing); required unless --metrics list")
     p.add_argument("--solvers", help="comma-separated solver ids, each optionally with params: "
-                   "euler,heun,ddim:eta=1 (default: the pipeline's solver nodes)")
+                   "euler,heun,ddim:eta=1 (default: the pipeline's solver nodes); SOLVER@MODEL "
+                   "runs that row with another network (a model file, or kind:k=v), e.g. "
+                   "flow-map@assets:moons-flow-map.safetensors races a flow map against the "
+                   "pipeline's model at equal NFE")
     p.add_argument("--nfe", help="comma-separated NFE budgets, e.g. 5,10,20 (required for a pipeline)")
     p.add_argument("--schedules", help="comma-separated schedules crossing every solver, e.g. "
                    "karras,logsnr,karras:rho=3 (default: each solver's own)")
@@ -188,9 +195,10 @@ def run(args) -> int:
             pipe.run.seed = check_seed(args.seed, "--seed")
         solvers = ([parse_solver(s) for s in parse_list(args.solvers)] if args.solvers else None)
         if solvers is not None:
+            from ...core.compare.spec import row_guidance
             guidance = pipe.branches()[0].guidance
             for s in solvers:
-                s.guidance = guidance
+                s.guidance = row_guidance(s, guidance)
         schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
         metrics = parse_list(args.metrics) if args.metrics else None
         data = os.path.abspath(args.data) if args.data else None

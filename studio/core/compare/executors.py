@@ -125,11 +125,13 @@ def worker_cell(payload: dict, index: int) -> CellOutcome:
     spec = _WORKER["spec"]
     cell = spec.cells()[index]
     built = _WORKER["built"]
-    if cell.point not in built:  # one point's pipeline at a time (a model per point at most)
-        built.clear()
-        built[cell.point] = spec.point_pipeline(cell.point).build()
+    key = (cell.point, cell.solver.branch if cell.solver.network is not None else None)
+    if key not in built:  # one point's pipelines at a time (a row's own network beside)
+        if not any(k[0] == cell.point for k in built):
+            built.clear()
+        built[key] = spec.row_pipeline(cell.point, cell.solver).build()
     noise = payload.get("noise")
-    out = run_cell(built[cell.point], cell, noise, bool(payload.get("record")))
+    out = run_cell(built[key], cell, noise, bool(payload.get("record")))
     out.worker = f"pid {os.getpid()}"
     return out
 

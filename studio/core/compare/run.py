@@ -98,8 +98,20 @@ class ComparisonRun:
             self._built = {point: self.spec.point_pipeline(point).build()}  # one point at a time
         return self._built[point]
 
+    def _row_built(self, cell: Cell) -> Built:
+        """The point's built pipeline, or, for a row with a network of its own, the point's
+        pipeline with that network (built once per point)."""
+        net = cell.solver.network
+        if net is None:
+            return self._point_built(cell.point)
+        self._point_built(cell.point)  # drops the builds of the previous point
+        key = (cell.point, cell.solver.branch)
+        if key not in self._built:
+            self._built[key] = self.spec.row_pipeline(cell.point, cell.solver).build()
+        return self._built[key]
+
     def _cell_built(self, cell: Cell, where: str) -> tuple[Built, object]:
-        return cell_built(self._point_built(cell.point), cell)
+        return cell_built(self._row_built(cell), cell)
 
     def _data(self) -> tuple[Optional[Tensor], Optional[Tensor], str]:
         """(data samples for metrics, an independent batch-size draw for floors, where from);
@@ -158,7 +170,7 @@ class ComparisonRun:
                 self._emit("cell", cell.index, cell, message=f"running {cell.key}")
                 on_step = ((lambda ev, c=cell: self._emit("cell", c.index, c, ev))
                            if self.on_progress is not None else None)
-                yield run_cell(self._point_built(cell.point), cell, self._noise, self.spec.record,
+                yield run_cell(self._row_built(cell), cell, self._noise, self.spec.record,
                                self.cancel, on_step)
             return
         payload = {"spec": self.spec.to_dict(), "noise": self._noise, "record": self.spec.record}

@@ -2,6 +2,13 @@
 NFE budgets, up to three sweep axes (:mod:`.axes`), metrics and a reference. Plain data that
 round-trips through JSON.
 
+A row may name a network of its own (``SolverEntry.network``, on the command line
+``flow-map@assets:moons-flow-map.safetensors``): its cells run the pipeline with that network node
+in place of the pipeline's, from the same noise, so a flow-map model races its teacher at equal
+NFE (the flow-map solver's jumps beside the teacher's ODE solvers) and a distilled or fine-tuned
+model races its original. The reference (the exact ODE endpoint, where a metric needs one) stays
+the pipeline's own network's: a row with another network is measured against its teacher.
+
 The grid has one row per (axis point, solver, schedule) and one column per NFE budget; without
 axes, one row per (solver, schedule). Every cell of a point starts from the same prior noise (the
 point's seed and batch), and a cell is exactly the run of the single-solver pipeline
@@ -59,7 +66,8 @@ class SolverEntry:
 
     ``branch`` names the stream of a stochastic solver's noise (as a pipeline's solver node id
     does), ``guidance`` the pipeline's guidance node it samples through (None: the raw network),
-    ``schedule`` its own schedule (used where the comparison lists none)."""
+    ``schedule`` its own schedule (used where the comparison lists none), ``network`` a network
+    node ``{"kind", "params"}`` this row runs in place of the pipeline's (None: the pipeline's)."""
 
     kind: str
     params: dict = field(default_factory=dict)
@@ -67,17 +75,24 @@ class SolverEntry:
     branch: str = ""
     guidance: Optional[str] = None
     schedule: Optional[ScheduleEntry] = None
+    network: Optional[dict] = None
 
     def __post_init__(self):
+        if self.network is not None:
+            self.network = check_row_network(self.network, f"solvers[{self.label or self.kind}]"
+                                                           ".network")
         if not self.label:
             self.label = _label(self.kind, self.params)
+            if self.network is not None:
+                self.label += f" @ {network_label(self.network)}"
         if not self.branch:
             self.branch = self.label
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "params": copy.deepcopy(self.params), "label": self.label,
                 "branch": self.branch, "guidance": self.guidance,
-                "schedule": self.schedule.to_dict() if self.schedule else None}
+                "schedule": self.schedule.to_dict() if self.schedule else None,
+                "network": copy.deepcopy(self.network)}
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> "SolverEntry":
@@ -87,9 +102,60 @@ class SolverEntry:
             raise ParamError("a solver is an id or {\"kind\": ..., \"params\": {...}}", where)
         SOLVERS.get(d["kind"], f"{where}.kind")
         sched = d.get("schedule")
+        net = d.get("network")
         return cls(d["kind"], dict(d.get("params") or {}), d.get("label", ""), d.get("branch", ""),
                    d.get("guidance"),
-                   ScheduleEntry.from_dict(sched, f"{where}.schedule") if sched else None)
+                   ScheduleEntry.from_dict(sched, f"{where}.schedule") if sched else None,
+                   check_row_network(net, f"{where}.network") if net is not None else None)
+
+    def text(self) -> str:
+        """The row as ``studio compare --solvers`` writes it (``kind:k=v@network``)."""
+        out = self.kind + "".join(f":{k}={_fmt(v)}" for k, v in self.params.items())
+        if self.network is not None:
+            out += "@" + network_text(self.network)
+        return out
+
+
+def check_row_network(net, where: str) -> dict:
+    """A row's network node ``{"kind", "params"}``, checked against the network registry."""
+    from ..registry import NETWORKS
+    from .axes import _check_params
+    if not isinstance(net, dict) or not isinstance(net.get("kind"), str) \
+            or not isinstance(net.get("params", {}), dict):
+        raise ParamError('a row\'s network is {"kind": ..., "params": {...}}', where)
+    cls = NETWORKS.get(net["kind"], f"{where}.kind")
+    params = dict(net.get("params") or {})
+    _check_params(cls, params, where)
+    return {"kind": net["kind"], "params": params}
+
+
+def network_label(net: dict) -> str:
+    """A short name for a row's network: a model file's name, else ``kind(params)``."""
+    path = (net.get("params") or {}).get("path")
+    if net["kind"] == "file" and isinstance(path, str):
+        name = os.path.basename(path.split("assets:", 1)[-1])
+        return name[:-len(".safetensors")] if name.endswith(".safetensors") else name
+    return _label(net["kind"], net.get("params") or {})
+
+
+def network_text(net: dict) -> str:
+    """A row's network as the command line writes it: a model file's path, else ``kind:k=v``."""
+    params = net.get("params") or {}
+    if net["kind"] == "file" and set(params) == {"path"}:
+        return params["path"]
+    return net["kind"] + "".join(f":{k}={_fmt(v)}" for k, v in params.items())
+
+
+def parse_network(text: str, where: str) -> dict:
+    """``assets:NAME.safetensors`` / ``path/to/model.safetensors`` (a ``file`` network) or
+    ``kind[:key=value...]`` (e.g. ``gmm:preset=ring``) -> a network node."""
+    text = text.strip()
+    if not text:
+        raise ParamError("name the row's network after '@' (a model file or kind:key=value)", where)
+    if text.startswith("assets:") or text.lower().endswith(".safetensors"):
+        return check_row_network({"kind": "file", "params": {"path": text}}, where)
+    kind, params = _parse_item(text, where)
+    return check_row_network({"kind": kind, "params": params}, where)
 
 
 def _label(name: str, params: dict) -> str:
@@ -124,7 +190,13 @@ def _parse_item(text: str, where: str) -> tuple[str, dict]:
 
 
 def parse_solver(text: str, where: str = "--solvers") -> SolverEntry:
-    """``heun`` or ``ddim:eta=1`` -> a :class:`SolverEntry` (validated against the registry)."""
+    """``heun`` or ``ddim:eta=1`` -> a :class:`SolverEntry` (validated against the registry);
+    ``SOLVER@NETWORK`` gives the row a network of its own (:func:`parse_network`), e.g.
+    ``flow-map@assets:moons-flow-map.safetensors``."""
+    network = None
+    if "@" in text:
+        text, net_text = text.split("@", 1)
+        network = parse_network(net_text, where)
     kind, params = _parse_item(text, where)
     cls = SOLVERS.get(kind, where)
     own = {s.name for s in param_specs(cls)}
@@ -135,7 +207,13 @@ def parse_solver(text: str, where: str = "--solvers") -> SolverEntry:
             raise ParamError(f"unknown parameter {k!r} of {kind}; valid: "
                              f"{', '.join(sorted(own - set(BUDGET_KEYS) - {'schedule_params'}))}",
                              where)
-    return SolverEntry(kind, params)
+    return SolverEntry(kind, params, network=network)
+
+
+def row_guidance(entry: SolverEntry, guidance: Optional[str]) -> Optional[str]:
+    """The guidance a row parsed from text samples through: the pipeline's first branch's, except
+    for a solver that jumps with a flow map (guidance applies to denoisers only)."""
+    return None if getattr(SOLVERS.get(entry.kind), "jumps", False) else guidance
 
 
 def parse_schedule(text: str, where: str = "--schedules") -> ScheduleEntry:
@@ -297,7 +375,7 @@ class CompareSpec:
             for i, s in enumerate(solvers):
                 e = s if isinstance(s, SolverEntry) else SolverEntry.from_dict(s, f"solvers[{i}]")
                 if isinstance(s, str):
-                    e.guidance = guidance
+                    e.guidance = row_guidance(e, guidance)
                 entries.append(e)
         scheds = [s if isinstance(s, ScheduleEntry) else ScheduleEntry.from_dict(s, f"schedules[{i}]")
                   for i, s in enumerate(schedules or [])]
@@ -315,6 +393,24 @@ class CompareSpec:
         return Pipeline.from_dict(apply_point(self.pipeline.to_dict(), self.axes, point),
                                   self.pipeline.base_dir,
                                   f"{self.pipeline.source or 'pipeline'} [{point_label(self.axes, point)}]")
+
+    def row_pipeline_dict(self, point: tuple, solver: SolverEntry) -> dict:
+        """The pipeline dict of one point, with the row's own network (if any) in place of the
+        pipeline's network node."""
+        d = (apply_point(self.pipeline.to_dict(), self.axes, point) if self.axes
+             else self.pipeline.to_dict())
+        if solver.network is not None:
+            nid = next(n for n, node in d["nodes"].items() if node["type"] == "network")
+            d["nodes"][nid] = {"type": "network", "kind": solver.network["kind"],
+                               "params": copy.deepcopy(solver.network["params"])}
+        return d
+
+    def row_pipeline(self, point: tuple, solver: SolverEntry) -> Pipeline:
+        """:meth:`point_pipeline` with the row's own network, if it names one."""
+        if solver.network is None:
+            return self.point_pipeline(point)
+        return Pipeline.from_dict(self.row_pipeline_dict(point, solver), self.pipeline.base_dir,
+                                  f"{self.pipeline.source or 'pipeline'} [{solver.label}]")
 
     def rows(self) -> list[tuple[SolverEntry, Optional[ScheduleEntry]]]:
         """The (solver, schedule) rows of one point (the grid repeats them for every point)."""
@@ -337,8 +433,7 @@ class CompareSpec:
 
     def cell_pipeline(self, cell: Cell) -> Pipeline:
         """The single-solver pipeline whose run is this cell (same noise, same branch seed)."""
-        d = (apply_point(self.pipeline.to_dict(), self.axes, cell.point) if self.axes
-             else self.pipeline.to_dict())
+        d = self.row_pipeline_dict(cell.point, cell.solver)
         solver_ids = [nid for nid, n in d["nodes"].items() if n["type"] == "solver"]
         for nid in solver_ids:
             del d["nodes"][nid]
@@ -394,4 +489,5 @@ class CompareSpec:
 
 
 __all__ = ["CompareSpec", "SolverEntry", "ScheduleEntry", "Cell", "parse_solver", "parse_schedule",
-           "parse_nfes", "parse_list", "entries_from_pipeline", "row_label"]
+           "parse_nfes", "parse_list", "entries_from_pipeline", "row_label", "parse_network",
+           "row_guidance", "check_row_network", "network_label"]
