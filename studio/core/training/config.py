@@ -74,6 +74,10 @@ class ObjectiveConfig:
                                    "ODE solver) or model file (assets:NAME.safetensors too), "
                                    "relative to this config; needed by consistency-distillation, "
                                    "optional for the others", ui="path")
+    init_from_teacher: bool = param(False, "flow maps: start the student from the teacher's "
+                                    "weights (a trained teacher with the same architecture and "
+                                    "parameterization; the second time embedding starts at zero, "
+                                    "so step 0 is the teacher's DDIM jump)")
     teacher_steps: int = param(2, "flow maps: steps of the teacher's solver per solve", min=1,
                                max=1000)
     cm_steps: int = param(0, "consistency models: grid points (distillation; 0: 18) or the "

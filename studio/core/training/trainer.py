@@ -185,6 +185,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             net = self.arch.module(shape, self.num_classes)
+        if self.is_flow_map and obj.init_from_teacher:
+            from .warmstart import check_warm_start, load_teacher_weights
+            spec = check_warm_start(config, self.teacher, self.process, where)
+            self.sigma_data, self.time_input = spec.sigma_data, spec.time_input
+            load_teacher_weights(net, self.teacher, where)
         model_cls = FlowMapModel if self.is_flow_map else DenoisingModel
         kind = obj.flow_parameterization if self.is_flow_map else self.parameterization
         self.model = model_cls(net, self.process, kind, obj.precond, self.sigma_data,
@@ -356,6 +361,8 @@ class Trainer:
             training["accuracy"] = self.accuracy_by_noise()
         if self.teacher is not None:
             training["teacher"] = cfg.objective.teacher
+            if cfg.objective.init_from_teacher:
+                training["init"] = "teacher"
         flow_map = {"time_pair": TIME_PAIR, "velocity_parameterization":
                     cfg.objective.flow_parameterization} if self.is_flow_map else None
         return ModelSpec(
