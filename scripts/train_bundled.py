@@ -7,7 +7,8 @@
 
 Configurations: scripts/bundled/NAME.json (format studio.train/1; `studio train` takes them too).
 ``moons-flow-map`` is a few-step flow map distilled from ``moons`` (its teacher pipeline is
-scripts/bundled/moons-teacher.json), so it is trained after it.
+scripts/bundled/moons-teacher.json), so it is trained after it; ``digits-flow-map`` is a
+consistency model distilled from ``digits`` (started from its weights), trained after it.
 Models are written to studio/assets/models/NAME.safetensors (package data: pipelines name them
 assets:NAME.safetensors). Training times go to benchmarks/results/train_bundled.json: wall-clock
 seconds of the training steps and the process's CPU seconds (with one thread, CPU seconds are what
@@ -26,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 ORDER = ["moons", "gaussians", "swiss-roll", "checkerboard", "pinwheel", "digits",
-         "digits-classifier", "moons-flow-map"]
+         "digits-classifier", "moons-flow-map", "digits-flow-map"]
 
 
 def main() -> int:

@@ -33,7 +33,12 @@ def test_flow_map_row_races_its_teacher_in_the_workspace(win, qtbot, tmp_path):
     ws.setup.set_pipeline_file(str(path))
     rows = ws.setup.model_rows
     # the library's flow-map models come first, with the flow-map solver
-    assert rows.model.itemData(0) == STUDENT and rows.solver.currentData() == "flow-map"
+    flow = [rows.model.itemData(i) for i in range(rows.model.count())
+            if rows.model.itemText(i).startswith("flow map")]
+    assert STUDENT in flow and rows.model.itemData(0) in flow
+    rows.solver.setCurrentIndex(rows.solver.findData("euler"))
+    rows.set_model(STUDENT)
+    assert rows.solver.currentData() == "flow-map"
     assert rows.add_row() == f"flow-map@{STUDENT}"
     assert rows.add_row() == f"flow-map@{STUDENT}"       # not twice
     assert ws.setup.extra_solvers.text() == f"flow-map@{STUDENT}"

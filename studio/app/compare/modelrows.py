@@ -96,6 +96,7 @@ class ModelRows(QWidget):
             self.model.addItem(ref, ref)
             i = self.model.count() - 1
         self.model.setCurrentIndex(i)
+        self._model_changed()
 
     def _add_clicked(self) -> None:
         try:
