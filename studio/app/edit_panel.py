@@ -147,11 +147,27 @@ class EditPanel(QWidget):
 
     def load_points(self, path: str) -> None:
         from ..core.arrays import load_array
-        arr = load_array(path, "points")
+        self.use_points(load_array(path, "points"), path)
+
+    def use_points(self, arr: np.ndarray, where: str, prior: dict | None = None) -> None:
+        """Edit the 2-D points ``arr`` [N, 2] (from a file or a gallery picture: ``where``);
+        ``prior``: the gmm parameters of the network that made them, selected if it is one of the
+        catalog's mixtures."""
+        arr = np.asarray(arr, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise StudioError(f"points must be [N, 2], got {list(arr.shape)}", path)
+            raise StudioError(f"points must be [N, 2], got {list(arr.shape)}", where)
+        if not np.isfinite(arr).all():
+            raise StudioError("points must be finite numbers", where)
         self.loaded = arr
-        self.status.setText(f"loaded {len(arr)} points from {path}")
+        note = ""
+        means = np.asarray((prior or {}).get("means", []), dtype=np.float64)
+        for i, (_, title, params) in enumerate(self.priors):
+            mine = np.asarray(params["means"], dtype=np.float64)
+            if mine.shape == means.shape and np.allclose(mine, means, atol=1e-9):
+                self.prior_combo.setCurrentIndex(i)
+                note = f"; prior: {title}"
+                break
+        self.status.setText(f"loaded {len(arr)} points from {where}{note}")
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Points to edit", "", "NumPy arrays (*.npy)")

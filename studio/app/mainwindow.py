@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
         self.extra_menu_actions: dict[str, list[QAction]] = {}
+        # set by the comfort extension (gallery, settings, autosave); None if it failed to load
+        self.comfort = None
         install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
