@@ -206,3 +206,25 @@ def test_float32_fit_is_deterministic_and_finite(sid):
         assert solver.fit_info is not None and res.samples.dtype == torch.float32
         outs.append(res.samples)
     assert torch.isfinite(outs[0]).all() and torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("sid", FITTED)
+def test_optimized_start_is_no_worse_than_the_base_solvers_fitted_grid(sid):
+    """fit_init="optimized" starts at the base solver's ``optimized`` grid fitted on the fit's own
+    particles, so the fit ends at or below that grid's error (and below the base on its schedule)."""
+    from studio.core.schedule_opt import optimize_schedule
+    _fitted.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    solver = build_solver(sid, {"nfe": 7, "fit_init": "optimized", **FAST}, sid)
+    den = Denoiser(net, proc)
+    solver.times_for(den)
+    n, info = solver.num_steps(), solver.fit_info
+    x_T, fden = difffit.fit_particles(den, FAST["fit_particles"], 0)
+    ref, _ = _reference(fden, x_T, proc.t_max, proc.t_min, True, 1e-7)
+    base_id, base_params = SOLVERS.get(sid).base
+    base = build_solver(base_id, {**base_params, "steps": n}, "b")
+    grid = optimize_schedule(fden, base, n, x_T=x_T, reference=ref.to(torch.float64),
+                             evaluations=FAST["fit_iterations"] // 2)
+    assert info.error <= grid.error + 1e-12 and info.evaluations <= FAST["fit_iterations"] + 1
+    with pytest.raises(Exception, match="fit_init"):
+        build_solver(sid, {"fit_init": "nope"}, sid)

@@ -7,8 +7,11 @@ same objective as the ``optimized`` schedule, the endpoint RMSE to a Dormand-Pri
 probability-flow ODE from ``fit_particles`` prior samples of the fit's own stream (never a run's
 noise), over the grid (its n gap logits, :class:`studio.core.difffit.TimeMap`) and the
 coefficients c = base(t) + scale(t) * delta, by L-BFGS through the differentiable solve. The fit
-starts from the base solver on its schedule (delta = 0), so a skipped fit (``fit`` off, or more
-than ``fit_max_steps`` steps) IS the base solver. A fit is cached per (model, solver, steps,
+starts from the base solver (delta = 0) on a grid chosen by ``fit_init``: by default the base
+solver's ``optimized`` grid, fitted first on the same particles and reference with at most half
+the solves, so the joint fit starts at the best fixed solver and can only improve on it (started
+from a generic grid, the joint fit stalled above that point). A skipped fit (``fit`` off, or more
+than ``fit_max_steps`` steps) IS the base solver on its schedule. A fit is cached per (model, solver, steps,
 settings); its time points and coefficients are plain numbers that a pipeline saves (``custom``
 schedule ``timepoints`` + the solver's ``coefficients``, see :func:`studio.core.difffit.frozen`),
 and a solver given ``coefficients`` uses them as they are and never fits.
@@ -71,9 +74,10 @@ class FittedSolver(Solver):
     fit_seed: int = param(0, "seed of the fit's prior samples", min=0)
     fit_max_steps: int = param(16, "more steps than this are not fitted (the base solver runs)",
                                min=1)
-    fit_init: str = param("schedule", "grid the fit starts from: the solver's schedule, or "
-                          "auto = the best Karras rho (or log-SNR) grid for the base solver",
-                          choices=("schedule", "auto"))
+    fit_init: str = param("optimized", "grid the fit starts from: the solver's schedule; auto = "
+                          "the best Karras rho (or log-SNR) grid for the base solver; optimized ="
+                          " the base solver's gradient-fitted grid on the fit's own particles",
+                          choices=("schedule", "auto", "optimized"))
     coefficients: Optional[list[float]] = param(
         None, "fitted coefficients (saved with the pipeline; given, the solver does not fit)")
 
@@ -167,6 +171,9 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
             spent += 1
             if e < first:
                 ts0, first = g, e
+    elif solver.fit_init == "optimized":
+        ts0, first, used = _optimized_start(solver, den, n, x_T, reference, ts0, first)
+        spent += used
     z0 = tmap.z_of(ts0)
 
     def coeffs(theta):
@@ -192,3 +199,19 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return fit
+
+
+def _optimized_start(solver, den, n, x_T, reference, ts0, first):
+    """The base solver's ``optimized`` grid fitted on the same particles and reference (half the
+    fit's solves at most), when it beats ``ts0``: (grid, its error, solves spent)."""
+    from ..pipeline import build_solver
+    from ..schedule_opt import optimize_schedule
+    base_id, base_params = solver.base
+    base = build_solver(base_id, {**base_params, "steps": n,
+                                  "denoise_final": solver.denoise_final}, "solver.base")
+    got = optimize_schedule(den, base, n, x_T=x_T, reference=reference,
+                            evaluations=max(solver.fit_iterations // 2, 1))
+    ts = got.times.to(torch.float64)
+    if got.error < first:
+        return ts, got.error, got.evaluations
+    return ts0, first, got.evaluations
