@@ -115,7 +115,7 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
                       init: str = "auto", particles: int = 512, seed: int = 0,
                       evaluations: int = 400, rtol: float = 1e-7,
                       reference: Optional[Tensor] = None, method: str = "gradient",
-                      starts: int = 1,
+                      starts: int = 1, weights: Optional[Tensor] = None,
                       progress: Optional[Callable[[int, float], None]] = None) -> ScheduleFit:
     """Interior times minimising ``solver``'s endpoint RMSE to the PF-ODE for ``model``.
 
@@ -127,7 +127,8 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
     solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
     ``method`` is "gradient" (L-BFGS through the solve from the ``starts`` best starting grids,
-    compass search where the solver's gradient is not exact) or "compass".
+    compass search where the solver's gradient is not exact) or "compass". ``weights`` (one per
+    particle of a given ``x_T``) weight the particles' mean square errors (a stratified draw).
     """
     from .runner import SamplingRun
 
@@ -188,7 +189,7 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
             out = SamplingRun(den, solver, x_T, ts=ts).run().samples
         except NonFiniteError:
             return math.inf
-        return float((out.to(torch.float64) - reference).pow(2).mean().sqrt())
+        return float(rmse(out, reference, weights))
 
     def positions(schedule) -> list[float]:
         lam = proc.logsnr(schedule.times(proc, n_steps)[1:-1])
@@ -212,7 +213,7 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     if method == "gradient" and math.isfinite(best) and used < evaluations:
         ranked = [q for c, q in sorted(scored, key=lambda c: c[0]) if math.isfinite(c)]
         got = _gradient_fit(den, solver, x_T, reference, ranked[:max(starts, 1)], lam_lo, span,
-                            t_min, t_max, evaluations - used, progress)
+                            t_min, t_max, evaluations - used, progress, weights)
         if got is not None:
             q, value, spent, grads = got
             best, p = (value, q) if value < best else (best, p)
@@ -246,7 +247,7 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
 
 
 def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_max, budget,
-                  progress):
+                  progress, weights=None):
     """L-BFGS on the gap logits from each of the positions ``starts`` (best first) while the
     budget lasts; None where the solver's gradient in its times is not exact. Returns the best
     (positions, objective, solves, backward passes)."""
@@ -264,7 +265,7 @@ def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_ma
         lam = lam_lo + span * positions(z)
         inner = torch.clamp(proc.t_of_logsnr(lam), t_min, t_max)
         ts = torch.cat([ends[0], inner, ends[1]])
-        return rmse(solve(den, solver, x_T, ts), reference)
+        return rmse(solve(den, solver, x_T, ts), reference, weights)
 
     if not gradient_is_exact(objective, logits(starts[0]), precise=x_T.dtype == torch.float64):
         return None
