@@ -250,3 +250,19 @@ def test_stratified_draw_takes_the_hardest_quarter_and_weights_the_rest():
     a, b = torch.randn(40, 2, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
     assert float(difffit.rmse(a, b, torch.full((40,), 3.0, dtype=torch.float64))) == \
         pytest.approx(float(difffit.rmse(a, b)))
+
+
+def test_optimized_schedule_fits_on_a_stratified_draw():
+    """The ``optimized`` schedule's ``pool``: a stratified draw of its own particles (its own cache
+    key), fitted as before."""
+    from studio.core import schedule_opt
+    schedule_opt.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    den = Denoiser(net, proc)
+    got = {}
+    for pool in (1, 4):
+        s = build_solver("ipndm", {"nfe": 5, "schedule": "optimized", "particles": 32,
+                                   "evaluations": 25, "pool": pool}, "s")
+        got[pool] = s.times_for(den)
+        assert s.fit_info.error < s.fit_info.initial_error
+    assert not torch.equal(got[1], got[4])

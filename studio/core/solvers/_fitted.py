@@ -73,7 +73,7 @@ class FittedSolver(Solver):
 
     fit: bool = param(True, "fit the time points and coefficients to the model on first use "
                       "(off: the base solver)")
-    fit_particles: int = param(256, "prior samples of the fit (a stream of its own)", min=1)
+    fit_particles: int = param(512, "prior samples of the fit (a stream of its own)", min=1)
     fit_iterations: int = param(200, "most solves the fit may spend", min=1)
     fit_seed: int = param(0, "seed of the fit's prior samples", min=0)
     fit_pool: int = param(16, "stratified draw: the fit's particles are the hardest quarter of "
