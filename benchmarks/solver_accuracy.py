@@ -26,7 +26,8 @@ and a 32-D mixture with random full covariances and the bundled trained moons mo
 queried through the EDM process at equal log-SNR), every fitted method (the ``optimized``
 schedule by gradient and by compass search, ``ld3``, ``bns``, ``amed``) with its fit's wall time
 and solves beside its error, against the best of the diffusers schedulers on the same x_T.
-Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average).
+Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average);
+``--frontier-rows "LABEL;LABEL"`` re-runs only those rows and keeps the saved table's others.
 
 Stochastic samplers have no ODE endpoint to compare with; ``--sde`` (or ``--sde-only``) adds their
 table: the sliced Wasserstein distance of 2000 samples to 20000 exact mixture samples per NFE, beside
