@@ -138,6 +138,7 @@ def main() -> int:
         r["published_classified_as_requested"] = p.get("classified_as_requested")
         r["published_frechet_judge_features"] = p.get("frechet_judge_features")
     res = {"samples": n, "threads": args.threads, "frechet_floor": floor,
+           "agreement": agreement(rows),
            "sweep_seconds": round(secs1 + secs2, 1),
            "load_average": {"before": [round(v, 2) for v in load_before],
                             "after": [round(v, 2) for v in os.getloadavg()]},
@@ -152,13 +153,29 @@ def main() -> int:
     return 0
 
 
+def agreement(rows: list[dict]) -> dict:
+    """How far the sweep's numbers are from the published ones (rows with both)."""
+    both = [r for r in rows if r["published_classified_as_requested"] is not None]
+    return {"rows": len(both),
+            "accuracy_equal": sum(r["classified_as_requested"] ==
+                                  r["published_classified_as_requested"] for r in both),
+            "frechet_max_abs_difference": max((abs(r["frechet_judge_features"] -
+                                                   r["published_frechet_judge_features"])
+                                               for r in both), default=None)}
+
+
 def markdown(res: dict) -> str:
     pub = lambda v, f: "-" if v is None else f(v)  # noqa: E731
     lines = [f"Sweep through the comparison engine, {res['samples']} samples per cell, judge "
              f"digits-mlp; Frechet floor {res['frechet_floor']:.3f}; "
              f"{res['sweep_seconds']} s for the sweeps on {res['threads']} thread(s), "
              f"load average {res['load_average']['before'][0]} before, "
-             f"{res['load_average']['after'][0]} after (a shared machine).", "",
+             f"{res['load_average']['after'][0]} after (a shared machine).",
+             "", f"Against benchmarks/results/classifier_guidance.json: accuracy equal in "
+             f"{res['agreement']['accuracy_equal']} of {res['agreement']['rows']} rows; Frechet "
+             f"distance within {res['agreement']['frechet_max_abs_difference']:.1e} (float64 "
+             "rounding, enlarged by square roots of the near-zero eigenvalues of the feature "
+             "covariances; numpy there, torch here).", "",
              "| setting (digits, 20 NFE) | axis value | classified as requested (sweep / "
              "README) | Frechet distance (sweep / README) | samples bit-identical to the "
              "benchmark's run |", "|---|---|---|---|---|"]

@@ -123,8 +123,9 @@ class FrechetDistance(_Judged):
     title = "Frechet distance (judge features)"
     needs = ("data",)
     has_floor = True
-    samples: int = param(0, "score the first N samples of each cell (0: all): the distance is "
-                         "biased by the sample count, so give every set the same size", min=0)
+    samples: int = param(0, "score the first N samples of each cell and of the floor's draw "
+                         "(0: all): the distance is biased by the sample count, so give the "
+                         "sets the same size", min=0)
 
     def compute(self, inp):
         j = _judge_for(inp, self.judge)
