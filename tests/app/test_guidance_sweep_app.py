@@ -41,6 +41,9 @@ def test_guidance_scale_sweep_judged_by_digits_mlp(win, qtbot, tmp_path):
         assert r.metrics["classifier-accuracy"] == float((pred == labels).mean())
         acc.append(r.metrics["classifier-accuracy"])
     assert acc[1] > acc[0] + 0.3  # scale 4 steers; scale 0 is the unconditional model
+    if os.environ.get("STUDIO_SHOT"):
+        win.resize(1280, 800)
+        win.grab().save(os.environ["STUDIO_SHOT"])
     # saved and reopened: the judge comes back with the metrics
     path = str(tmp_path / "sweep.json")
     ws.session.save(path)
