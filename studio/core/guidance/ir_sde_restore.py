@@ -102,7 +102,7 @@ class _Points:
 @dataclass
 class IRSDERestore(InverseGuidance):
     """Restoration by the mean-reverting SDE toward mu = A^+ y (Luo et al. 2023) with the exact
-    posterior denoiser of an analytic (gmm, gaussian, empirical) prior; any solver, e.g. ``mrs``."""
+    posterior denoiser of an analytic (gmm, gaussian, empirical) prior; any solver, e.g. MRS."""
 
     title = "IR-SDE (mean-reverting SDE restoration)"
     lam: float = param(1.0, "the ir-sde process's stationary std lambda (noise about mu)", min=1e-6)
