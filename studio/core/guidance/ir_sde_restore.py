@@ -189,6 +189,8 @@ class IRSDERestore(InverseGuidance):
         from ..processes.base import Process
         from ..solvers.base import SolveContext, Step
         outer = ctx.model
+        if self._mix is None:                         # used without Pipeline.build
+            self.bind(outer.network, outer.process)
         full = solver.times_for(outer)
         if len(ts) != len(full) or abs(float(ts[0]) - float(full[0])) > 1e-12:
             raise StudioError("IR-SDE restoration starts from the noisy degraded image "
