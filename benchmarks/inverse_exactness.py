@@ -304,7 +304,10 @@ def markdown(rows, args, total) -> str:
            f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples "
            f"(against {args.ref} exact ones; floor: mean of {args.floor_draws} draws), mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
-           f"`exact posterior`: finite-sample floor; `exact score`: solver floor.\n"]
+           f"`exact posterior`: finite-sample floor; `exact score`: solver floor."
+           + (" `ir-sde` rows run on their own ir-sde process (the `+ mrs` row with the MRS "
+              "solver, same steps and schedule)." if any(r["method"].startswith("ir-sde")
+                                                      for r in rows) else "") + "\n"]
     for bed in dict.fromkeys(s[0] for s in settings):
         cols = [s for s in settings if s[0] == bed]
         out.append(f"\n**{bed}**\n")

@@ -16,7 +16,7 @@ from .test_inverse_panel import panel, run_and_wait  # noqa: F401 - the fixture
 def test_ir_sde_restores_in_the_workspace_and_exports(panel, qtbot, tmp_path):  # noqa: F811
     from studio.cli.main import main
     m = panel.model
-    box = panel.methods.boxes["ir-sde"] if hasattr(panel, "methods") else None
+    box = panel.methods.boxes["ir-sde"]
     for k in ("replace", "dps", "pigdm", "ddnm", "red-diff", "dds", "tds", "mcgdiff", "fps"):
         m.set_enabled(k, k == "ddnm")
     m.set_enabled("ir-sde", True)
@@ -45,8 +45,7 @@ def test_ir_sde_restores_in_the_workspace_and_exports(panel, qtbot, tmp_path):  
     out = str(tmp_path / "out.npz")
     assert main(["run", path, "--out", out, "--quiet"]) == 0
     np.testing.assert_allclose(np.load(out)["ir-sde.samples"], res.samples.numpy(), atol=1e-10)
-    if box is not None:
-        assert box.isEnabled()
+    assert box.isEnabled() and box.isChecked()
     shot = os.environ.get("STUDIO_SHOT")
     if shot:
         panel.resize(1280, 800)
