@@ -75,3 +75,18 @@ def test_teleport_start_from_the_inspector_runs_like_the_cli(win, qtbot, tmp_pat
     for b, r in shown.items():
         assert r.nfe < full[b].nfe
         assert not np.allclose(r.samples.numpy(), full[b].samples.numpy())
+
+
+def test_a_data_start_from_the_file_is_shown_and_kept_until_replaced(win, qtbot):
+    data = {"t": 0.5, "x": [0.0, 0.0]}
+    win.doc.set_run("start", data)
+    win.doc.undo_stack.clear()                       # as if the file had been opened with it
+    win.inspector.show_nodes([])
+    form = win.inspector.start_form
+    assert "SDEdit" in form.note.text() and not form.teleport
+    assert win.doc.run.start == data                 # showing it changes nothing
+    i = form.form.fields["start"].values.index("teleport")
+    form.form.fields["start"].combo.activated.emit(i)
+    assert win.doc.run.start == {"kind": "teleport", "t": 0.5}
+    win.doc.undo_stack.undo()
+    assert win.doc.run.start == data
