@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
 
 from studio.app.inverse.problem import Problem, unusable
 from studio.app.inverse.sources import Prior
+from studio.core.registry import PROCESSES
 
 from .test_inverse_panel import panel, run_and_wait  # noqa: F401 - the fixture
 
@@ -28,6 +30,12 @@ def test_ir_sde_restores_in_the_workspace_and_exports(panel, qtbot, tmp_path):  
     assert set(panel.trajectories.views) == {"ddnm", "ir-sde"}
     res = panel.state.results()["ir-sde"]
     assert tuple(res.samples.shape) == (4, 1, 8, 8) and res.nfe == 13
+    # the branch reports its own process's noise levels (ir-sde, not the pipeline's vp-linear)
+    irsde = PROCESSES.get("ir-sde")(theta_schedule="linear")
+    frames = panel.state.frames("ir-sde")
+    assert len(frames) >= 13 and frames[-1].t <= 1e-3 + 1e-12
+    for f in frames:
+        assert abs(f.sigma - float(irsde.sigma(torch.tensor(f.t, dtype=torch.float64)))) < 1e-12
     steps, r = panel.residual.curve_data("ir-sde")
     assert len(steps) == 12 and np.all(np.isfinite(r))
     # the exact posterior of the empirical prior: every restoration is one of the prior's digits,

@@ -184,6 +184,9 @@ class IRSDERestore(InverseGuidance):
         mu = self.mu_like(x)
         return "x0", mu + self.z_x0(x - mu, t, mu, self.y_like(x))
 
+    def branch_process(self, process):
+        return self.process
+
     # -- the run: the solver on z = x - mu under the ir-sde process -----------------------------
     def drive(self, solver, ctx, x: Tensor, ts: Tensor):
         from ..processes.base import Process
