@@ -47,7 +47,7 @@ def test_teleport_start_from_the_inspector_runs_like_the_cli(win, qtbot, tmp_pat
     _type(form.form.fields["t"].edit, "0.3")
     assert win.doc.run.start == {"kind": "teleport", "t": 0.3}
     assert win.doc.to_dict()["run"]["start"] == {"kind": "teleport", "t": 0.3}
-    win.doc.undo_stack.undo()                                     # one merged step: back to the prior
+    win.doc.undo_stack.undo()                           # one merged step: back to the prior
     assert win.doc.run.start is None
     win.doc.undo_stack.redo()
     assert win.doc.run.start == {"kind": "teleport", "t": 0.3}

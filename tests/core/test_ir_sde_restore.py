@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from studio.core.pipeline import Pipeline, build_solver  # first: the guidance package's import order
 from studio.core.errors import ParamError, StudioError
 from studio.core.inverse.guidance import build_operator
 from studio.core.inverse.operators import Inpaint
@@ -18,6 +17,7 @@ from studio.core.inverse.posterior import posterior_of
 from studio.core.metrics import sliced_wasserstein
 from studio.core.model import Denoiser
 from studio.core.params import build
+from studio.core.pipeline import Pipeline, build_solver
 from studio.core.registry import GUIDANCE, NETWORKS, PROCESSES
 from studio.core.runner import SamplingRun
 
@@ -88,7 +88,8 @@ def test_denoising_a_gaussian_network_with_mrs_sde_gives_the_exact_posterior():
     c = np.asarray(COV)
     post_cov = np.linalg.inv(np.linalg.inv(c) + np.eye(3) / 0.3 ** 2)
     post_mean = post_cov @ (np.linalg.solve(c, MEAN) + y / 0.3 ** 2)
-    res = _restore(net, spec, y, 0.3, ("mrs", {"steps": 150}), 2000, process=PROCESSES.get("ir-sde")())
+    res = _restore(net, spec, y, 0.3, ("mrs", {"steps": 150}), 2000,
+                   process=PROCESSES.get("ir-sde")())
     _check_moments(res.samples.numpy(), post_mean, post_cov, 0.02)
 
 

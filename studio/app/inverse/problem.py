@@ -214,6 +214,7 @@ def export_pipeline(p: Problem, y: np.ndarray, path: str) -> list[str]:
     return [path] + written
 
 
-__all__ = ["Problem", "METHODS", "PARTICLE_METHODS", "SHARED", "NEEDS_GRAD", "ANALYTIC_ONLY", "unusable", "pipeline_dict", "build_pipeline",
+__all__ = ["Problem", "METHODS", "PARTICLE_METHODS", "SHARED", "NEEDS_GRAD", "ANALYTIC_ONLY",
+           "unusable", "pipeline_dict", "build_pipeline",
            "export_pipeline", "default_mask", "operators_for", "sr_factors", "method_presets",
            "method_title"]

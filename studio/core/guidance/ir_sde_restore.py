@@ -89,13 +89,20 @@ class _Points:
     def __init__(self, logw: np.ndarray, q: np.ndarray):
         self.logw, self.q = torch.as_tensor(logw), torch.as_tensor(q)
 
+    #: samples per block (memory: block x points)
+    BLOCK = 64
+
     def predict(self, z: Tensor, t: Tensor, process) -> Tensor:
-        a = process.alpha(t).to(z.dtype).reshape(-1, 1)
-        s = process.sigma(t).to(z.dtype).reshape(-1, 1)
+        a = process.alpha(t).to(z.dtype).reshape(-1, 1).expand(len(z), 1)
+        s = process.sigma(t).to(z.dtype).reshape(-1, 1).expand(len(z), 1)
         q, logw = self.q.to(z), self.logw.to(z)
-        d2 = (z * z).sum(1, keepdim=True) - 2 * a * z @ q.T + (a * a) * (q * q).sum(1)
-        r = torch.softmax(logw - 0.5 * d2 / (s * s), dim=1)
-        return r @ q
+        qq = (q * q).sum(1)
+        out = []
+        for i in range(0, len(z), self.BLOCK):
+            zb, ab, sb = z[i:i + self.BLOCK], a[i:i + self.BLOCK], s[i:i + self.BLOCK]
+            d2 = (zb * zb).sum(1, keepdim=True) - 2 * ab * zb @ q.T + (ab * ab) * qq
+            out.append(torch.softmax(logw - 0.5 * d2 / (sb * sb), dim=1) @ q)
+        return torch.cat(out)
 
 
 @GUIDANCE.register("ir-sde")
@@ -109,7 +116,8 @@ class IRSDERestore(InverseGuidance):
     theta_max: float = param(6.0, "the ir-sde process's thetabar(1): alpha(1) = e^{-theta_max}",
                              min=1e-3)
     theta_schedule: str = param("linear", "theta_t of the ir-sde process: constant or linear in t "
-                                          "(linear: sigma(t_min) = 0.0035 lambda, constant: 0.11)",
+                                          "(theta_max 6: sigma(t_min) = 0.0035 lambda if linear, "
+                                          "0.11 lambda if constant)",
                                 choices=("constant", "linear"))
 
     def __post_init__(self) -> None:
