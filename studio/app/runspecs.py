@@ -8,9 +8,9 @@ from typing import Any
 
 from ..core.params import ParamSpec, check_value, param, param_specs
 
-#: the seed range every form accepts: torch's generators take 64-bit seeds (the forms use
-#: :class:`studio.app.seedbox.SeedBox`; a QSpinBox would clip them to 31 bits)
-MIN_SEED, MAX_SEED = -2 ** 63, 2 ** 63 - 1
+#: the seed range every form accepts: torch's generators take 63-bit non-negative seeds (the forms
+#: use :class:`studio.app.seedbox.SeedBox`; a QSpinBox would clip them to 31 bits)
+MIN_SEED, MAX_SEED = 0, 2 ** 63 - 1
 
 
 @dataclass
