@@ -142,8 +142,12 @@ def test_a_pipeline_file_runs_it_beside_another_method(tmp_path):
            "run": {"batch": 64, "seed": 3}}
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
-    out = Pipeline.load(str(path)).build().run(record=True)
+    built = Pipeline.load(str(path)).build()
+    out = built.run(record=True)
     a = out["mrs"]
+    # the first state is the noisy degraded image x_1 = mu + sigma_1 z (mu = A^+ y = (0.2, 0))
+    sigma_1 = built.guidance["g1"].process.prior_std
+    torch.testing.assert_close(a.trajectory[0], torch.tensor([0.2, 0.0]) + sigma_1 * built.noise())
     assert a.nfe == 11 and torch.isfinite(a.samples).all()
     assert abs(float(a.samples[:, 0].mean()) - 0.2) < 0.3
     assert abs(float(a.t[1]) - 1.0) > 0 and float(a.t[-1]) <= 1e-3 + 1e-12   # ir-sde's times

@@ -38,8 +38,9 @@ with an error saying so.
 
 **In a pipeline.** The branch's own ir-sde process drives it, whatever the pipeline's process node
 (so IR-SDE runs beside the other inverse methods, which share that node): the run's prior sample
-x_T = prior_std z is rescaled to the ir-sde prior, z_1 = sigma_1 z, the time grid is the solver's on
-the ir-sde process, and the states, x0-predictions and the final sample are reported as mu + z.
+x_T = prior_std z becomes x_1 = mu + sigma_1 z (:meth:`IRSDERestore.start_state`, the first state
+the views show), the time grid is the solver's on the ir-sde process, and the states,
+x0-predictions and the final sample are reported as mu + z.
 ``run.start`` does not apply (the start is the noisy degraded image).
 """
 from __future__ import annotations
@@ -196,25 +197,32 @@ class IRSDERestore(InverseGuidance):
         return self.process
 
     # -- the run: the solver on z = x - mu under the ir-sde process -----------------------------
-    def drive(self, solver, ctx, x: Tensor, ts: Tensor):
+    def start_state(self, ctx, x: Tensor, ts: Tensor) -> Tensor:
+        """x_1 = mu + sigma_1 z: the run's prior sample x_T = prior_std z rescaled to the ir-sde
+        prior, about the degraded image."""
         from ..processes.base import Process
-        from ..solvers.base import SolveContext, Step
         outer = ctx.model
         if self._mix is None:                         # used without Pipeline.build
             self.bind(outer.network, outer.process)
-        full = solver.times_for(outer)
-        if len(ts) != len(full) or abs(float(ts[0]) - float(full[0])) > 1e-12:
-            raise StudioError("IR-SDE restoration starts from the noisy degraded image "
-                              "mu + lam z: remove run.start", "run.start")
         if type(outer.process).prior_sample is not Process.prior_sample:
             raise StudioError(f"IR-SDE restoration rescales a Gaussian prior sample; the "
                               f"{outer.process.id!r} process's prior is not Gaussian",
                               "guidance ir-sde")
+        return self.mu_like(x) + x * (self.process.prior_std / outer.process.prior_std)
+
+    def drive(self, solver, ctx, x: Tensor, ts: Tensor):
+        """The solver on z = x - mu (x from :meth:`start_state`) under the ir-sde process."""
+        from ..solvers.base import SolveContext, Step
+        outer = ctx.model
+        full = solver.times_for(outer)
+        if len(ts) != len(full) or abs(float(ts[0]) - float(full[0])) > 1e-12:
+            raise StudioError("IR-SDE restoration starts from the noisy degraded image "
+                              "mu + lam z: remove run.start", "run.start")
         mu, y = self.mu_like(x), self.y_like(x)
         zmodel = _ZDenoiser(self, outer, mu, y)
         zctx = SolveContext(model=zmodel, randn_like=ctx.randn_like)
         zts = solver.times_for(zmodel)
-        z = x * (self.process.prior_std / outer.process.prior_std)
+        z = x - mu
         held = None
         for st in solver.sample(zctx, z, zts):
             if held is not None:
