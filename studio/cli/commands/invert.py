@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import sys
 
-import numpy as np
-
 NAME = "invert"
 HELP = "invert data to noise with the pipeline's ODE solver (keys z, nfe)"
 
@@ -21,12 +19,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    import numpy as np
     import torch
 
     from ...core.arrays import load_array
+    from ...core.atomic import check_output
     from ...core.invert import invert
     from ...core.pipeline import Pipeline, write_atomic
 
+    check_output(args.out, "--out", mkdir=args.mkdir)   # before any work
     built = Pipeline.load(args.pipeline).build()
     data = torch.as_tensor(load_array(args.data, "--data"))
     z, nfe = invert(built, data, args.solver)
