@@ -65,3 +65,21 @@ def test_mismatches_are_named(over, field):
     with pytest.raises(StudioError) as info:
         Trainer(_config(**over))
     assert field in str(info.value)
+
+
+def test_the_bundled_recipe_and_the_app_preset_warm_start_from_digits():
+    """scripts/bundled/digits-flow-map.json builds (the teacher's architecture, parameterization
+    and process match), and the bundled model records its teacher and warm start."""
+    import os
+
+    from studio.core.modelfile import read_info
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = TrainConfig.load(os.path.join(root, "scripts", "bundled", "digits-flow-map.json"))
+    tr = Trainer(cfg)
+    assert tr.teacher.num_classes == 10 and tr.spec().training["init"] == "teacher"
+    spec = read_info(os.path.join(root, "studio", "assets", "models",
+                                  "digits-flow-map.safetensors")).spec
+    assert spec.is_flow_map and spec.num_classes == 10 and spec.preview_png
+    assert spec.training["teacher"] == "assets:digits.safetensors"
+    assert spec.training["init"] == "teacher" and spec.training["objective"] == "ctm"
+    assert spec.flow_map == {"time_pair": "t->s", "velocity_parameterization": "v"}

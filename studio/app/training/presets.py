@@ -68,6 +68,22 @@ PRESETS: dict[str, dict] = {
         "optim": {"steps": 1500, "batch": 128, "lr": 0.002, "warmup": 100, "ema": 0.998,
                   "weight_decay": 0.01},
         "preview": {"every": 0}, "log_every": 10},
+    "Digits 8×8 · few-step flow map (CTM from the bundled digits)": {
+        "name": "Digits, few-step flow map", "seed": 0,
+        "description": "A class-conditional flow map distilled from assets:digits.safetensors by "
+                       "CTM, started from its weights (the bundled digits-flow-map's recipe); "
+                       "sample in 1-4 jumps with the flow-map solver.",
+        "data": {"kind": "digits", "params": {}, "conditional": True},
+        "architecture": {"id": "unet", "params": {"channels": 32, "mults": [1, 2], "blocks": 1,
+                                                  "attn_res": 4, "emb_dim": 128, "groups": 8,
+                                                  "flow_map": True}},
+        "process": {"kind": "vp-cosine", "params": {}},
+        "objective": {"target": "ctm", "precond": "edm", "flow_parameterization": "v",
+                      "teacher": "assets:digits.safetensors", "init_from_teacher": True},
+        "optim": {"steps": 900, "batch": 96, "lr": 0.0005, "warmup": 20, "min_lr": 0.2,
+                  "ema": 0.99, "class_dropout": 0.1},
+        "preview": {"every": 150, "count": 100, "steps": 2, "solver": "flow-map"},
+        "log_every": 10},
     "Image folder · U-Net 32×32, v": {
         "name": "My images", "seed": 0,
         "data": {"kind": "image-folder", "params": {"path": "", "size": 32, "channels": 3},
