@@ -103,3 +103,23 @@ def test_worker_side_runs_row_networks_identically():
         out = worker_cell(payload, i)
         assert out.status == "ok"
         np.testing.assert_array_equal(r.samples.numpy(), out.samples.numpy())
+
+
+def test_a_row_model_file_is_relative_to_the_working_folder(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from studio.core.library import resolve_model_path
+    (tmp_path / "pipe").mkdir()
+    (tmp_path / "mine").mkdir()
+    shutil.copy(resolve_model_path(STUDENT), tmp_path / "mine" / "fm.safetensors")
+    pipe = tmp_path / "pipe" / "moons.json"
+    pipe.write_text(json.dumps(teacher_pipeline(batch=16)))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    rc = main(["compare", str(pipe), "--solvers", "flow-map@mine/fm.safetensors", "--nfe", "2",
+               "--metrics", "nfe", "--out", str(out), "--quiet", "--no-plots"])
+    assert rc == 0, capsys.readouterr().err
+    comp = Comparison.load(str(out / "comparison.json"))
+    assert comp.spec.solvers[0].network["params"]["path"] == str(tmp_path / "mine" /
+                                                                 "fm.safetensors")
+    assert comp.results[0].ok and comp.results[0].nfe == 2

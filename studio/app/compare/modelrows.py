@@ -87,6 +87,8 @@ class ModelRows(QWidget):
                                               self._base_dir() or "",
                                               "Model files (*.safetensors)")
         if path:
+            from ...core.untrusted import approve
+            approve([path])  # the user's own choice: readable wherever it lies
             self.set_model(path)
 
     def set_model(self, ref: str) -> None:

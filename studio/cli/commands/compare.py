@@ -82,6 +82,19 @@ def parse_reference(text: str):
     return {"kind": kind, "params": params}
 
 
+def _own_model_file(entry) -> None:
+    """A row's model file named on the command line: relative to the working folder (not the
+    pipeline's), and readable wherever it lies (the user's own choice)."""
+    net = entry.network
+    path = (net or {}).get("params", {}).get("path") if net and net["kind"] == "file" else None
+    if not isinstance(path, str) or path.startswith("assets:"):
+        return
+    from ...core.untrusted import approve
+    if not os.path.isabs(path) and os.path.exists(path):
+        net["params"]["path"] = os.path.abspath(path)
+    approve([net["params"]["path"]])
+
+
 def _list_metrics() -> int:
     from ...core.compare.metrics import METRICS
 
@@ -200,6 +213,7 @@ def run(args) -> int:
             guidance = pipe.branches()[0].guidance
             for s in solvers:
                 s.guidance = row_guidance(s, guidance)
+                _own_model_file(s)
         schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
         from ...core.compare.metrics import parse_metric
         metrics = [parse_metric(m) for m in parse_list(args.metrics)] if args.metrics else None

@@ -148,7 +148,7 @@ def network_text(net: dict) -> str:
 
 def parse_network(text: str, where: str) -> dict:
     """``assets:NAME.safetensors`` / ``path/to/model.safetensors`` (a ``file`` network) or
-    ``kind[:key=value...]`` (e.g. ``gmm:preset=ring``) -> a network node."""
+    ``kind[:key=value...]`` (an analytic network, e.g. ``gaussian``) -> a network node."""
     text = text.strip()
     if not text:
         raise ParamError("name the row's network after '@' (a model file or kind:key=value)", where)
