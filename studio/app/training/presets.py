@@ -80,7 +80,7 @@ PRESETS: dict[str, dict] = {
         "process": {"kind": "vp-cosine", "params": {}},
         "objective": {"target": "ctm", "precond": "edm", "flow_parameterization": "v",
                       "teacher": "assets:digits.safetensors", "init_from_teacher": True},
-        "optim": {"steps": 900, "batch": 96, "lr": 0.0005, "warmup": 20, "min_lr": 0.2,
+        "optim": {"steps": 1500, "batch": 96, "lr": 0.0005, "warmup": 20, "min_lr": 0.2,
                   "ema": 0.99, "class_dropout": 0.1},
         "preview": {"every": 150, "count": 100, "steps": 2, "solver": "flow-map"},
         "log_every": 10},
