@@ -94,6 +94,17 @@ class MainWindow(QMainWindow):
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
         self.extra_menu_actions: dict[str, list[QAction]] = {}
+        # What the extensions (studio/app/extensions) provide, declared here so that the window and
+        # the other extensions test for None instead of looking attributes up: each stays None
+        # when its extension is absent or failed to install.
+        self.compare = None                  # CompareWorkspace (extensions/compare.py)
+        self.diagnostics = None              # DiagnosticsPanel (extensions/diagnostics.py)
+        self.inverse_panel = None            # InversePanel (extensions/inverse.py)
+        self.training_panel = None           # TrainingPanel (extensions/training.py)
+        self.job_queue = None                # JobQueue (extensions/queue.py)
+        self.comfort = None                  # Comfort: gallery, settings, autosave (comfort/)
+        self.jump_map = None                 # JumpMapView, made on first use (extensions/flowmap.py)
+        self.examples_gallery_action: QAction | None = None   # File > Examples > gallery (comfort)
         install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -217,8 +228,8 @@ class MainWindow(QMainWindow):
         mark = "" if self.doc.undo_stack.isClean() else " •"
         self.setWindowTitle(f"{self.doc.title}{mark} — Diffusion Studio")
 
-    def _maybe_save(self) -> bool:
-        """True if it is fine to discard the current document."""
+    def maybe_save(self) -> bool:
+        """True if it is fine to discard the current document (asks to save unsaved changes)."""
         if not self.ask_to_save or self.doc.undo_stack.isClean():
             return True
         ans = QMessageBox.question(self, "Unsaved changes", f"Save changes to {self.doc.title}?",
@@ -228,13 +239,13 @@ class MainWindow(QMainWindow):
         return ans == QMessageBox.Discard
 
     def new(self) -> None:
-        if self._maybe_save():
+        if self.maybe_save():
             self.doc.new()
             self.view.fit()
             self.log.info("new pipeline")
 
     def open_dialog(self) -> None:
-        if not self._maybe_save():
+        if not self.maybe_save():
             return
         path, _ = QFileDialog.getOpenFileName(self, "Open pipeline", self._folder(), FILE_FILTER)
         if path:
@@ -361,10 +372,12 @@ class MainWindow(QMainWindow):
                       f"{doc.run.labels!r} (edit the labels in the inspector: one class id, or a "
                       "list of one per sample)")
 
+    _maybe_save = maybe_save      # the former name, for extensions written before it was public
+
     # -- running -------------------------------------------------------------------------------
     def run(self) -> bool:
         if (QGuiApplication.keyboardModifiers() & Qt.ShiftModifier
-                and getattr(self, "job_queue", None) is not None):
+                and self.job_queue is not None):
             return self.queue_run()            # Shift+Run queues
         if self.controller.running:
             msg = "a run is already in progress: wait for it or cancel it (Esc)"
@@ -389,7 +402,7 @@ class MainWindow(QMainWindow):
 
     def queue_run(self) -> bool:
         """Queue the pipeline as it is now (the Queue workspace runs it in its turn)."""
-        queue = getattr(self, "job_queue", None)
+        queue = self.job_queue
         if queue is None:
             return False
         try:
@@ -518,12 +531,12 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile() and self._maybe_save():
+        if urls and urls[0].isLocalFile() and self.maybe_save():
             self.open_path(urls[0].toLocalFile())
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
-        if not self._maybe_save():
+        if not self.maybe_save():
             event.ignore()
             return
         if self.controller.running:

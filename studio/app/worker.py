@@ -151,6 +151,11 @@ class RunController(QObject):
         self.runner.min_interval = max(1, int(ms))
 
     @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline of the run in progress (as it was when the run started), or None."""
+        return self._worker.pipeline if self._worker is not None else None
+
+    @property
     def _thread(self):
         return self.runner._thread
 

@@ -105,8 +105,11 @@ def test_one_mapping_of_exceptions_to_messages(runner, qtbot):
     def plugin_bug(ctx):
         return {}["missing"]
     _, status, message, _ = finish(qtbot, runner, "bug", plugin_bug)
-    assert status == "failed" and message.startswith("KeyError: 'missing'")
-    assert "please report it" in message and "plugin_bug" in message      # the traceback
+    assert status == "failed" and "KeyError: 'missing'" in message
+    assert "please report it" in message
+    report = message.rsplit("crash report: ", 1)[1].strip()     # the traceback is in the report
+    with open(report, encoding="utf-8") as fh:
+        assert "plugin_bug" in fh.read()
     assert error_message(MemoryError(), "make the grid smaller") == (
         "failed", "out of memory: make the grid smaller")
 
@@ -121,7 +124,7 @@ def test_the_loader_answers_in_the_ui_thread(qtbot):
     loader.submit(lambda: 1 / 0, lambda r, e: answers.append((r, e, threading.get_ident())))
     qtbot.waitUntil(lambda: len(answers) == 2, timeout=5000)
     assert answers[0] == (42, "", ui)
-    assert answers[1][0] is None and answers[1][1].startswith("ZeroDivisionError")
+    assert answers[1][0] is None and "ZeroDivisionError" in answers[1][1]
     assert answers[1][2] == ui
     assert loader.wait(1000)
 

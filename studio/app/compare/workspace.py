@@ -30,7 +30,7 @@ class CompareWorkspace(QWidget):
         self.window = window
         self.session = CompareSession(self)
         self.setup = CompareSetup(window.doc)
-        self.setup.axes_box.bind_settings(getattr(window, "settings", None))
+        self.setup.axes_box.bind_settings(window.settings)
         self.opened_cell = -1
 
         scroll = QScrollArea()
