@@ -138,6 +138,7 @@ def latency(particles: int, steps: int, branches: int) -> dict:
 
     from studio.app.main import make_app, tune_gc
     from studio.app.mainwindow import MainWindow
+    from studio.app.views.branch import PointsView
 
     app = make_app()
     tmp = tempfile.mkdtemp()
@@ -163,7 +164,8 @@ def latency(particles: int, steps: int, branches: int) -> dict:
 
     def updated():
         updates[0] += 1
-        views = [v for v in win.panel.views.values() if hasattr(v, "plot")]
+        # the views the update changed (one per update: the panel updates them in turn)
+        views = [v for v in win.panel.painted if isinstance(v, PointsView)]
         costs.append(win.panel.update_cpu_ms + sum(v.plot.paint_cpu_ms for v in views))
 
     win.controller.updated.connect(updated)

@@ -17,6 +17,7 @@ BACKGROUND = "#101418"
 DENSITY_CMAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0],
                            [(16, 20, 24), (28, 58, 96), (44, 128, 150), (170, 235, 210)])
 TRAILS = 64
+_NO_POINTS = np.zeros((0, 2), np.float32)
 #: at most this many points per trail (long runs are subsampled)
 TRAIL_POINTS = 120
 
@@ -87,19 +88,10 @@ class PointsView(BranchView):
         # 10,000 particles themselves
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        if backdrop.mode == "pca":
-            ex = backdrop.explained
-            lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
-            self.plot.setLabel("bottom", lab(0))
-            self.plot.setLabel("left", lab(1))
         self.layout().addWidget(self.plot, 1)
         self.density = pg.ImageItem(axisOrder="row-major")
         self.density.setZValue(-10)
-        if backdrop.density is not None:
-            self.density.setImage(backdrop.density, levels=(0.0, 1.0))
-            self.density.setLookupTable(DENSITY_CMAP.getLookupTable(nPts=256))
-            x0, x1, y0, y1 = backdrop.extent
-            self.density.setRect(x0, y0, x1 - x0, y1 - y0)
+        self.density.setLookupTable(DENSITY_CMAP.getLookupTable(nPts=256))
         self.plot.addItem(self.density)
         self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 45, width=1), connect="finite")
         self.x0_layer = ParticleItem((240, 90, 200, 150), 3.0)
@@ -111,9 +103,36 @@ class PointsView(BranchView):
         self.show_x0 = False
         self.show_velocity = False
         self.follow = True
+        self.configure(branch, title, backdrop)
+
+    def configure(self, branch: str, title: str, backdrop: Backdrop) -> None:
+        """Show another branch (the panel reuses its views from run to run: making a plot costs
+        the UI thread tens of milliseconds, setting its data almost nothing)."""
+        self.branch, self.title, self.backdrop = branch, title, backdrop
+        self.header.setText(f"<b>{title}</b><br>&nbsp;")
+        self.header.setToolTip(title)
+        if backdrop.mode == "pca":
+            ex = backdrop.explained
+            lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
+            self.plot.setLabel("bottom", lab(0))
+            self.plot.setLabel("left", lab(1))
+        else:
+            for side in ("bottom", "left"):
+                self.plot.getAxis(side).showLabel(False)
+        if backdrop.density is not None:
+            self.density.setImage(backdrop.density, levels=(0.0, 1.0))
+            x0, x1, y0, y1 = backdrop.extent
+            self.density.setRect(x0, y0, x1 - x0, y1 - y0)
+            self.density.show()
+        else:
+            self.density.hide()
         self.process = self.network = None
         self._field_key = None
-        self._half = None
+        self.frame = None
+        for item in (self.particles, self.x0_layer):
+            item.set_points(_NO_POINTS, None)
+        self.trails.setData([], [])
+        self.arrows.setData([], [])
         self.reset_range()
 
     def reset_range(self) -> None:
@@ -132,13 +151,15 @@ class PointsView(BranchView):
         super().show_frame(frame, trail)
         if frame is None:
             for item in (self.particles, self.x0_layer):
-                item.setData(np.zeros((0, 2)))
+                item.set_points(_NO_POINTS, None)
             self.trails.setData([], [])
             self.arrows.setData([], [])
             return
-        self.particles.setData(frame.xy)
-        self.x0_layer.setData(frame.x0_xy if self.show_x0 and frame.x0_xy is not None
-                              else np.zeros((0, 2)))
+        self.particles.set_points(frame.xy, frame.box)
+        # a layer with nothing to draw is hidden: its paint is not even called
+        x0 = self.show_x0 and frame.x0_xy is not None
+        self.x0_layer.set_points(frame.x0_xy if x0 else _NO_POINTS, frame.x0_box if x0 else None)
+        self.x0_layer.setVisible(x0)
         if self.show_trails and trail:
             k = min(TRAILS, len(frame.xy))
             if len(trail) > TRAIL_POINTS:      # long runs: every n-th step, always the last
@@ -151,14 +172,16 @@ class PointsView(BranchView):
             self.trails.setData([], [])
         self._update_field(frame)
         if self.follow:
-            self._follow(frame.xy)
+            self._follow(frame.spread)
 
     def _update_field(self, frame: Frame) -> None:
         usable = (self.show_velocity and self.network is not None and self.backdrop.mode == "2d"
                   and not frame.final)
+        self.arrows.setVisible(usable)
         if not usable:
-            self.arrows.setData([], [])
-            self._field_key = None
+            if self._field_key is not None:
+                self.arrows.setData([], [])
+                self._field_key = None
             return
         vb = self.plot.getViewBox().viewRange()
         extent = (vb[0][0], vb[0][1], vb[1][0], vb[1][1])
@@ -173,19 +196,17 @@ class PointsView(BranchView):
             return
         self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
 
-    def _follow(self, xy: np.ndarray) -> None:
-        """Zoom to the particles and the data. The half-width snaps to a ladder of factors 1.25,
-        so the axes (costly to redraw) change a few dozen times in a run, not at every frame."""
+    def _follow(self, spread: tuple | None) -> None:
+        """Zoom to the particles (the 1st to 99th percentiles of every particle, ``spread``, from
+        the frame) and the data. The half-width snaps to a ladder of factors 1.25, so the axes
+        (costly to redraw) change a few dozen times in a run, not at every frame."""
         x0, x1, y0, y1 = self.backdrop.extent
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         base = max(x1 - x0, y1 - y0) / 2
         half = base
-        if len(xy):
-            finite = xy[np.isfinite(xy).all(1)]
-            if len(finite):
-                lo = np.percentile(finite, 1, axis=0).astype(float)
-                hi = np.percentile(finite, 99, axis=0).astype(float)
-                half = max(base, float(np.max(np.abs(np.concatenate([lo - [cx, cy], hi - [cx, cy]])))))
+        if spread is not None:
+            lx, ly, hx, hy = spread
+            half = max(base, abs(lx - cx), abs(hx - cx), abs(ly - cy), abs(hy - cy))
         k = int(np.ceil(np.log(half / base) / np.log(1.25) - 1e-9)) if half > base else 0
         half = base * 1.25 ** k
         if half != self._half:
