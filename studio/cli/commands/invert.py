@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import sys
 
-import numpy as np
-
 NAME = "invert"
 HELP = "invert data to noise with the pipeline's ODE solver (keys z, nfe)"
 
@@ -21,6 +19,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    import numpy as np        # here, not at the top: `studio --help` imports every command
     import torch
 
     from ...core.arrays import load_array
