@@ -57,3 +57,17 @@ class StatusBar(QStatusBar):
 
     def paintEvent(self, event) -> None:  # noqa: N802 - the label shows the message
         pass
+
+
+def shrinkable_combos(root, chars: int = 12) -> None:
+    """Let the (non-editable) combo boxes under ``root`` shrink to ``chars`` characters instead of
+    asking for the width of their longest item: a narrow form then fits its panel, each combo
+    showing its choice elided (the drop-down list shows the items whole)."""
+    from PySide6.QtWidgets import QComboBox
+    for combo in root.findChildren(QComboBox):
+        if not combo.isEditable():
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
+            if not combo.toolTip():
+                combo.currentTextChanged.connect(combo.setToolTip)
+                combo.setToolTip(combo.currentText())

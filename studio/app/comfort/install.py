@@ -11,7 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 
-from . import autosave, prefs
+from . import autosave, prefs, theme
+from ..colors import restyle
 from .examples import ExamplePictures, featured
 from .gallery import GalleryStore
 from .gallery_panel import GalleryPanel
@@ -79,6 +80,9 @@ class Comfort(QObject):
         return bool(w.ask_to_save and w.show_dialogs and w.isVisible())
 
     def _after_start(self) -> None:
+        if theme.current_theme() != "dark":
+            # the theme was applied before the later extensions made their plots: restyle them
+            restyle()
         self.store.load()
         if not self.interactive:
             return

@@ -1,36 +1,52 @@
 """One solver branch's live view: a header of per-step readouts over a point or image view."""
 from __future__ import annotations
 
-import re
+import html
 import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..backdrop import Backdrop, velocity_field
+from ..colors import Colors, Themed, current, style_plot_widget
 from ..runstate import Frame
 from .items import ArrowField, ParticleItem, mosaic
 
+#: the dark theme's plot background and density colours (the views take the current theme's)
 BACKGROUND = "#101418"
 DENSITY_CMAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0],
                            [(16, 20, 24), (28, 58, 96), (44, 128, 150), (170, 235, 210)])
+
+
+def density_lut(c: Colors):
+    """The lookup table of the data density behind the particles, in the theme's colours."""
+    return pg.ColorMap([0.0, 0.35, 0.7, 1.0], list(c.density)).getLookupTable(nPts=256)
+
+
 TRAILS = 64
 _NO_POINTS = np.zeros((0, 2), np.float32)
 #: at most this many points per trail (long runs are subsampled)
 TRAIL_POINTS = 120
 
 
-def readout(title: str, f: Frame | None) -> str:
-    """Two lines: the branch, then the step's t, sigma, log-SNR, NFE and step time."""
+def readout_line(f: Frame | None) -> str:
+    """The step's t, sigma, log-SNR, NFE and step time (plain text)."""
     if f is None:
-        return f"<b>{title}</b><br><span style='color:#8a949e'>waiting for the first step…</span>"
+        return "waiting for the first step…"
     ms = f"{f.step_seconds * 1e3:.1f} ms/step" if f.step_seconds else ""
     parts = [f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}", f"log-SNR {f.logsnr:+.2f}",
              f"NFE {f.nfe}", ms]
-    return (f"<b>{title}</b><br><span style='color:#c8d0d8'>"
-            + " &nbsp;·&nbsp; ".join(p for p in parts if p) + "</span>")
+    return " · ".join(p for p in parts if p)
+
+
+def readout(title: str, f: Frame | None) -> str:
+    """Two lines of rich text: the branch, then :func:`readout_line`."""
+    c = current()
+    return (f"<b>{html.escape(title)}</b><br><span style='color:{c.muted if f is None else c.text}'>"
+            f"{html.escape(readout_line(f))}</span>")
 
 
 class TimedPlot(pg.PlotWidget):
@@ -46,17 +62,18 @@ class TimedPlot(pg.PlotWidget):
         self.paint_cpu_ms = (time.thread_time() - c) * 1e3
 
 
-class BranchView(QWidget):
-    """Base: a header label and :meth:`show_frame`."""
+class BranchView(QWidget, Themed):
+    """Base: a header label and :meth:`show_frame`; its colours follow the theme."""
 
     def __init__(self, branch: str, title: str, backdrop: Backdrop, parent=None):
         super().__init__(parent)
         self.branch, self.title, self.backdrop = branch, title, backdrop
-        self.header = QLabel(f"<b>{title}</b><br>&nbsp;")
+        self.header = QLabel()
         self.header.setTextFormat(Qt.RichText)
         self.header.setObjectName("branchHeader")
         self.header.setStyleSheet("padding: 3px 6px;")
-        # long readouts are clipped rather than widening the window
+        # long lines are elided to the view's width (the tooltip has them whole) rather than
+        # widening the window
         self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.header.setMinimumWidth(40)
         lay = QVBoxLayout(self)
@@ -64,17 +81,39 @@ class BranchView(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.header)
         self.frame: Frame | None = None
+        self._line, self._muted = "", True
+        self.set_header("", True)
 
     def show_frame(self, frame: Frame | None, trail: list[Frame] | None = None) -> None:
         self.frame = frame
-        text = readout(self.title, frame)
-        self.header.setText(text)
-        # the readout is cut at the view's width: hovering shows it whole
-        self.header.setToolTip(re.sub(r"<br>", "\n", re.sub(r"&nbsp;", " ", re.sub(
-            r"<(?!br>)[^>]*>", "", text))))
+        self.set_header(readout_line(frame), frame is None)
+
+    def set_header(self, line: str, muted: bool = False) -> None:
+        """The header: the branch's title over ``line`` (muted: a hint), each elided to fit."""
+        self._line, self._muted = line, muted
+        self._render_header()
+
+    def _render_header(self) -> None:
+        c = current()
+        room = max(30, self.width() - 14)
+        bold = QFont(self.header.font())
+        bold.setBold(True)
+        title = QFontMetrics(bold).elidedText(self.title, Qt.ElideRight, room)
+        line = self.header.fontMetrics().elidedText(self._line, Qt.ElideRight, room)
+        self.header.setText(f"<b>{html.escape(title)}</b><br><span style='color:"
+                            f"{c.muted if self._muted else c.text}'>{html.escape(line) or '&nbsp;'}"
+                            "</span>")
+        self.header.setToolTip(f"{self.title}\n{self._line}".strip())
+
+    def resizeEvent(self, event) -> None:   # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._render_header()
 
     def paint_ms(self) -> float:
         return 0.0
+
+    def apply_colors(self, c: Colors) -> None:
+        self._render_header()               # the header's colours
 
 
 class PointsView(BranchView):
@@ -82,7 +121,7 @@ class PointsView(BranchView):
 
     def __init__(self, branch, title, backdrop: Backdrop, parent=None):
         super().__init__(branch, title, backdrop, parent)
-        self.plot = TimedPlot(background=BACKGROUND)
+        self.plot = TimedPlot(background=current().plot)
         self.plot.setAspectLocked(True)
         # no grid: replaying grid lines over the whole plot at every frame costs more than the
         # 10,000 particles themselves
@@ -91,11 +130,10 @@ class PointsView(BranchView):
         self.layout().addWidget(self.plot, 1)
         self.density = pg.ImageItem(axisOrder="row-major")
         self.density.setZValue(-10)
-        self.density.setLookupTable(DENSITY_CMAP.getLookupTable(nPts=256))
         self.plot.addItem(self.density)
-        self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 45, width=1), connect="finite")
-        self.x0_layer = ParticleItem((240, 90, 200, 150), 3.0)
-        self.particles = ParticleItem((255, 196, 64, 210), 4.0)
+        self.trails = pg.PlotCurveItem(connect="finite")
+        self.x0_layer = ParticleItem(current().x0, 3.0)
+        self.particles = ParticleItem(current().particles, 4.0)
         self.arrows = ArrowField()
         for item in (self.trails, self.arrows, self.x0_layer, self.particles):
             self.plot.addItem(item)
@@ -103,14 +141,23 @@ class PointsView(BranchView):
         self.show_x0 = False
         self.show_velocity = False
         self.follow = True
+        self.apply_colors(current())
         self.configure(branch, title, backdrop)
+
+    def apply_colors(self, c: Colors) -> None:
+        """Plot, density, particles and trails in the theme's colours."""
+        style_plot_widget(self.plot, c)
+        self.density.setLookupTable(density_lut(c))
+        self.particles.set_color(c.particles)
+        self.x0_layer.set_color(c.x0)
+        self.trails.setPen(pg.mkPen(*c.trails, width=1))
+        super().apply_colors(c)
 
     def configure(self, branch: str, title: str, backdrop: Backdrop) -> None:
         """Show another branch (the panel reuses its views from run to run: making a plot costs
         the UI thread tens of milliseconds, setting its data almost nothing)."""
         self.branch, self.title, self.backdrop = branch, title, backdrop
-        self.header.setText(f"<b>{title}</b><br>&nbsp;")
-        self.header.setToolTip(title)
+        self.set_header("", True)
         if backdrop.mode == "pca":
             ex = backdrop.explained
             lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
@@ -221,12 +268,12 @@ class ImagesView(BranchView):
     def __init__(self, branch, title, backdrop: Backdrop, parent=None):
         super().__init__(branch, title, backdrop, parent)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.layout().addWidget(self.canvas, 1)
         self.boxes = {}
         self.images = {}
         for col, name in enumerate(("x_t", "x0-prediction")):
-            self.canvas.addLabel(name, row=0, col=col, color="#c8d0d8")
+            self.canvas.addLabel(name, row=0, col=col, color=current().text)
             vb = self.canvas.addViewBox(row=1, col=col, lockAspect=True, invertY=True,
                                         enableMouse=False)
             img = pg.ImageItem(axisOrder="row-major")

@@ -27,6 +27,13 @@ class ParticleItem(pg.GraphicsObject):
         self._color = QColor(*color)
         self._pixmap = self._dot()
 
+    def set_color(self, color) -> None:
+        """Draw the dots in ``color`` (an RGBA tuple) from now on."""
+        if QColor(*color) != self._color:
+            self._color = QColor(*color)
+            self._pixmap = self._dot()
+            self.update()
+
     def _dot(self) -> QPixmap:
         s = int(np.ceil(self._size)) + 2
         pm = QPixmap(s, s)

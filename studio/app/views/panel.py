@@ -173,8 +173,7 @@ class TrajectoryPanel(QWidget):
         view = self._make("preview", title, backdrop)
         what = {"2d": "data density", "pca": "data density, PCA projection",
                 "image": "image data"}[backdrop.mode]
-        view.header.setText(f"<b>{title}</b><br><span style='color:#8a949e'>{what} · press Run "
-                            "(Ctrl+R) to sample</span>")
+        view.set_header(f"{what} · press Run (Ctrl+R) to sample", muted=True)
         self._apply_options()
         self._sync_controls()
 
