@@ -218,8 +218,7 @@ class PointsView(BranchView):
         else:
             self.trails.setData([], [])
         self._update_field(frame)
-        if self.follow:
-            self._follow(frame.spread)
+        # (the zoom is the panel's: one for all the linked views, see TrajectoryPanel._follow)
 
     def _update_field(self, frame: Frame) -> None:
         usable = (self.show_velocity and self.network is not None and self.backdrop.mode == "2d"
@@ -243,9 +242,9 @@ class PointsView(BranchView):
             return
         self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
 
-    def _follow(self, spread: tuple | None) -> None:
-        """Zoom to the particles (the 1st to 99th percentiles of every particle, ``spread``, from
-        the frame) and the data. The half-width snaps to a ladder of factors 1.25, so the axes
+    def follow_to(self, spread: tuple | None) -> None:
+        """Zoom to the particles (``spread``: the 1st to 99th percentiles of every particle, from
+        the frames shown) and the data. The half-width snaps to a ladder of factors 1.25, so the axes
         (costly to redraw) change a few dozen times in a run, not at every frame."""
         x0, x1, y0, y1 = self.backdrop.extent
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2

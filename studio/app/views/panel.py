@@ -220,6 +220,7 @@ class TrajectoryPanel(QWidget):
             b, view = views[self._turn]
             self._show_branch(b, view, self.state.frames(b), -1)
             self.painted = [view]
+            self._follow()
             first = self.state.frames(views[0][0])
             self.step_label.setText(first[-1].label if first else "starting…")
         self.update_ms = (time.perf_counter() - t0) * 1e3
@@ -249,7 +250,19 @@ class TrajectoryPanel(QWidget):
         for b, view in self.views.items():
             shown = self._show_branch(b, view, self.state.frames(b), i)
             label = label or shown
+        self._follow()
         self.step_label.setText(label or "no run yet")
+
+    def _follow(self) -> None:
+        """"Follow particles": one zoom for the linked point views, to the particles of every
+        branch's frame shown (so that branches updated in turn never pull it back and forth)."""
+        views = [v for v in self.views.values() if isinstance(v, PointsView)]
+        if not views or not views[0].follow:
+            return
+        spreads = [v.frame.spread for v in views if v.frame is not None and v.frame.spread]
+        if spreads:
+            views[0].follow_to((min(s[0] for s in spreads), min(s[1] for s in spreads),
+                                max(s[2] for s in spreads), max(s[3] for s in spreads)))
 
     def _show_branch(self, branch: str, view: BranchView, frames: list, i: int) -> str:
         """Frame ``i`` (-1: the latest) of ``frames`` in ``view``; the frame's label."""
