@@ -33,6 +33,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from studio.core.compare.digits_judge import DigitsMLP, real_halves, train_mlp  # noqa: E402,F401
 from studio.core.library import resolve_model_path  # noqa: E402
 from studio.core.metrics import mmd2, sliced_wasserstein  # noqa: E402
 from studio.core.pipeline import Pipeline  # noqa: E402
@@ -68,32 +69,9 @@ def sample(model, solver, nfe, batch, seed, labels=None, scale=None, process=Non
 
 
 # -- digits ----------------------------------------------------------------------------------------
-class Classifier(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
-                                            torch.nn.Linear(128, 64), torch.nn.ReLU())
-        self.head = torch.nn.Linear(64, 10)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-def train_classifier(x, y, seed=0, epochs=300):
-    torch.manual_seed(seed)
-    clf = Classifier().double()
-    opt = torch.optim.Adam(clf.parameters(), lr=3e-3, weight_decay=1e-4)
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt), generator=g)
-        for i in range(0, len(xt), 128):
-            idx = perm[i:i + 128]
-            loss = torch.nn.functional.cross_entropy(clf(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return clf.eval()
+# the judge's network and training live in the package (the comparison's `digits-mlp` judge)
+Classifier = DigitsMLP
+train_classifier = train_mlp
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,12 +98,6 @@ def features_of(judge):
         with torch.no_grad():
             return judge.features(torch.as_tensor(imgs)).numpy()
     return feats
-
-
-def real_halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint seeded halves (898 and 899) of the 1797 real digits, for the Frechet floor."""
-    perm = np.random.default_rng(0).permutation(len(x))
-    return x[perm[:898]], x[perm[898:1797]]
 
 
 def digits_quality(quick: bool) -> dict:

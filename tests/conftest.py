@@ -3,6 +3,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The suite's tensors are small: one thread is faster than two and immune to a busy machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Crash reports the tests provoke go to a private folder, not the user's cache.
+if "STUDIO_CRASH_DIR" not in os.environ:
+    import tempfile
+    os.environ["STUDIO_CRASH_DIR"] = tempfile.mkdtemp(prefix="studio-test-crashes-")
 
 import torch  # noqa: E402
 

@@ -130,6 +130,20 @@ class DigitEditPanel(QWidget):
         self._show(0, self.image)
         self.status.setText(f"loaded {path}: set its label, then invert")
 
+    def use_image(self, image: np.ndarray, where: str, label: int | None = None) -> None:
+        """Edit ``image`` ([1, 8, 8] or [8, 8], values in [0, 1]) from ``where`` (a gallery
+        picture); ``label``: the class it was generated for (its label for the inversion)."""
+        img = np.asarray(image, dtype=np.float64).reshape(-1)
+        if img.size != 64 or not np.isfinite(img).all():
+            raise StudioError("expected one finite 8x8 image", where)
+        self.image = np.clip(img.reshape(1, 8, 8), 0.0, 1.0)
+        if label is not None and 0 <= int(label) <= 9:
+            self.source.setValue(int(label))
+        self._show(0, self.image)
+        self.status.setText(f"loaded {where}" + (f" (generated as a {int(label)})"
+                                                 if label is not None else "")
+                            + ": set the new label, then invert")
+
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Image to edit", "",
                                               "Images (*.png *.jpg *.jpeg *.bmp *.gif)")

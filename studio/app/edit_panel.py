@@ -127,6 +127,8 @@ class EditPanel(QWidget):
         lay.addLayout(plots, 1)
 
         self.prior_combo.currentIndexChanged.connect(lambda _i: self._prior_changed())
+        self.source.valueChanged.connect(lambda _v: self._sampled())
+        self.count.valueChanged.connect(lambda _v: self._sampled())
         self.load_button.clicked.connect(self._load_dialog)
         self.run_button.clicked.connect(self.run)
         self.finished.connect(self._finished)
@@ -144,14 +146,45 @@ class EditPanel(QWidget):
         means = np.asarray(self.params()["means"])
         for m, _ in self.scatters:
             m.setData(means[:, 0], means[:, 1])
+        self._preview()
+
+    def _sampled(self) -> None:
+        """Back to a sample of the chosen component (after loaded points)."""
+        self.loaded = None
+        self._preview()
+
+    def _preview(self) -> None:
+        """Show the points to edit (and the prior's means) before any run, the old results gone."""
+        for _, pts in self.scatters[1:]:
+            pts.clear()
+        self._show(0, self.points())
+        self.plots[0].autoRange()
 
     def load_points(self, path: str) -> None:
         from ..core.arrays import load_array
-        arr = load_array(path, "points")
+        self.use_points(load_array(path, "points"), path)
+
+    def use_points(self, arr: np.ndarray, where: str, prior: dict | None = None) -> None:
+        """Edit the 2-D points ``arr`` [N, 2] (from a file or a gallery picture: ``where``);
+        ``prior``: the gmm parameters of the network that made them, selected if it is one of the
+        catalog's mixtures."""
+        arr = np.asarray(arr, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise StudioError(f"points must be [N, 2], got {list(arr.shape)}", path)
+            raise StudioError(f"points must be [N, 2], got {list(arr.shape)}", where)
+        if not np.isfinite(arr).all():
+            raise StudioError("points must be finite numbers", where)
+        self.loaded = None
+        note = ""
+        means = np.asarray((prior or {}).get("means", []), dtype=np.float64)
+        for i, (_, title, params) in enumerate(self.priors):
+            mine = np.asarray(params["means"], dtype=np.float64)
+            if mine.shape == means.shape and np.allclose(mine, means, atol=1e-9):
+                self.prior_combo.setCurrentIndex(i)
+                note = f"; prior: {title}"
+                break
         self.loaded = arr
-        self.status.setText(f"loaded {len(arr)} points from {path}")
+        self._preview()
+        self.status.setText(f"loaded {len(arr)} points from {where}{note}")
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Points to edit", "", "NumPy arrays (*.npy)")

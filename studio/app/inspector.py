@@ -17,6 +17,7 @@ from .document import UNSET, PipelineDocument
 from .editor.items import TYPE_COLORS
 from .fields import INVALID_STYLE, ParamField, make_field
 from .jobs import Loader
+from .startform import StartForm
 
 
 class Inspector(QScrollArea):
@@ -145,6 +146,8 @@ class Inspector(QScrollArea):
         self.summary_label = label
         if len(self.selection) <= 1:
             self._labels_field(lay)
+            self.start_form = StartForm(self.doc)      # run.start: the prior or teleport
+            lay.addWidget(self.start_form)
 
     def _labels_field(self, lay: QVBoxLayout) -> None:
         """Class labels of a run (class-conditional networks); the toolbar holds the rest."""

@@ -45,8 +45,8 @@ def error_message(exc: BaseException, advice: str = "reduce the batch size") -> 
     if isinstance(exc, MemoryError):
         return "failed", f"out of memory: {advice}"
     from ..core.crash import internal_message   # one sentence naming a crash report
-    return "failed", ("internal error (in the program or one of its plugins, not in your "
-                      "settings: please report it): " + internal_message(exc, hint=""))
+    return "failed", (internal_message(exc, hint="") + " (an error in the program or one of its "
+                      "plugins, not in your settings: please report it)")
 
 
 class JobContext:

@@ -293,9 +293,18 @@ class MainWindow(QMainWindow):
         old = self.doc.base_dir
         if old and os.path.abspath(os.path.dirname(path)) != os.path.abspath(old):
             # the data files a node names relative to the old folder stay found from the new one
-            from .comfort.pngio import _absolute
-            for node in self.doc.nodes.values():
-                node.params = _absolute(node.params, old)
+            from .comfort.pngio import relocate
+            copied: list[str] = []
+            try:
+                for node in self.doc.nodes.values():
+                    node.params = relocate(node.params, old, os.path.dirname(path) or ".", copied)
+            except OSError as exc:
+                self.report("Cannot save", f"{path}: cannot copy a data file beside it: "
+                            f"{exc.strerror or exc}")
+                return False
+            if copied:
+                self.log.info("copied beside the pipeline: " + ", ".join(
+                    os.path.basename(c) for c in copied))
         try:
             self.doc.save(path)
         except OSError as exc:

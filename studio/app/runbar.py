@@ -43,6 +43,7 @@ class RunToolbar(QToolBar):
         self.batch.setKeyboardTracking(False)
         self.batch.setToolTip("Number of samples (particles) per run")
         self.seed = SeedBox()   # 64-bit: a QSpinBox would clip seeds >= 2**31
+        limit(self.seed, "seed")
         self.seed.setKeyboardTracking(False)
         self.dtype = QComboBox()
         self.dtype.addItems(list(RUN_SPECS["dtype"].choices))

@@ -8,9 +8,9 @@ from typing import Any
 
 from ..core.params import ParamSpec, check_value, param, param_specs
 
-#: the seed range every form accepts: torch's generators take 64-bit seeds (the forms use
-#: :class:`studio.app.seedbox.SeedBox`; a QSpinBox would clip them to 31 bits)
-MIN_SEED, MAX_SEED = -2 ** 63, 2 ** 63 - 1
+#: the seed range every form accepts: torch's generators take 63-bit non-negative seeds (the forms
+#: use :class:`studio.app.seedbox.SeedBox`; a QSpinBox would clip them to 31 bits)
+MIN_SEED, MAX_SEED = 0, 2 ** 63 - 1
 
 
 @dataclass
@@ -43,3 +43,43 @@ def limit(spin, name: str, cap: int | None = None, doc: str | None = None) -> No
     hi = int(min(spec.max, cap)) if cap is not None else int(spec.max)
     spin.setRange(int(spec.min), hi)
     spin.setToolTip(doc or spec.doc[:1].upper() + spec.doc[1:])
+
+
+@dataclass
+class StartParams:
+    """Where runs start (``run.start`` in the pipeline JSON; :mod:`studio.core.start`). The app
+    edits the prior (no ``run.start``) and teleportation; a data start (SDEdit) comes from a file
+    or the Edit workspace and is kept until another start is chosen here."""
+
+    start: str = param("prior", "where runs start: the prior at the solver's first time, or "
+                                "teleport: jump the early, nearly Gaussian stretch of the "
+                                "trajectory with the closed-form Gaussian PF-ODE of the data's "
+                                "moments (Wang & Vastola), at no network evaluation",
+                       choices=("prior", "teleport"))
+    t: float = param(0.5, "teleport: the time the jump lands at; the solver runs from there on "
+                          "its remaining grid points", min=0.0)
+    probe: int = param(2048, "teleport on a trained model: probe points that measure its data's "
+                             "mean and covariance", min=1, max=10_000_000)
+
+
+START_SPECS: dict[str, ParamSpec] = {s.name: s for s in param_specs(StartParams)}
+
+
+def start_values(start) -> dict:
+    """The form values of a ``run.start`` value (teleport: its t and probe; otherwise none)."""
+    if isinstance(start, dict) and start.get("kind") == "teleport":
+        out = {"start": "teleport", "t": start.get("t")}
+        if "probe" in start:
+            out["probe"] = start["probe"]
+        return out
+    return {}
+
+
+def start_of(values: dict):
+    """The ``run.start`` value of the form values (None: from the prior)."""
+    if values.get("start", START_SPECS["start"].default) != "teleport":
+        return None
+    out = {"kind": "teleport", "t": float(values.get("t", START_SPECS["t"].default))}
+    if "probe" in values:
+        out["probe"] = int(values["probe"])
+    return out

@@ -42,6 +42,7 @@ class SamplingWorker:
         self.pipeline, self.state, self.cancel = pipeline, state, cancel
         #: the indices of the particles the views draw (None: all), fixed for the run
         self.drawn: np.ndarray | None = None
+        self._procs: dict = {}
 
     # -- hooks ---------------------------------------------------------------------------------
     def titles(self, built) -> dict[str, str]:
@@ -70,6 +71,9 @@ class SamplingWorker:
         check_run(built, record)  # refuses with the figures before any allocation
         info = RunInfo([b.solver for b in built.branches], self.titles(built), settings.batch,
                        settings.seed, tuple(net.data_shape), backdrop, proc, net)
+        # the process each branch's times belong to (a guidance kind may run on its own)
+        self._procs = {b.solver: built.guidance[b.guidance].branch_process(proc) if b.guidance
+                       else proc for b in built.branches}
         runs = list(built.runs(record=record, cancel=self.cancel))
         self.drawn = draw_subset(min(settings.batch, MAX_POINTS), settings.seed)
         self.state.begin(info, kinds)
@@ -99,8 +103,9 @@ class SamplingWorker:
     def _add(self, branch, info: RunInfo, index, steps, t, x, x0, nfe, elapsed, dt, final=False):
         bd = info.backdrop
         tt = torch.tensor(t, dtype=torch.float64)
-        sigma = float(info.process.sigma(tt))
-        logsnr = float(info.process.logsnr(tt))
+        proc = self._procs.get(branch, info.process)
+        sigma = float(proc.sigma(tt))
+        logsnr = float(proc.logsnr(tt))
 
         def host(v, n):
             v = v[:n].detach()

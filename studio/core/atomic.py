@@ -20,7 +20,8 @@ from .errors import StudioError
 TMP_PREFIX = ".tmp-"
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words (from its ``st_mode``)."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -44,7 +45,7 @@ def _target(path: str, where: str) -> tuple[str, os.stat_result | None]:
     except OSError as exc:
         raise StudioError(f"cannot use as an output: {exc.strerror or exc}", where) from None
     if not stat.S_ISREG(st.st_mode):
-        raise StudioError(f"{path} is {_kind(st.st_mode)}; name a regular file (it is never "
+        raise StudioError(f"{path} is {file_kind(st.st_mode)}; name a regular file (it is never "
                           "overwritten)", where)
     return real, st
 

@@ -52,6 +52,8 @@ def solve(den, solver, x_T: Tensor, ts: Tensor) -> Tensor:
 
     ctx = SolveContext(model=den, randn_like=no_noise)
     x, final = x_T, None
+    if den.guidance is not None:
+        x = den.guidance.start_state(ctx, x, ts)
     with torch.enable_grad():
         drive = getattr(den.guidance, "drive", None)
         steps = drive(solver, ctx, x, ts) if drive is not None else solver.sample(ctx, x, ts)

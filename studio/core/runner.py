@@ -161,10 +161,13 @@ class SamplingRun:
         start = time.perf_counter()
         last = start
         times = [float(ts[0])]
-        traj = [self.x_T.detach().cpu()] if self.record else None
+        x = self.x_T
+        if model.guidance is not None:      # a kind may start elsewhere (ir-sde: about mu)
+            x = model.guidance.start_state(ctx, x, ts)
+        traj = [x.detach().cpu()] if self.record else None
         x0s: list[Tensor] = []
         step_seconds: list[float] = []
-        x, final_pred = self.x_T, None
+        final_pred = None
         yield StepEvent(self.branch, 0, steps, float(ts[0]), x, None, 0, 0.0)
         with torch.no_grad():
             drive = getattr(model.guidance, "drive", None)

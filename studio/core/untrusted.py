@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:      # numpy is imported where an array is read: `studio --help` stays light
     import numpy as np
 
+from .atomic import file_kind as _kind
 from .errors import ParamError, StudioError, json_problem
 
 __all__ = ["LIMITS", "read_regular", "check_regular", "loads_json", "check_json", "load_npy",
@@ -56,18 +57,6 @@ _approved: set[str] = set()
 
 
 # -- regular files ----------------------------------------------------------------------------
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def check_regular(path: str | os.PathLike, where: str | None = None,
                   error: type[StudioError] = StudioError, max_bytes: int | None = None) -> int:
     """The size of ``path`` if it is a readable regular file (symlinks followed), else ``error``."""

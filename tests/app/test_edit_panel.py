@@ -46,6 +46,7 @@ def test_the_extension_adds_a_dock_and_a_menu_entry(qtbot):
         def __init__(self):
             super().__init__()
             self.panels, self.actions = [], []
+            self.comfort = None
 
         def add_panel(self, name, title, widget, area, tabify_with=None):
             self.panels.append((name, title, widget))

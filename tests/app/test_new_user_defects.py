@@ -33,7 +33,10 @@ def test_save_on_a_shipped_example_is_save_as_into_the_users_folder(win, monkeyp
     assert open(EXAMPLE, "rb").read() == before          # the example is untouched
     assert not is_shipped(asked["start"]) and "pipelines" in asked["start"]
     assert win.doc.path == str(tmp_path / "mine.json") and win.doc.undo_stack.isClean()
-    # the copy still finds the example's data files, and builds
+    # the copy still finds the example's data files (copied beside it: a saved pipeline reads
+    # nothing outside its folder), and builds
+    assert (tmp_path / "inpainting_prior.npy").read_bytes() == open(
+        os.path.join(os.path.dirname(EXAMPLE), "inpainting_prior.npy"), "rb").read()
     saved = Pipeline.load(str(tmp_path / "mine.json"))
     assert saved.run.seed == 1234
     saved.build()

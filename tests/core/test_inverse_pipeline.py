@@ -100,7 +100,7 @@ def test_errors_name_node_and_field(tmp_path, capsys, params, where, text):
 
 
 def test_kinds_are_registered_with_documented_params():
-    for kind in ["replace", "dps", "pigdm", "ddnm", "red-diff", "dds"]:
+    for kind in ["replace", "dps", "pigdm", "ddnm", "red-diff", "dds", "ir-sde"]:
         specs = {s.name: s for s in GUIDANCE.specs(kind)}
         assert {"operator", "y", "sigma_y"} <= set(specs)
         assert all(s.doc for s in specs.values())
@@ -116,6 +116,6 @@ def test_studio_operators_lists_operators_and_methods(capsys):
     assert {r["id"] for r in data["operators"]} == {"inpaint", "super-resolution", "blur", "colorize",
                                                     "projection"}
     assert {r["id"] for r in data["methods"]} == {"replace", "dps", "pigdm", "ddnm", "red-diff", "dds",
-                                                    "tds", "mcgdiff", "fps"}
+                                                    "tds", "mcgdiff", "fps", "ir-sde"}
     assert main(["operators"]) == 0
     assert "super-resolution" in capsys.readouterr().out

@@ -12,20 +12,7 @@ from studio.core.metrics import sliced_wasserstein
 from studio.core.pipeline import build_solver
 
 from .helpers import GAUSS, GMM8, network, prior, process, solve
-from .test_sde_solvers import FACTOR, GMM3, N
-
-
-@pytest.fixture(scope="module")
-def gmm():
-    return network("gmm", **GMM3)
-
-
-@pytest.fixture(scope="module")
-def data(gmm):
-    g = torch.Generator().manual_seed(1234)
-    ref = gmm.sample(N, g)
-    floor = sum(float(sliced_wasserstein(ref, gmm.sample(N, g))) for _ in range(4)) / 4
-    return ref, floor
+from .test_sde_solvers import FACTOR, GMM3, N, data, gmm  # noqa: F401 (shared fixtures)
 
 
 CONFIGS = [("restart", {"steps": 20}, "edm"), ("restart", {"steps": 20}, "rectified-flow"),

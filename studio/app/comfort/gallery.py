@@ -9,6 +9,7 @@ Pictures are drawn and files read in a background thread; the store tells its vi
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -32,6 +33,8 @@ MAX_ITEMS = 200
 #: points drawn in a scatter picture
 MAX_POINTS = 5000
 THUMB = 120
+#: the samples of a picture, beside it (what the Edit workspace starts from)
+SAMPLES_SUFFIX = ".samples.npy"
 
 
 @dataclass
@@ -43,6 +46,24 @@ class GalleryItem:
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
+
+    @property
+    def samples_path(self) -> str:
+        """The item's samples (``.samples.npy`` beside the picture, in the data's units; at most
+        the points / images the picture shows)."""
+        return samples_path(self.path)
+
+    def has_samples(self) -> bool:
+        return os.path.isfile(self.samples_path)
+
+    def load_samples(self) -> np.ndarray:
+        """The samples as saved (read through the untrusted-input boundary); StudioError if they
+        are missing or unreadable."""
+        from ...core.arrays import load_array
+        if not self.has_samples():
+            raise StudioError("this gallery picture has no saved samples (it was made before the "
+                              "gallery kept them)", self.path)
+        return load_array(self.samples_path, self.samples_path)
 
     def caption(self) -> str:
         """Two short lines: the branch (solver node), then the seed and the pipeline's name."""
@@ -71,10 +92,17 @@ def _thumb(png: bytes) -> QImage:
     return img.scaled(THUMB, THUMB, Qt.KeepAspectRatio, Qt.SmoothTransformation)
 
 
+def samples_path(png_path: str) -> str:
+    return os.path.splitext(png_path)[0] + SAMPLES_SUFFIX
+
+
 def _write(path: str, samples: np.ndarray, mode: str, backdrop, pipeline: dict,
            meta: dict) -> GalleryItem:
     picture = sample_picture(samples, mode, backdrop)
     png = embed(encode_png(picture), pipeline, extra={META_KEY: json.dumps(meta)})
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(samples, dtype=np.float32), allow_pickle=False)
+    write_atomic(samples_path(path), buf.getvalue())     # first: a picture always has its samples
     write_atomic(path, png)
     return GalleryItem(path, meta, _thumb(png))
 
@@ -178,8 +206,9 @@ class GalleryStore(QObject):
     def delete(self, item: GalleryItem) -> None:
         if item in self.items:
             self.items.remove(item)
-        try:
-            os.remove(item.path)
-        except OSError:
-            pass
+        for path in (item.path, item.samples_path):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
         self.removed.emit(item)

@@ -23,8 +23,27 @@ EMPTY_TEXT = ("<p style='color:#8a949e'>Every finished run lands here: one pictu
               "back.</p>")
 
 
+EDIT_TIP = ("Start the Edit workspace from this picture's samples: invert them to noise or "
+            "SDEdit them, change the label, regenerate")
+#: the data shapes the Edit workspace takes: 2-D points, 8x8 grey digits
+EDITABLE_SHAPES = ([2], [1, 8, 8])
+
+
+def edit_problem(item: GalleryItem | None) -> str:
+    """Why the Edit workspace cannot start from ``item`` ("" if it can)."""
+    if item is None:
+        return "no picture"
+    if list(item.meta.get("data_shape") or []) not in EDITABLE_SHAPES:
+        return (f"the Edit workspace takes 2-D points or 8x8 digits, not data of shape "
+                f"{item.meta.get('data_shape')}")
+    if not item.has_samples():
+        return "its samples were not kept (a picture from an older version)"
+    return ""
+
+
 class GalleryPanel(QWidget):
     openRequested = Signal(str)          # PNG path
+    editRequested = Signal(object)       # GalleryItem: start the Edit workspace from its samples
     message = Signal(str, str)           # level (ok, error), text
 
     def __init__(self, store: GalleryStore, parent=None):
@@ -64,11 +83,14 @@ class GalleryPanel(QWidget):
         self.export_button.setToolTip("Save the picture with its pipeline embedded: drop it on the "
                                       "window or pass it to `studio run` to get the pipeline back")
         self.export_button.clicked.connect(self.export_dialog)
+        self.edit_button = QPushButton("Edit…")
+        self.edit_button.setToolTip(EDIT_TIP)
+        self.edit_button.clicked.connect(self._edit_current)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._delete_selected)
         buttons = QHBoxLayout()
         buttons.addWidget(self.details, 1)
-        for b in (self.open_button, self.export_button, self.delete_button):
+        for b in (self.open_button, self.edit_button, self.export_button, self.delete_button):
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -130,6 +152,9 @@ class GalleryPanel(QWidget):
         self.stack.setCurrentIndex(1 if self.list.count() else 0)
         for b in (self.open_button, self.export_button, self.delete_button):
             b.setEnabled(has)
+        why = edit_problem(item) if has else "select a picture"
+        self.edit_button.setEnabled(not why)
+        self.edit_button.setToolTip(EDIT_TIP + (f"\n(not for this picture: {why})" if why else ""))
         self.details.setText(item.summary() if has else "")
 
     # -- actions -------------------------------------------------------------------------------
@@ -137,6 +162,11 @@ class GalleryPanel(QWidget):
         item = self.current()
         if item is not None:
             self.openRequested.emit(item.path)
+
+    def _edit_current(self) -> None:
+        item = self.current()
+        if item is not None and not edit_problem(item):
+            self.editRequested.emit(item)
 
     def export_dialog(self) -> None:
         item = self.current()
@@ -169,6 +199,8 @@ class GalleryPanel(QWidget):
         self.list.setCurrentItem(it)
         menu = QMenu(self)
         menu.addAction("Open pipeline", self._open_current)
+        act = menu.addAction("Edit… (invert or SDEdit in the Edit workspace)", self._edit_current)
+        act.setEnabled(not edit_problem(it.data(ITEM_ROLE)))
         menu.addAction("Export PNG…", self.export_dialog)
         menu.addSeparator()
         menu.addAction("Delete", self._delete_selected)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 
 from ...core.errors import StudioError
 from ...core.pngmeta import read_pipeline, read_text
@@ -32,6 +33,45 @@ def _absolute(value, base_dir: str):
         if os.path.exists(candidate):
             return os.path.abspath(candidate)
     return value
+
+
+def relocate(value, old_dir: str, new_dir: str, copied: list[str]):
+    """``value`` (node parameters) for a pipeline moving from ``old_dir`` to ``new_dir``: a data
+    file it names relative to the old folder stays found. Files in the model library or the
+    bundled folders are named by absolute path; any other file is copied beside the new pipeline
+    (a different file of the same name is never overwritten: the copy gets a numbered name), so
+    the saved pipeline reads nothing outside its folder. ``copied`` collects the new files."""
+    if isinstance(value, dict):
+        return {k: relocate(v, old_dir, new_dir, copied) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relocate(v, old_dir, new_dir, copied) for v in value]
+    src = _absolute(value, old_dir)
+    if src is value or not isinstance(src, str):
+        return value
+    from ...core.untrusted import is_inside, trusted_roots
+    if any(is_inside(src, r) for r in trusted_roots(None)):
+        return src
+    stem, ext = os.path.splitext(os.path.basename(src))
+    for i in range(1000):
+        name = f"{stem}{ext}" if i == 0 else f"{stem}-{i}{ext}"
+        dest = os.path.join(new_dir, name)
+        if not os.path.exists(dest):
+            shutil.copyfile(src, dest)
+            copied.append(dest)
+            return name
+        if _same_file_bytes(src, dest):
+            return name
+    return src
+
+
+def _same_file_bytes(a: str, b: str) -> bool:
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read() == fb.read()
+    except OSError:
+        return False
 
 
 def portable(pipeline: dict, base_dir: str | None) -> dict:

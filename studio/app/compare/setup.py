@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QToolButton, QVBoxLayout, QWidget)
 
 from ...core.compare import METRICS, CompareSpec
+from ...core.compare.judges import judge_names
 from ...core.compare.spec import parse_list, parse_nfes, parse_schedule, parse_solver
 from ...core.errors import ParamError, StudioError
 from ...core.pipeline import Pipeline
@@ -151,6 +152,14 @@ class CompareSetup(QWidget):
         for mid, cls in METRICS.items():
             _add_check(self.metrics, f"{mid} — {cls.title}", mid, _doc(cls), cls.default)
         form.addRow(self.metrics)
+        self.judge = QComboBox()
+        self.judge.addItem("first that fits the data", None)
+        for name in judge_names():
+            self.judge.addItem(name, name)
+        self.judge.setToolTip("Who scores classifier accuracy and the Frechet distance: a trained "
+                              "classifier. Pick one other than the classifier that guides the "
+                              "samples (digits-mlp for classifier guidance on digits)")
+        form.addRow("judge", self.judge)
         self.reference = QComboBox()
         for kind, title in REFERENCE_KINDS:
             self.reference.addItem(title, kind)
@@ -312,6 +321,10 @@ class CompareSetup(QWidget):
         if not metrics:
             raise ParamError("tick at least one metric", "metrics")
         defaults = [mid for mid, cls in METRICS.items() if cls.default]
+        judge = self.judge.currentData()
+        if judge is not None:
+            metrics = [{"id": m, "params": {"judge": judge}} if _judged(m) else m
+                       for m in metrics]
         data = self.data.text().strip() or None
         if data is not None:
             data = os.path.abspath(data)
@@ -340,8 +353,12 @@ class CompareSetup(QWidget):
         self.nfes.setText(", ".join(str(n) for n in spec.nfes))
         self.seed.setValue(int(spec.pipeline.run.seed))
         self.batch.setValue(int(spec.pipeline.run.batch))
+        judge = None
         if spec.metrics is not None:
             set_checked(self.metrics, [m if isinstance(m, str) else m.get("id") for m in spec.metrics])
+            judge = next((m["params"]["judge"] for m in spec.metrics if isinstance(m, dict)
+                          and (m.get("params") or {}).get("judge")), None)
+        self.judge.setCurrentIndex(max(0, self.judge.findData(judge)))
         ref = spec.reference if isinstance(spec.reference, dict) else {"kind": spec.reference}
         i = self.reference.findData(ref.get("kind", "auto"))
         self.reference.setCurrentIndex(max(i, 0))
@@ -352,6 +369,12 @@ class CompareSetup(QWidget):
         self.data.setText(spec.data or "")
         self.n_data.setValue(int(spec.n_data))
         self.axes_box.set_axes(spec.axes)
+
+
+def _judged(mid: str) -> bool:
+    """A metric scored by a judge (it has a ``judge`` parameter)."""
+    from ...core.params import param_specs
+    return any(p.name == "judge" for p in param_specs(METRICS.get(mid)))
 
 
 def _fmt(v) -> str:

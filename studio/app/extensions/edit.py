@@ -23,9 +23,41 @@ def install(window) -> None:
         dock.show()
         dock.raise_()
 
+    if window.comfort is not None:      # a gallery picture's samples start an edit
+        window.comfort.gallery.editRequested.connect(
+            lambda item: open_gallery_item(window, tabs, panel, digits, item))
+
     action = QAction("&Edit by inversion", window)
     action.setToolTip("Invert points to noise, change the label, regenerate from the same noise")
     action.setStatusTip(action.toolTip())
     action.triggered.connect(show)
     window.add_menu_action("&Tools", action)
     window.edit_action = action
+
+
+def open_gallery_item(window, tabs, panel, digits, item) -> bool:
+    """Start the Edit workspace from a gallery picture: its saved samples (2-D points, or its
+    first 8x8 digit with the label it was generated for), and the page comes forward."""
+    from ...core.errors import StudioError
+    from ...core.pngmeta import read_pipeline
+
+    try:
+        samples = item.load_samples()
+        pipeline = read_pipeline(item.path)
+        nodes = pipeline.get("nodes") or {}
+        if samples.ndim == 2 and samples.shape[1] == 2:
+            net = next((n for n in nodes.values() if n.get("type") == "network"), {})
+            prior = net.get("params") if net.get("kind") == "gmm" else None
+            panel.use_points(samples, f"gallery picture {item.name}", prior)
+            tabs.setCurrentWidget(panel)
+        else:
+            labels = (pipeline.get("run") or {}).get("labels")
+            label = labels[0] if isinstance(labels, list) and labels else labels
+            digits.use_image(samples[0], f"gallery picture {item.name}",
+                             label if isinstance(label, int) else None)
+            tabs.setCurrentWidget(digits)
+    except StudioError as exc:
+        window.log.error(f"cannot edit {item.name}: {exc}")
+        return False
+    window.workspaces.show("edit")
+    return True

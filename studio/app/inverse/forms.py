@@ -17,7 +17,7 @@ from .. import specs as kinds
 from ..forms import SpecForm
 from ..runspecs import limit
 from ..seedbox import SeedBox
-from .problem import METHODS, NEEDS_GRAD, SHARED, method_title, sr_factors
+from .problem import METHODS, SHARED, method_title, sr_factors, unusable
 
 HINT_STYLE = "color: #9aa4ae; font-size: 11px;"
 
@@ -101,11 +101,11 @@ class MethodBox(QGroupBox):
 
     def refresh(self) -> None:
         p = self.model.problem
-        usable = p.prior.differentiable or self.kind not in NEEDS_GRAD
+        why = unusable(p.prior, self.kind)
+        usable = why is None
         on = bool(p.enabled.get(self.kind)) and usable
         self.setEnabled(usable)
-        self.setToolTip("" if usable else "needs gradients through the network; this trained model "
-                        "evaluates without them (use an analytic prior)")
+        self.setToolTip(why or "")
         self.blockSignals(True)
         self.setChecked(on)
         self.blockSignals(False)

@@ -25,13 +25,16 @@ from ...core.registry import GUIDANCE
 from .sources import Prior
 
 #: the inverse-problem guidance kinds, in the order the panel lists them
-METHODS = ("replace", "dps", "pigdm", "ddnm", "red-diff", "dds", "tds", "mcgdiff", "fps")
+METHODS = ("replace", "dps", "pigdm", "ddnm", "red-diff", "dds", "tds", "mcgdiff", "fps", "ir-sde")
 #: the particle methods (batch = populations x particles; their ESS and weights are plotted)
 PARTICLE_METHODS = ("tds", "mcgdiff", "fps")
 #: parameters every method shares: the panel sets them from the problem, not per method
 SHARED = ("operator", "y", "sigma_y")
 #: methods that differentiate through the network
 NEEDS_GRAD = ("dps", "pigdm", "tds")
+#: methods that compute the exact posterior of an analytic prior (refuse trained networks)
+ANALYTIC_ONLY = ("ir-sde",)
+ANALYTIC_NETWORKS = ("gmm", "gaussian", "empirical")
 IMAGE_OPERATORS = ("inpaint", "super-resolution", "blur", "colorize", "projection")
 VECTOR_OPERATORS = ("inpaint", "projection")
 DEFAULT_OP_PARAMS = {"inpaint": {}, "super-resolution": {"factor": 2}, "blur": {"sigma": 1.0},
@@ -56,6 +59,17 @@ def default_mask(prior: Prior) -> np.ndarray:
     m = np.zeros(int(np.prod(prior.data_shape)))
     m[0] = 1.0
     return m.reshape(prior.data_shape)
+
+
+def unusable(prior: Prior, method: str) -> Optional[str]:
+    """Why ``method`` cannot run on ``prior`` (shown as a tooltip), or None."""
+    if method in NEEDS_GRAD and not prior.differentiable:
+        return ("needs gradients through the network; this trained model evaluates without them "
+                "(use an analytic prior)")
+    if method in ANALYTIC_ONLY and prior.network.get("kind") not in ANALYTIC_NETWORKS:
+        return ("needs a network conditioned on the degraded image; the exact one is computed for "
+                "analytic priors only (Gaussian mixtures, the digits' empirical denoiser)")
+    return None
 
 
 def operators_for(prior: Prior) -> tuple[str, ...]:
@@ -112,8 +126,7 @@ class Problem:
         return op.measure(x, float(self.sigma_y), g)[0].numpy()
 
     def runnable_methods(self) -> list[str]:
-        return [m for m in METHODS if self.enabled.get(m)
-                and (self.prior.differentiable or m not in NEEDS_GRAD)]
+        return [m for m in METHODS if self.enabled.get(m) and unusable(self.prior, m) is None]
 
     def problem(self) -> Optional[str]:
         """Why it cannot run, or None."""
@@ -201,6 +214,7 @@ def export_pipeline(p: Problem, y: np.ndarray, path: str) -> list[str]:
     return [path] + written
 
 
-__all__ = ["Problem", "METHODS", "PARTICLE_METHODS", "SHARED", "NEEDS_GRAD", "pipeline_dict", "build_pipeline",
+__all__ = ["Problem", "METHODS", "PARTICLE_METHODS", "SHARED", "NEEDS_GRAD", "ANALYTIC_ONLY",
+           "unusable", "pipeline_dict", "build_pipeline",
            "export_pipeline", "default_mask", "operators_for", "sr_factors", "method_presets",
            "method_title"]

@@ -12,7 +12,7 @@ from ...core.inverse.operators import OPERATORS
 from .canvas import ImageTile, MaskCanvas, TilePair
 from .forms import HINT_STYLE, OperatorForm
 from .pointsview import PointsMeasurementView
-from .problem import operators_for
+from .problem import operators_for, unusable
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
@@ -181,6 +181,8 @@ class ProblemEditor(QWidget):
         m, p = self.model, self.model.prior
         self.prior_combo.setCurrentIndex(max(0, self.prior_combo.findData(p.key)))
         grad = "" if p.differentiable else " Trained models run without gradients: no DPS/PiGDM."
+        if unusable(p, "ir-sde"):
+            grad += " IR-SDE needs an analytic prior."
         self.prior_hint.setText(f"{p.kind}, shape {list(p.data_shape)}.{grad}")
         self.open_button.setVisible(p.kind == "image")
         self.leave_out.setVisible(p.empirical)

@@ -14,7 +14,8 @@ from .problem import METHODS
 from ..colors import current
 
 COLORS = {"replace": (255, 196, 64), "dps": (110, 190, 255), "pigdm": (240, 110, 200),
-          "ddnm": (120, 220, 140), "red-diff": (255, 120, 90), "dds": (190, 160, 255)}
+          "ddnm": (120, 220, 140), "red-diff": (255, 120, 90), "dds": (190, 160, 255),
+          "ir-sde": (90, 215, 215)}
 
 
 def color_of(branch: str) -> tuple:

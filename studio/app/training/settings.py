@@ -135,7 +135,6 @@ class TrainSettings(QScrollArea):
         self.seed = SeedBox()   # 64-bit seeds
         limit(self.seed, "seed",
               doc="Seeds the network's initialisation, the batches, times and noise")
-        self.seed.setRange(0, self.seed.maximum())   # training seeds are non-negative
         self.device = QComboBox()
         self.device.addItems(devices())
         self.threads = QSpinBox()

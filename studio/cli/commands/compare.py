@@ -29,7 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--nfe", help="comma-separated NFE budgets, e.g. 5,10,20 (required for a pipeline)")
     p.add_argument("--schedules", help="comma-separated schedules crossing every solver, e.g. "
                    "karras,logsnr,karras:rho=3 (default: each solver's own)")
-    p.add_argument("--metrics", help="comma-separated metric ids (default: every default metric "
+    p.add_argument("--metrics", help="comma-separated metric ids, each optionally with params: "
+                   "swd,classifier-accuracy:judge=digits-mlp (default: every default metric "
                    "that applies); `--metrics list` prints them")
     p.add_argument("--reference", default="auto", help="auto | adaptive[:rtol=..:atol=..] | "
                    "closed-form | solver:SOLVER[:param=value...] (default auto: exact for analytic "
@@ -192,7 +193,8 @@ def run(args) -> int:
             for s in solvers:
                 s.guidance = guidance
         schedules = [parse_schedule(s) for s in parse_list(args.schedules)] if args.schedules else []
-        metrics = parse_list(args.metrics) if args.metrics else None
+        from ...core.compare.metrics import parse_metric
+        metrics = [parse_metric(m) for m in parse_list(args.metrics)] if args.metrics else None
         data = os.path.abspath(args.data) if args.data else None
         if data:
             from ...core.untrusted import approve

@@ -23,9 +23,11 @@ def run(args) -> int:
     import torch
 
     from ...core.arrays import load_array
+    from ...core.atomic import check_output
     from ...core.invert import invert
     from ...core.pipeline import Pipeline, write_atomic
 
+    check_output(args.out, "--out", mkdir=args.mkdir)   # before any work
     built = Pipeline.load(args.pipeline).build()
     data = torch.as_tensor(load_array(args.data, "--data"))
     z, nfe = invert(built, data, args.solver)

@@ -2,7 +2,9 @@
 
 The bundled noise-conditional digits classifier (``assets:digits-classifier.safetensors``) is the
 built-in judge ``digits`` for 8x8 digit images (:class:`ClassifierFileJudge`: any classifier model
-file can judge). Other judges are registered at run time by whoever owns one::
+file can judge), and the default where no judge is named. ``digits-mlp`` (:mod:`.digits_judge`,
+where scikit-learn is installed) is an independent one trained on real digits: the judge for
+samples that ``digits`` itself guided, and of the README's guidance table. Other judges are registered at run time by whoever owns one::
 
     from studio.core.compare.judges import register_judge
 
@@ -86,9 +88,13 @@ class _Judged(Metric):
 
     def unavailable(self, info):
         why = super().unavailable(info)
+        if why is None and self.judge is not None and self.judge not in _FACTORIES:
+            why = (f"no judge named {self.judge!r}; registered: "
+                   f"{', '.join(judge_names()) or 'none'}")
         if why is None and find_judge(info.get("data_shape", ()), self.judge) is None:
             why = ("no judge (classifier) registered for data shape "
-                   f"{list(info.get('data_shape', ()))}")
+                   f"{list(info.get('data_shape', ()))}"
+                   + (f" named {self.judge!r}" if self.judge is not None else ""))
         return why
 
 
@@ -117,14 +123,18 @@ class FrechetDistance(_Judged):
     title = "Frechet distance (judge features)"
     needs = ("data",)
     has_floor = True
+    samples: int = param(0, "score the first N samples of each cell and of the floor's draw "
+                         "(0: all): the distance is biased by the sample count, so give the "
+                         "sets the same size", min=0)
 
     def compute(self, inp):
         j = _judge_for(inp, self.judge)
         key = ("fd-data", self.judge, id(inp.data))
+        x = inp.samples[:self.samples] if self.samples else inp.samples
         with torch.no_grad():
             if key not in inp.shared:
                 inp.shared[key] = distances.gaussian_stats(torch.as_tensor(j.features(inp.data)))
-            feats = torch.as_tensor(j.features(inp.samples))
+            feats = torch.as_tensor(j.features(x))
         return distances.frechet_distance(feats, inp.shared[key])
 
 
@@ -164,10 +174,18 @@ def _bundled_digits_judge():
     return ClassifierFileJudge("assets:digits-classifier.safetensors", "digits")
 
 
+def _digits_mlp_judge():
+    from .digits_judge import MLPDigitsJudge
+    return MLPDigitsJudge()
+
+
 def _register_bundled() -> None:
     from ..library import bundled_dir
+    from .digits_judge import NAME, available
     if (bundled_dir() / "digits-classifier.safetensors").is_file():
         register_judge("digits", _bundled_digits_judge)
+    if available():  # after "digits": the default judge stays the bundled classifier
+        register_judge(NAME, _digits_mlp_judge)
 
 
 _register_bundled()

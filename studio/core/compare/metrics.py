@@ -226,8 +226,20 @@ def resolve_metrics(entries: list | None) -> list[Metric]:
     return out
 
 
+def parse_metric(text: str, where: str = "--metrics") -> Any:
+    """``swd`` or ``classifier-accuracy:judge=digits-mlp`` (command-line form) -> an id, or an
+    ``{"id", "params"}`` entry (values read as JSON where they parse, else strings); checked
+    against the metric's parameters."""
+    from .spec import _parse_item
+
+    mid, params = _parse_item(text, where)
+    build_metric(mid, params, where)
+    return {"id": mid, "params": params} if params else mid
+
+
 def metric_entry(m: Metric) -> dict[str, Any]:
     return {"id": m.id, "params": to_params(m)}
 
 
-__all__ = ["METRICS", "Metric", "MetricInput", "resolve_metrics", "build_metric", "metric_entry"]
+__all__ = ["METRICS", "Metric", "MetricInput", "resolve_metrics", "build_metric", "metric_entry",
+           "parse_metric"]

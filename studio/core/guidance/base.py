@@ -32,6 +32,16 @@ class Guidance:
         """Called by ``Pipeline.build`` once the network and process are known: validate shapes
         and the like. Raise :class:`studio.core.errors.StudioError` naming the field."""
 
+    def start_state(self, ctx, x: Tensor, ts: Tensor) -> Tensor:
+        """The state the branch starts from at ``ts[0]``, given the run's prior sample (or
+        ``run.start`` state) ``x``; :meth:`drive` then receives it. Default: ``x`` itself."""
+        return x
+
+    def branch_process(self, process):
+        """The process whose times this branch's steps report (sigma and log-SNR in the views):
+        the pipeline's, unless the kind runs its solver on a process of its own (``ir-sde``)."""
+        return process
+
     def drive(self, solver, ctx, x: Tensor, ts: Tensor) -> Iterator:
         """The step generator the runner iterates (``Solver.sample``'s contract: yield one
         :class:`studio.core.solvers.base.Step` per step, x then at ``ts[step.i]``). The default is

@@ -9,7 +9,8 @@ reverts to the mean mu with stationary standard deviation lam. With thetabar_t =
 
 so x_t - mu is the affine process alpha = e^{-thetabar}, sigma = lam sqrt(1 - e^{-2 thetabar}). In
 restoration mu is the degraded image and the network is conditioned on it; the studio's generation
-pipelines use mu = 0 (x - mu = x), which is this process exactly. theta_t is constant
+pipelines use mu = 0 (x - mu = x), which is this process exactly; restoration towards mu = A^+ y
+is the guidance kind ``ir-sde`` (:mod:`studio.core.guidance.ir_sde_restore`). theta_t is constant
 (thetabar = theta_max t) or linear in t (thetabar = theta_max t^2), t in [t_min, 1]; theta_max sets
 alpha(1) = e^{-theta_max}. The ``mrs`` solver is the fast sampler for it.
 """
