@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..core.params import param_specs
 from ..core.registry import PROCESSES, SCHEDULES, SOLVERS, Registry
@@ -36,8 +37,10 @@ def all_tables() -> dict[str, list[dict]]:
 
 def print_table(which: str, as_json: bool) -> None:
     from .listing_cache import cached_tables
-    # cached per source key: no torch import when no module or plugin changed since last time
-    rows = cached_tables(all_tables)[which]
+    # cached per source key: no torch import when no module or plugin changed since last time;
+    # a process that has torch already (the registries may hold plugins registered at run time)
+    # lists them live
+    rows = (all_tables() if "torch" in sys.modules else cached_tables(all_tables))[which]
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
