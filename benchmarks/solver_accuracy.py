@@ -26,7 +26,8 @@ and a 32-D mixture with random full covariances and the bundled trained moons mo
 queried through the EDM process at equal log-SNR), every fitted method (the ``optimized``
 schedule by gradient and by compass search, ``ld3``, ``bns``, ``amed``) with its fit's wall time
 and solves beside its error, against the best of the diffusers schedulers on the same x_T.
-Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average).
+Writes benchmarks/results/solver_frontier.csv and .md (with the machine's load average);
+``--frontier-rows "LABEL;LABEL"`` re-runs only those rows and keeps the saved table's others.
 
 Stochastic samplers have no ODE endpoint to compare with; ``--sde`` (or ``--sde-only``) adds their
 table: the sliced Wasserstein distance of 2000 samples to 20000 exact mixture samples per NFE, beside
@@ -279,9 +280,13 @@ FRONTIER = [  # (label, solver id, params)
     ("ipndm optimized (compass)", "ipndm", {"schedule": "optimized", "method": "compass"}),
     ("ipndm optimized", "ipndm", {"schedule": "optimized"}),
     ("ipndm optimized (3 starts)", "ipndm", {"schedule": "optimized", "starts": 3}),
+    ("ipndm optimized (stratified)", "ipndm", {"schedule": "optimized", "pool": 16}),
     ("dpm-solver++-2m optimized", "dpm-solver++-2m", {"schedule": "optimized"}),
     ("ipndm ld3", "ipndm", {"schedule": "ld3"}),
     ("dpm-solver++-2m ld3", "dpm-solver++-2m", {"schedule": "ld3"}),
+    ("bns (plain draw, schedule start)", "bns", {"fit_init": "schedule", "fit_pool": 1,
+                                                 "fit_particles": 256, "fit_iterations": 150,
+                                                 "fit_holdout": False}),
     ("bns", "bns", {}),
     ("amed", "amed", {}),
 ]
@@ -320,10 +325,31 @@ def frontier_problems(names):
     return out
 
 
+def merge_rows(path: str, new: list[dict]) -> list[dict]:
+    """The saved frontier CSV's rows with those of ``new`` (same problem, label, NFE) replaced."""
+    with open(path, newline="") as f:
+        old = list(csv.DictReader(f))
+    for r in old:
+        for k in ("nfe_budget", "nfe", "fit_solves"):
+            r[k] = int(r[k])
+        for k in ("rmse", "ratio", "fit_seconds", "best_diffusers_rmse"):
+            r[k] = float(r[k])
+    done = {(r["problem"], r["label"], r["nfe_budget"]) for r in new}
+    merged = [r for r in old if (r["problem"], r["label"], r["nfe_budget"]) not in done] + new
+    problems = list(dict.fromkeys(r["problem"] for r in old + new))
+    order = {label: k for k, (label, _, _) in enumerate(FRONTIER)}
+    return sorted(merged, key=lambda r: (problems.index(r["problem"]), r["nfe_budget"],
+                                         order.get(r["label"], len(order))))
+
+
 def frontier(args) -> int:
     """NFE 5 and 10: each FRONTIER row's error, fit seconds and solves vs the best diffusers."""
     global SIGMA_MIN, SIGMA_MAX
     rows, load = [], os.getloadavg()
+    only = [v.strip() for v in args.frontier_rows.split(";") if v.strip()]
+    unknown = sorted(set(only) - {label for label, _, _ in FRONTIER})
+    if unknown:
+        raise SystemExit(f"unknown frontier rows {unknown}")
     for name, title, net, (smin, smax) in frontier_problems(args.frontier_problems.split(",")):
         SIGMA_MIN, SIGMA_MAX = smin, smax
         proc = build(PROCESSES.get("edm"), {"sigma_min": smin, "sigma_max": smax}, "edm")
@@ -338,6 +364,8 @@ def frontier(args) -> int:
                 x, _ = run_peer(kind, make, nfe, net, proc, x_T)
                 best_peer = min(best_peer, (rmse(net.to_data_units(x), ref), label))
             for label, sid, params in FRONTIER:
+                if only and label not in only:
+                    continue
                 solver = build_solver(sid, {"nfe": nfe, **params}, sid)
                 den = Denoiser(net, proc)
                 t0 = time.perf_counter()
@@ -359,18 +387,31 @@ def frontier(args) -> int:
                       f" {best_peer[1]}) fit {rows[-1]['fit_seconds']:6.2f}s "
                       f"{rows[-1]['fit_solves']:4d} solves", flush=True)
     keys = list(rows[0])
-    with open(os.path.join(args.out, "solver_frontier.csv"), "w", newline="") as f:
+    csv_path = os.path.join(args.out, "solver_frontier.csv")
+    note, end = "", os.getloadavg()
+    if only and os.path.exists(csv_path):  # a partial re-run: keep the saved table's other rows
+        rows = merge_rows(csv_path, rows)
+        note = (f" Re-run later: {'; '.join(only)} on {args.frontier_problems} (load average "
+                f"{load[0]:.1f} at the start, {end[0]:.1f} at the end); the other rows are from "
+                "the previous full run.")
+        md = os.path.join(args.out, "solver_frontier.md")
+        import re
+        found = re.search(r"load average ([\d.]+) at the start, ([\d.]+) at the end",
+                          open(md).read()) if os.path.exists(md) else None
+        if found:  # the load sentence stays the full run's
+            load, end = (float(found.group(1)),), (float(found.group(2)),)
+    with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
-    end = os.getloadavg()
     lines = ["# Accuracy frontier at NFE 5 and 10 (fitted methods, fit time per row)", "",
              f"EDM process, {args.particles} particles x_T from seed {args.seed} (fits use their "
              "own prior samples), RMSE to the exact PF-ODE endpoint (dopri5 rtol 1e-10); ratio = "
              "RMSE / best diffusers scheduler (DPM-Solver++ 2M/3M, UniPC, EDM Euler; Karras and "
              "exponential sigmas) at the same NFE. Fit seconds: wall time of the first run's fit "
              f"(reference solve included), 1 thread; load average {load[0]:.1f} at the start, "
-             f"{end[0]:.1f} at the end (2 cores shared with other jobs: times are inflated).", ""]
+             f"{end[0]:.1f} at the end (2 cores shared with other jobs: times are inflated)."
+             + note, ""]
     for title in dict.fromkeys(r["problem"] for r in rows):
         lines += [f"## {title}", "", "| method | NFE 5 RMSE | ratio | fit s | solves | NFE 10 RMSE "
                   "| ratio | fit s | solves |", "|---|---|---|---|---|---|---|---|---|"]
@@ -405,6 +446,8 @@ def main() -> int:
     ap.add_argument("--frontier", action="store_true", help="the NFE 5/10 frontier of the fitted "
                     "methods on several problems (solver_frontier.csv/.md) instead")
     ap.add_argument("--frontier-problems", default="2d,8d,32d,moons")
+    ap.add_argument("--frontier-rows", default="", help="';'-separated frontier labels to re-run "
+                    "(the saved table's other rows are kept)")
     ap.add_argument("--only", default="", help="comma-separated solver ids (skips the peers)")
     ap.add_argument("--schedules", default="", help="comma-separated schedules (default: all)")
     ap.add_argument("--sde", action="store_true", help="also the stochastic samplers' table")

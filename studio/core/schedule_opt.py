@@ -44,7 +44,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-from .difffit import FIT_SEED_OFFSET, fit_particles, gradient_is_exact, lbfgs, rmse, solve
+from .difffit import FIT_SEED_OFFSET, gradient_is_exact, lbfgs, rmse, solve, stratified_particles
 from .errors import NonFiniteError, ParamError
 from .params import param, to_params
 from .processes.base import as_time
@@ -115,7 +115,7 @@ def optimize_schedule(model, solver, n_steps: int, x_T: Optional[Tensor] = None,
                       init: str = "auto", particles: int = 512, seed: int = 0,
                       evaluations: int = 400, rtol: float = 1e-7,
                       reference: Optional[Tensor] = None, method: str = "gradient",
-                      starts: int = 1,
+                      starts: int = 1, weights: Optional[Tensor] = None, pool: int = 1,
                       progress: Optional[Callable[[int, float], None]] = None) -> ScheduleFit:
     """Interior times minimising ``solver``'s endpoint RMSE to the PF-ODE for ``model``.
 
@@ -127,7 +127,11 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     start from; ``evaluations`` caps the number of n-step solves; the reference endpoints are
     solved with Dormand-Prince at ``rtol`` unless given (``reference``, matching ``x_T``).
     ``method`` is "gradient" (L-BFGS through the solve from the ``starts`` best starting grids,
-    compass search where the solver's gradient is not exact) or "compass".
+    compass search where the solver's gradient is not exact) or "compass". ``weights`` (one per
+    particle of a given ``x_T``) weight the particles' mean square errors (a stratified draw);
+    with ``pool`` > 1 and no ``x_T``, the particles are such a draw from ``pool`` x ``particles``
+    prior samples, the hardest by how far the solver's endpoint on the Karras grid moves from
+    ``n_steps`` to 4 ``n_steps`` (:func:`studio.core.difffit.stratified_particles`).
     """
     from .runner import SamplingRun
 
@@ -151,7 +155,8 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     den = model
     if x_T is None:
         # a stream of its own, so the fit never sees the noise of a run with the same seed
-        x_T, den = fit_particles(model, particles, seed)
+        x_T, den, weights = stratified_particles(model, particles, seed, pool,
+                                                 _probe(solver, n_steps))
 
     t_max, t_min = float(proc.t_max), float(proc.t_min)
     if n_steps == 1:
@@ -188,7 +193,7 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
             out = SamplingRun(den, solver, x_T, ts=ts).run().samples
         except NonFiniteError:
             return math.inf
-        return float((out.to(torch.float64) - reference).pow(2).mean().sqrt())
+        return float(rmse(out, reference, weights))
 
     def positions(schedule) -> list[float]:
         lam = proc.logsnr(schedule.times(proc, n_steps)[1:-1])
@@ -212,7 +217,7 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
     if method == "gradient" and math.isfinite(best) and used < evaluations:
         ranked = [q for c, q in sorted(scored, key=lambda c: c[0]) if math.isfinite(c)]
         got = _gradient_fit(den, solver, x_T, reference, ranked[:max(starts, 1)], lam_lo, span,
-                            t_min, t_max, evaluations - used, progress)
+                            t_min, t_max, evaluations - used, progress, weights)
         if got is not None:
             q, value, spent, grads = got
             best, p = (value, q) if value < best else (best, p)
@@ -245,8 +250,20 @@ offset, so that they differ from the noise of a run with the same seed). ``init`
                        time.perf_counter() - started)
 
 
+def _probe(solver, n: int):
+    """A particle's difficulty: how far ``solver``'s endpoint on the Karras grid moves from n to
+    4n steps."""
+    from .runner import SamplingRun
+
+    def probe(x, den):
+        a, b = (SamplingRun(den, solver, x, ts=SCHEDULES.get("karras")().times(den.process, k))
+                .run().samples.to(torch.float64) for k in (n, 4 * n))
+        return (a - b).pow(2).reshape(len(x), -1).sum(1)
+    return probe
+
+
 def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_max, budget,
-                  progress):
+                  progress, weights=None):
     """L-BFGS on the gap logits from each of the positions ``starts`` (best first) while the
     budget lasts; None where the solver's gradient in its times is not exact. Returns the best
     (positions, objective, solves, backward passes)."""
@@ -264,7 +281,7 @@ def _gradient_fit(den, solver, x_T, reference, starts, lam_lo, span, t_min, t_ma
         lam = lam_lo + span * positions(z)
         inner = torch.clamp(proc.t_of_logsnr(lam), t_min, t_max)
         ts = torch.cat([ends[0], inner, ends[1]])
-        return rmse(solve(den, solver, x_T, ts), reference)
+        return rmse(solve(den, solver, x_T, ts), reference, weights)
 
     if not gradient_is_exact(objective, logits(starts[0]), precise=x_T.dtype == torch.float64):
         return None
@@ -297,6 +314,9 @@ class OptimizedSchedule(Schedule):
                         choices=("gradient", "compass"))
     starts: int = param(1, "gradient fits: L-BFGS runs from this many of the best starting "
                         "grids (more: slower, less often stuck in a poor local minimum)", min=1)
+    pool: int = param(1, "stratified draw: fit on the hardest quarter of pool x particles prior "
+                      "samples plus a weighted uniform sample of the rest (1: a plain draw)",
+                      min=1)
 
     def times(self, process, n, shift=1.0, *, model=None, solver=None):
         if n < 1:
@@ -310,6 +330,8 @@ class OptimizedSchedule(Schedule):
         settings = {"init": self.init, "particles": self.particles,
                     "evaluations": self.evaluations, "seed": self.opt_seed,
                     "method": self.method, "starts": self.starts}
+        if self.pool > 1:  # (keeps the keys of plain-draw fits as they were)
+            settings["pool"] = self.pool
         key = _fingerprint(model, solver, n, settings)
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -317,7 +339,7 @@ class OptimizedSchedule(Schedule):
             return _CACHE[key].times.clone()
         fit = optimize_schedule(model, solver, n, init=self.init, particles=self.particles,
                                 seed=self.opt_seed, evaluations=self.evaluations,
-                                method=self.method, starts=self.starts)
+                                method=self.method, starts=self.starts, pool=self.pool)
         _CACHE[key] = fit
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)

@@ -206,3 +206,63 @@ def test_float32_fit_is_deterministic_and_finite(sid):
         assert solver.fit_info is not None and res.samples.dtype == torch.float32
         outs.append(res.samples)
     assert torch.isfinite(outs[0]).all() and torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("sid", FITTED)
+def test_optimized_start_is_no_worse_than_the_base_solvers_fitted_grid(sid):
+    """fit_init="optimized" starts at the base solver's ``optimized`` grid fitted on the fit's own
+    particles, so the fit ends at or below that grid's error (and below the base on its schedule)."""
+    from studio.core.schedule_opt import optimize_schedule
+    _fitted.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    plain = {"fit_pool": 1, "fit_holdout": False}  # the plain draw the grid is fitted on here
+    solver = build_solver(sid, {"nfe": 7, "fit_init": "optimized", **plain, **FAST}, sid)
+    den = Denoiser(net, proc)
+    solver.times_for(den)
+    n, info = solver.num_steps(), solver.fit_info
+    x_T, fden = difffit.fit_particles(den, FAST["fit_particles"], 0)
+    ref, _ = _reference(fden, x_T, proc.t_max, proc.t_min, True, 1e-7)
+    base_id, base_params = SOLVERS.get(sid).base
+    base = build_solver(base_id, {**base_params, "steps": n}, "b")
+    grid = optimize_schedule(fden, base, n, x_T=x_T, reference=ref.to(torch.float64),
+                             evaluations=FAST["fit_iterations"] // 2)
+    assert info.error <= grid.error + 1e-12 and info.evaluations <= FAST["fit_iterations"] + 1
+    with pytest.raises(Exception, match="fit_init"):
+        build_solver(sid, {"fit_init": "nope"}, sid)
+
+
+def test_stratified_draw_takes_the_hardest_quarter_and_weights_the_rest():
+    """The fit's particles: the hardest quarter of the pool whole (weight 1) and a uniform sample
+    of the rest weighted by the share it stands for; a weighted RMSE with equal weights is the
+    plain one."""
+    proc, net = process("edm"), network("gmm", **GMM8)
+    den = Denoiser(net, proc)
+    pool, _ = difffit.fit_particles(den, 320, 3)
+    x, _, w = difffit.stratified_particles(den, 40, 3, 8, lambda x, d: x.pow(2).sum(1))
+    norms = pool.pow(2).sum(1)
+    assert x.shape == (40, 2) and torch.equal(x[:10], pool[torch.argsort(norms, descending=True)[:10]])
+    assert bool((x[:, None] == pool[None]).all(-1).any(1).all())  # all from the fit's own pool
+    assert torch.all(w[:10] == 1) and torch.allclose(w[10:], torch.full((30,), 310 / 30,
+                                                                    dtype=torch.float64))
+    assert float(w.sum()) == pytest.approx(320)
+    same, _, none = difffit.stratified_particles(den, 40, 3, 1, None)
+    assert none is None and torch.equal(same, pool[:40])
+    a, b = torch.randn(40, 2, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
+    assert float(difffit.rmse(a, b, torch.full((40,), 3.0, dtype=torch.float64))) == \
+        pytest.approx(float(difffit.rmse(a, b)))
+
+
+def test_optimized_schedule_fits_on_a_stratified_draw():
+    """The ``optimized`` schedule's ``pool``: a stratified draw of its own particles (its own cache
+    key), fitted as before."""
+    from studio.core import schedule_opt
+    schedule_opt.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    den = Denoiser(net, proc)
+    got = {}
+    for pool in (1, 4):
+        s = build_solver("ipndm", {"nfe": 5, "schedule": "optimized", "particles": 32,
+                                   "evaluations": 25, "pool": pool}, "s")
+        got[pool] = s.times_for(den)
+        assert s.fit_info.error < s.fit_info.initial_error
+    assert not torch.equal(got[1], got[4])

@@ -7,14 +7,18 @@ same objective as the ``optimized`` schedule, the endpoint RMSE to a Dormand-Pri
 probability-flow ODE from ``fit_particles`` prior samples of the fit's own stream (never a run's
 noise), over the grid (its n gap logits, :class:`studio.core.difffit.TimeMap`) and the
 coefficients c = base(t) + scale(t) * delta, by L-BFGS through the differentiable solve. The fit
-starts from the base solver on its schedule (delta = 0), so a skipped fit (``fit`` off, or more
-than ``fit_max_steps`` steps) IS the base solver. A fit is cached per (model, solver, steps,
+starts from the base solver (delta = 0) on a grid chosen by ``fit_init``: by default the base
+solver's ``optimized`` grid, fitted first on the same particles and reference with at most half
+the solves, so the joint fit starts at the best fixed solver and can only improve on it (started
+from a generic grid, the joint fit stalled above that point). A skipped fit (``fit`` off, or more
+than ``fit_max_steps`` steps) IS the base solver on its schedule. A fit is cached per (model, solver, steps,
 settings); its time points and coefficients are plain numbers that a pipeline saves (``custom``
 schedule ``timepoints`` + the solver's ``coefficients``, see :func:`studio.core.difffit.frozen`),
 and a solver given ``coefficients`` uses them as they are and never fits.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,6 +36,9 @@ from .base import Solver
 
 _CACHE: "OrderedDict[str, SolverFit]" = OrderedDict()
 _CACHE_SIZE = 64
+#: early stopping: points of the fit's path judged on the second draw, and that draw's seed offset
+HOLDOUT_CHECKPOINTS = 6
+HOLDOUT_SEED = 1_000_003
 
 
 @dataclass
@@ -66,14 +73,20 @@ class FittedSolver(Solver):
 
     fit: bool = param(True, "fit the time points and coefficients to the model on first use "
                       "(off: the base solver)")
-    fit_particles: int = param(256, "prior samples of the fit (a stream of its own)", min=1)
-    fit_iterations: int = param(150, "most solves the fit may spend", min=1)
+    fit_particles: int = param(512, "prior samples of the fit (a stream of its own)", min=1)
+    fit_iterations: int = param(200, "most solves the fit may spend", min=1)
     fit_seed: int = param(0, "seed of the fit's prior samples", min=0)
+    fit_pool: int = param(16, "stratified draw: the fit's particles are the hardest quarter of "
+                          "fit_pool x fit_particles prior samples plus a weighted uniform sample "
+                          "of the rest (1: a plain draw)", min=1)
+    fit_holdout: bool = param(True, "early stopping: of the fit's start and the points where it "
+                              "improved, keep the best on a second draw of the fit's stream")
     fit_max_steps: int = param(16, "more steps than this are not fitted (the base solver runs)",
                                min=1)
-    fit_init: str = param("schedule", "grid the fit starts from: the solver's schedule, or "
-                          "auto = the best Karras rho (or log-SNR) grid for the base solver",
-                          choices=("schedule", "auto"))
+    fit_init: str = param("optimized", "grid the fit starts from: the solver's schedule; auto = "
+                          "the best Karras rho (or log-SNR) grid for the base solver; optimized ="
+                          " the base solver's gradient-fitted grid on the fit's own particles",
+                          choices=("schedule", "auto", "optimized"))
     coefficients: Optional[list[float]] = param(
         None, "fitted coefficients (saved with the pipeline; given, the solver does not fit)")
 
@@ -133,18 +146,24 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
     """Fit (or fetch from the cache) ``solver``'s grid and coefficients at ``n`` steps."""
     from ..schedule_opt import _fingerprint, _reference
     settings = {"particles": solver.fit_particles, "iterations": solver.fit_iterations,
-                "seed": solver.fit_seed, "init": solver.fit_init}
+                "seed": solver.fit_seed, "init": solver.fit_init, "pool": solver.fit_pool,
+                "holdout": solver.fit_holdout}
     key = _fingerprint(model, solver, n, settings)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     started = time.perf_counter()
     proc = model.process
-    x_T, den = difffit.fit_particles(model, solver.fit_particles, solver.fit_seed)
-    tol = 1e-7 if x_T.dtype == torch.float64 else 1e-5
-    reference, ref_nfe = _reference(den, x_T, float(proc.t_max), float(proc.t_min),
-                                    solver.denoise_final, tol)
-    reference = reference.to(torch.float64)
+
+    def draw(seed):
+        x, d, w = difffit.stratified_particles(model, solver.fit_particles, seed,
+                                               solver.fit_pool, _probe(solver, n))
+        tol = 1e-7 if x.dtype == torch.float64 else 1e-5
+        ref, nfe = _reference(d, x, float(proc.t_max), float(proc.t_min), solver.denoise_final,
+                              tol)
+        return x, d, w, ref.to(torch.float64), nfe
+
+    x_T, den, weights, reference, ref_nfe = draw(solver.fit_seed)
     tmap = difffit.TimeMap(proc)
 
     def base_error(ts):
@@ -152,10 +171,10 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
                               sample=lambda ctx, x, t: solver.run_with(
                                   ctx, x, t, solver.base_coefficients(proc, t)))
         with torch.no_grad():
-            return float(difffit.rmse(difffit.solve(den, run, x_T, ts), reference))
+            return float(difffit.rmse(difffit.solve(den, run, x_T, ts), reference, weights))
 
     ts0 = Solver.times(solver, proc, model=den)
-    first = base_error(ts0)
+    first = initial = base_error(ts0)
     spent = 1
     if solver.fit_init == "auto":
         from ..registry import SCHEDULES
@@ -167,6 +186,9 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
             spent += 1
             if e < first:
                 ts0, first = g, e
+    elif solver.fit_init == "optimized":
+        ts0, first, used = _optimized_start(solver, den, n, x_T, reference, weights, ts0, first)
+        spent += used
     z0 = tmap.z_of(ts0)
 
     def coeffs(theta):
@@ -174,21 +196,74 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
         return ts, (solver.base_coefficients(proc, ts)
                     + solver.coefficient_scale(proc, ts) * theta[n:])
 
-    def objective(theta):
+    def objective(theta, x=x_T, d=den, ref=reference, w=weights):
         ts, c = coeffs(theta)
         run = SimpleNamespace(id=solver.id, denoise_final=solver.denoise_final,
                               sample=lambda ctx, x, t: solver.run_with(ctx, x, t, c))
-        return difffit.rmse(difffit.solve(den, run, x_T, ts), reference)
+        return difffit.rmse(difffit.solve(d, run, x, ts), ref, w)
+
+    path = []  # (value, theta) where the fit improved
+
+    def tracked(theta):
+        v = objective(theta)
+        fv = float(v.detach())
+        if math.isfinite(fv) and (not path or fv < path[-1][0]):
+            path.append((fv, theta.detach().clone()))
+        return v
 
     theta0 = torch.cat([z0, torch.zeros(solver.n_coefficients(n), dtype=torch.float64)])
-    m = difffit.lbfgs(objective, theta0, max_evaluations=max(solver.fit_iterations - spent, 1))
+    reserve = HOLDOUT_CHECKPOINTS + 1 if solver.fit_holdout else 0
+    m = difffit.lbfgs(tracked, theta0,
+                      max_evaluations=max(solver.fit_iterations - spent - reserve, 1))
+    spent += m.evaluations
+    best, value = m.z, m.value
+    if solver.fit_holdout and path and path[-1][0] < first:
+        # early stopping: the start and a few of the improving points, judged on a second draw
+        picks = sorted({round(k) for k in torch.logspace(0, math.log10(len(path)),
+                                                         HOLDOUT_CHECKPOINTS - 1).tolist()})
+        cands = [(first, theta0)] + [path[k - 1] for k in picks if k <= len(path)]
+        hx, hd, hw, href, _ = draw(solver.fit_seed + HOLDOUT_SEED)
+        with torch.no_grad():
+            held = [float(objective(t, hx, hd, href, hw)) for _, t in cands]
+        spent += len(cands)
+        k = min(range(len(cands)), key=lambda i: held[i] if math.isfinite(held[i]) else math.inf)
+        value, best = cands[k]
     with torch.no_grad():
-        ts, c = coeffs(m.z)
-    fit = SolverFit(ts.tolist(), c.tolist(), first, min(m.value, first), m.evaluations + spent,
+        ts, c = coeffs(best)
+    fit = SolverFit(ts.tolist(), c.tolist(), initial, min(value, first), spent,
                     m.gradients, time.perf_counter() - started, ref_nfe)
-    if not m.value < first:  # the fit found nothing better: the base solver, as it was
+    if not value < first:  # the fit found nothing better: the base solver at its start
         fit.times, fit.coefficients = ts0.tolist(), solver.base_coefficients(proc, ts0).tolist()
     _CACHE[key] = fit
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return fit
+
+
+def _base(solver, n: int, steps: int):
+    from ..pipeline import build_solver
+    base_id, base_params = solver.base
+    return build_solver(base_id, {**base_params, "steps": steps,
+                                  "denoise_final": solver.denoise_final}, "solver.base")
+
+
+def _probe(solver, n: int):
+    """A particle's difficulty: how far the base solver's endpoint moves from n to 4n steps."""
+    from ..runner import SamplingRun
+
+    def probe(x, den):
+        a, b = (SamplingRun(den, _base(solver, n, k), x).run().samples for k in (n, 4 * n))
+        return (a.to(torch.float64) - b.to(torch.float64)).pow(2).reshape(len(x), -1).sum(1)
+    return probe
+
+
+def _optimized_start(solver, den, n, x_T, reference, weights, ts0, first):
+    """The base solver's ``optimized`` grid fitted on the same particles and reference (half the
+    fit's solves at most), when it beats ``ts0``: (grid, its error, solves spent)."""
+    from ..schedule_opt import optimize_schedule
+    got = optimize_schedule(den, _base(solver, n, n), n, x_T=x_T, reference=reference,
+                            evaluations=max(solver.fit_iterations // 2, 1), weights=weights)
+    ts = got.times.to(torch.float64)
+    if got.error < first:
+        return ts, got.error, got.evaluations
+    return ts0, first, got.evaluations
