@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QApplication
 THEMES = ("dark", "light")
 _MARK = "/* studio-theme */"
 
-LIGHT_SHEET = _MARK + """
-QToolTip { color: #1e2228; background-color: #fffff0; border: 1px solid #b8bec6; }
-""" + _MARK
+#: style sheet rules of the light theme (none: its palette says it all, and an application style
+#: sheet would change the size of every widget); kept between marks so that switching removes them
+LIGHT_SHEET = ""
 
 
 def light_palette() -> QPalette:
@@ -63,7 +63,8 @@ def apply_theme(name: str, app: QApplication | None = None) -> str:
     if name == "light":
         app.setStyle("Fusion")
         app.setPalette(light_palette())
-        sheet = (sheet + "\n" + LIGHT_SHEET).strip()
+        if LIGHT_SHEET:
+            sheet = (sheet + "\n" + _MARK + LIGHT_SHEET + _MARK).strip()
     else:
         app.setProperty("studioStyled", False)
         apply_style(app)

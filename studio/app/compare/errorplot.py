@@ -30,6 +30,9 @@ class ErrorPlot(QWidget):
         self.dim = QComboBox()
         self.dim.setToolTip("The x axis: the NFE, or one of the comparison's sweep axes")
         self.dim.currentIndexChanged.connect(lambda _i: self.redraw())
+        for combo in (self.metric, self.dim):     # filled later: room for a choice from the start
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         self.info = QLabel("")
         self.info.setTextFormat(Qt.RichText)
         self.info.setStyleSheet(f"color: {MUTED};")
