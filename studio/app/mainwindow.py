@@ -515,6 +515,7 @@ class MainWindow(QMainWindow):
         self.inspector.show_nodes(ids)
 
     def _request_preview(self) -> None:
+        self.panel.prepare_views(len(self.doc.of_type("solver")))    # plots ready before Run
         nets = self.doc.of_type("network")
         if len(nets) == 1:
             n = self.doc.nodes[nets[0]]

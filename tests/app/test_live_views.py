@@ -26,10 +26,14 @@ def test_a_large_run_draws_a_subset_and_zooms_on_every_particle(win, qtbot):
     set_small(win, batch=n, steps=4)
     nid = win.doc.add_node("solver", "euler", {"steps": 4}, (540, 200))
     win.doc.link("network", nid)
+    # the plots of both branches are made while the user edits, not when the run starts
+    qtbot.waitUntil(lambda: len(win.panel.point_views()) >= 2, timeout=20000)
+    made = set(map(id, win.panel.point_views()))
     with qtbot.waitSignal(win.runFinished, timeout=60000) as blocker:
         win.run()
     assert blocker.args[0] == "finished"
     views = dict(win.panel.views)
+    assert set(map(id, views.values())) <= made
     assert len(views) == 2 and all(isinstance(v, PointsView) for v in views.values())
     idx = draw_subset(n, win.doc.run.seed)
     for b, res in win.state.results().items():

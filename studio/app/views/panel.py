@@ -37,6 +37,12 @@ class TrajectoryPanel(QWidget):
         self._make_timer.setSingleShot(True)
         self._make_timer.setInterval(0)
         self._make_timer.timeout.connect(self._make_next)
+        #: how many point views the pipeline's branches need (made ahead, see prepare_views)
+        self._wanted = 0
+        self._spare_timer = QTimer(self)
+        self._spare_timer.setSingleShot(True)
+        self._spare_timer.setInterval(0)
+        self._spare_timer.timeout.connect(self._make_spare)
         self.live = False
         self.update_ms = self.update_cpu_ms = 0.0
         #: the views the last live update changed (its cost is theirs to repaint), and whose turn
@@ -164,9 +170,34 @@ class TrajectoryPanel(QWidget):
         if frames:
             self._show_branch(branch, view, frames, -1 if self.live else self.scrubber.value())
 
+    def prepare_views(self, branches: int) -> None:
+        """The pipeline has ``branches`` solver branches: make the point views a run of it will
+        need ahead, while the user edits (one per event-loop turn, hidden), so that starting
+        the run does not stall the UI making plots."""
+        self._wanted = max(0, int(branches))
+        if not self._spare_timer.isActive():
+            self._spare_timer.start()
+
+    def point_views(self) -> list[PointsView]:
+        """The point views made so far: those of the run (or preview) and the spare ones."""
+        return [v for v in self.views.values() if isinstance(v, PointsView)] + self._spare
+
+    def _make_spare(self) -> None:
+        have = len(self.point_views())
+        backdrop = self._preview
+        if (self.live or have >= self._wanted or backdrop is None or backdrop.mode == "image"):
+            return
+        view = PointsView("spare", "", backdrop)
+        view.hide()
+        self.splitter.addWidget(view)
+        self._spare.append(view)
+        self._spare_timer.start()
+
     def set_preview(self, backdrop: Backdrop | None, title: str) -> None:
         """Before a run: the data density of the pipeline's network."""
         self._preview = backdrop
+        if not self._spare_timer.isActive():
+            self._spare_timer.start()         # views for the branches, now that the data is known
         if self.live or self.info is not None or backdrop is None:
             return
         self._clear()
