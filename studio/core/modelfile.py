@@ -39,6 +39,7 @@ from typing import Any
 import torch
 
 from .atomic import write_atomic
+from .nn.meta import on_meta
 from .errors import StudioError
 from .untrusted import LIMITS, loads_json, read_regular
 
@@ -451,21 +452,6 @@ class ModelInfo:
         return out
 
 
-class _SkipMetaInit(torch.overrides.TorchFunctionMode):
-    """Skips the weight initialisations (``torch.nn.init.*``) of meta tensors: building a module
-    on the meta device for its tensor shapes needs none, and on meta tensors they go through
-    torch's reference implementations, whose first use imports torch._dynamo (seconds of
-    `studio models list`). A torch function mode is local to the thread that enters it."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if getattr(func, "__module__", None) == "torch.nn.init":
-            t = args[0] if args else kwargs.get("tensor")
-            if isinstance(t, torch.Tensor) and t.is_meta:
-                return t
-        return func(*args, **kwargs)
-
-
 def _expected_tensors(spec: ModelSpec, where: str) -> dict[str, tuple[int, ...]]:
     arch = spec.build_architecture(where)
     try:
@@ -473,7 +459,7 @@ def _expected_tensors(spec: ModelSpec, where: str) -> dict[str, tuple[int, ...]]
     except StudioError as exc:
         raise ModelFileError(f"architecture {spec.architecture!r} does not fit the data: {exc}",
                              where) from None
-    with torch.device("meta"), _SkipMetaInit():
+    with on_meta():                      # shapes only: nothing allocated, no weight init
         module = arch.module(tuple(spec.data_shape), spec.num_classes)
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
