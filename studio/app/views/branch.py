@@ -242,10 +242,12 @@ class PointsView(BranchView):
             return
         self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
 
-    def follow_to(self, spread: tuple | None) -> None:
+    def follow_to(self, spread: tuple | None, settle: bool = False) -> None:
         """Zoom to the particles (``spread``: the 1st to 99th percentiles of every particle, from
         the frames shown) and the data. The half-width snaps to a ladder of factors 1.25, so the axes
-        (costly to redraw) change a few dozen times in a run, not at every frame."""
+        (costly to redraw) change a few dozen times in a run, not at every frame; with ``settle``
+        (live updates) it zooms out at once but in only two rungs at a time, halving the changes
+        while the particles contract (each one redraws every linked plot)."""
         x0, x1, y0, y1 = self.backdrop.extent
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         base = max(x1 - x0, y1 - y0) / 2
@@ -254,6 +256,10 @@ class PointsView(BranchView):
             lx, ly, hx, hy = spread
             half = max(base, abs(lx - cx), abs(hx - cx), abs(ly - cy), abs(hy - cy))
         k = int(np.ceil(np.log(half / base) / np.log(1.25) - 1e-9)) if half > base else 0
+        now = (int(round(np.log(self._half / base) / np.log(1.25)))
+               if settle and self._half else None)
+        if now is not None and now - 2 < k < now:
+            return                      # one rung tighter only: wait for the next
         half = base * 1.25 ** k
         if half != self._half:
             self._half = half

@@ -251,7 +251,7 @@ class TrajectoryPanel(QWidget):
             b, view = views[self._turn]
             self._show_branch(b, view, self.state.frames(b), -1)
             self.painted = [view]
-            self._follow()
+            self._follow(settle=True)
             first = self.state.frames(views[0][0])
             self.step_label.setText(first[-1].label if first else "starting…")
         self.update_ms = (time.perf_counter() - t0) * 1e3
@@ -284,7 +284,7 @@ class TrajectoryPanel(QWidget):
         self._follow()
         self.step_label.setText(label or "no run yet")
 
-    def _follow(self) -> None:
+    def _follow(self, settle: bool = False) -> None:
         """"Follow particles": one zoom for the linked point views, to the particles of every
         branch's frame shown (so that branches updated in turn never pull it back and forth)."""
         views = [v for v in self.views.values() if isinstance(v, PointsView)]
@@ -293,7 +293,7 @@ class TrajectoryPanel(QWidget):
         spreads = [v.frame.spread for v in views if v.frame is not None and v.frame.spread]
         if spreads:
             views[0].follow_to((min(s[0] for s in spreads), min(s[1] for s in spreads),
-                                max(s[2] for s in spreads), max(s[3] for s in spreads)))
+                                max(s[2] for s in spreads), max(s[3] for s in spreads)), settle)
 
     def _show_branch(self, branch: str, view: BranchView, frames: list, i: int) -> str:
         """Frame ``i`` (-1: the latest) of ``frames`` in ``view``; the frame's label."""
