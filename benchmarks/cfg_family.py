@@ -5,11 +5,13 @@ The bundled class-conditional digits U-Net (assets:digits.safetensors) asked for
 10, 20 NFE (DPM-Solver++(2M); CFG++ runs its own DDIM-form update on that solver's grid), several
 settings of each guidance. The independent judge of classifier_guidance.py (model_quality.py's MLP
 trained on real digits) reports the share of samples classified as requested and the Frechet
-distance in its feature space to real digits, beside the real-vs-real floor. Autoguidance is not
-in the table: it needs a weaker model of the same family, and only one digits model is bundled
-(its exactness is tested in tests/core/test_guidance_family.py).
+distance in its feature space to real digits, beside the real-vs-real floor. Autoguidance guides
+with the bundled `digits-weak` (the same family with half the channels and a fifth of the training
+steps, scripts/bundled/digits-weak.json; its exactness at scale 1 is tested in
+tests/core/test_guidance_family.py).
 
-    python benchmarks/cfg_family.py [--quick]
+    python benchmarks/cfg_family.py [--quick] [--only TEXT]   # --only: rows whose name has TEXT,
+                                                              # the saved table's other rows kept
 
 Prints a table and writes benchmarks/results/cfg_family.json and .md.
 """
@@ -42,9 +44,12 @@ SETTINGS += [(f"cfg-zero-star, scale {s:g}", {"kind": "cfg-zero-star", "params":
              for s in (2.0, 3.0)]
 SETTINGS += [("cfg-zero-star, scale 3, zero-init 1",
               {"kind": "cfg-zero-star", "params": {"scale": 3.0, "zero_init_steps": 1}})]
+SETTINGS += [(f"autoguidance (digits-weak), scale {s:g}",
+              {"kind": "autoguidance", "params": {"weak": "assets:digits-weak.safetensors",
+                                                  "scale": s}}) for s in (1.5, 2.0, 3.0)]
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, only: str | None = None) -> dict:
     from sklearn.datasets import load_digits
     d = load_digits()
     x = d.data.astype(np.float64) / 16.0
@@ -56,6 +61,8 @@ def run(quick: bool) -> dict:
     labels = np.arange(n) % 10
     rows = []
     for name, guidance in SETTINGS:
+        if only and only not in name:
+            continue
         t0 = time.perf_counter()
         res = digits_pipeline(guidance, labels, 20, 0).build().run()["s"]
         secs = time.perf_counter() - t0
@@ -86,9 +93,21 @@ def markdown(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="200 samples instead of 900")
+    ap.add_argument("--only", help="run only the settings whose name contains this text; the "
+                    "other rows are kept from the saved results")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    res = run(args.quick)
+    res = run(args.quick, args.only)
+    saved = os.path.join(RESULTS, "cfg_family.json")
+    if args.only and os.path.exists(saved):
+        with open(saved) as fh:
+            old = json.load(fh)
+        new = {r["setting"]: r for r in res["runs"]}
+        names = [n for n, _ in SETTINGS]
+        kept = {r["setting"]: r for r in old["runs"]}
+        kept.update(new)
+        res["runs"] = [kept[n] for n in names if n in kept]
+        res["load_other_rows"] = old.get("load")
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "cfg_family.json"), "w") as f:
         json.dump(res, f, indent=2)

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 ORDER = ["moons", "gaussians", "swiss-roll", "checkerboard", "pinwheel", "digits",
-         "digits-classifier", "moons-flow-map", "digits-flow-map"]
+         "digits-classifier", "moons-flow-map", "digits-weak", "digits-flow-map"]
 
 
 def main() -> int:

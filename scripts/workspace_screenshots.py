@@ -3,7 +3,10 @@
 after small runs (a solver race, a comparison, an inpainting) so that the views have something to
 show.
 
-    QT_QPA_PLATFORM=offscreen python scripts/workspace_screenshots.py [OUT_DIR]
+    QT_QPA_PLATFORM=offscreen python scripts/workspace_screenshots.py [OUT_DIR] [--light]
+
+``--light`` also grabs every workspace in the light theme (``light-<workspace>.png``), switched
+live in the same window, to check that the canvas, the plots and the log follow it.
 
 Uses throw-away settings and data folders.
 """
@@ -43,7 +46,8 @@ def wait(app, signal, start, timeout: float = 180.0) -> None:
 
 
 def main() -> int:
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "docs", "screenshots")
+    args = [a for a in sys.argv[1:] if a != "--light"]
+    out = args[0] if args else os.path.join(ROOT, "docs", "screenshots")
     from PySide6.QtCore import QSettings
 
     from studio.app.main import make_app
@@ -86,6 +90,12 @@ def main() -> int:
         if name in paths:
             os.replace(paths.pop(name), os.path.join(out, doc_name))
             paths[name] = os.path.join(out, doc_name)
+    if "--light" in sys.argv[1:]:
+        from studio.app.comfort.theme import apply_theme
+        apply_theme("light")
+        paths.update({f"light-{k}": v for k, v in
+                      grab_workspaces(win, out, prefix="light-", settle=0.4).items()})
+        apply_theme("dark")
     win.close()
     print("\n".join(paths.values()))
     return 0

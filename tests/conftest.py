@@ -7,6 +7,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 if "STUDIO_CRASH_DIR" not in os.environ:
     import tempfile
     os.environ["STUDIO_CRASH_DIR"] = tempfile.mkdtemp(prefix="studio-test-crashes-")
+if "STUDIO_CACHE_DIR" not in os.environ:      # the CLI's listing cache, likewise private
+    import tempfile
+    os.environ["STUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="studio-test-cache-")
 
 import torch  # noqa: E402
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from ..core.errors import StudioError
 from .jobs import start_thread
-from .views.branch import BACKGROUND
+from .colors import current
 
 MODEL = "assets:digits.safetensors"
 SOLVERS = {"DDIM (eta 0), 50 steps": ("ddim", {"steps": 50, "eta": 0.0}),
@@ -91,7 +91,7 @@ class DigitEditPanel(QWidget):
         self.views = []
         row = QHBoxLayout()
         for title in PANES:
-            pw = pg.PlotWidget(background=BACKGROUND, title=title)
+            pw = pg.PlotWidget(background=current().plot, title=title)
             pw.setMenuEnabled(False)
             pw.hideButtons()
             pw.setAspectLocked(True)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from ..core.errors import StudioError
 from .jobs import start_thread
-from .views.branch import BACKGROUND
+from .colors import current
 
 SOLVERS = {"dopri5 (adaptive, exact round trip)": ("dopri5", {"rtol": 1e-8, "atol": 1e-8}),
            "DDIM (eta 0), 50 steps": ("ddim", {"steps": 50, "eta": 0.0}),
@@ -105,7 +105,7 @@ class EditPanel(QWidget):
         self.plots, self.scatters = [], []
         plots = QHBoxLayout()
         for title in PANES:
-            pw = pg.PlotWidget(background=BACKGROUND, title=title)
+            pw = pg.PlotWidget(background=current().plot, title=title)
             pw.setMenuEnabled(False)
             pw.hideButtons()
             pw.setAspectLocked(True)

@@ -2,7 +2,7 @@
 (instead of cutting it, or forcing its panel wider)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
@@ -57,3 +57,45 @@ class StatusBar(QStatusBar):
 
     def paintEvent(self, event) -> None:  # noqa: N802 - the label shows the message
         pass
+
+
+class _ElideCombo(QObject):
+    """Paints a (non-editable) combo box's current text elided to its field, "…" where it is cut,
+    instead of clipping it; the whole text is the tooltip when the combo has none of its own."""
+
+    def eventFilter(self, combo, event) -> bool:  # noqa: N802 - Qt naming
+        if event.type() != QEvent.Paint:
+            return False
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox, QStylePainter
+        opt = QStyleOptionComboBox()
+        combo.initStyleOption(opt)
+        p = QStylePainter(combo)
+        p.drawComplexControl(QStyle.CC_ComboBox, opt)
+        field = combo.style().subControlRect(QStyle.CC_ComboBox, opt,
+                                             QStyle.SC_ComboBoxEditField, combo)
+        opt.currentText = combo.fontMetrics().elidedText(opt.currentText, Qt.ElideRight,
+                                                         max(8, field.width() - 4))
+        p.drawControl(QStyle.CE_ComboBoxLabel, opt)
+        p.end()
+        return True
+
+
+def shrinkable_combos(root, chars: int = 12, shrink: bool = True) -> None:
+    """Let the (non-editable) combo boxes under ``root`` shrink to ``chars`` characters instead of
+    asking for the width of their longest item (``shrink``), and show their choice elided where
+    it does not fit (the drop-down list shows the items whole, the tooltip the choice)."""
+    from PySide6.QtWidgets import QComboBox
+    painter = root.findChild(_ElideCombo, "elideCombos")
+    if painter is None:
+        painter = _ElideCombo(root)
+        painter.setObjectName("elideCombos")
+    for combo in root.findChildren(QComboBox):
+        if combo.isEditable():
+            continue
+        if shrink:
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
+        combo.installEventFilter(painter)
+        if not combo.toolTip():
+            combo.currentTextChanged.connect(combo.setToolTip)
+            combo.setToolTip(combo.currentText())

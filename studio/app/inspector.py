@@ -31,6 +31,8 @@ class Inspector(QScrollArea):
         self._signature = None
         self._ready_key, self._ready, self._ready_gen = None, None, 0
         self.ready_problem: str | None = None
+        self.labels_edit: QLineEdit | None = None    # the run's labels (the pipeline's form)
+        self.problem_label: QLabel | None = None     # what is wrong with the node shown
         self._checker = Loader(self)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.NoFrame)
@@ -163,7 +165,7 @@ class Inspector(QScrollArea):
             nonlocal shown
             # A rebuilt form (another document opened) leaves this edit stale: a focus-out from it
             # must not write its old value into the new document.
-            if getattr(self, "labels_edit", None) is not edit or edit.text() == shown:
+            if self.labels_edit is not edit or edit.text() == shown:
                 return
             text = edit.text().strip()
             try:
@@ -249,7 +251,7 @@ class Inspector(QScrollArea):
             return
         n = self.doc.nodes[self.node_id]
         problem = specs.validate_node(n.type, n.kind, n.params, self.doc.base_dir)
-        if hasattr(self, "problem_label"):
+        if self.problem_label is not None:
             try:
                 self.problem_label.setText(f"⚠ {problem}" if problem else "")
             except RuntimeError:  # the label of a form being replaced

@@ -7,7 +7,10 @@ import time
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPlainTextEdit
 
-COLORS = {"info": "#c8d0d8", "warning": "#e8b04a", "error": "#e0564a", "ok": "#6cd27a"}
+from .colors import DARK, Colors, Themed, current
+
+#: the dark theme's colour per level (the view takes the current theme's, see studio.app.colors)
+COLORS = DARK.log
 
 
 class LogModel(QObject):
@@ -38,9 +41,11 @@ class LogModel(QObject):
         return "\n".join(f"{t} {lvl}: {msg}" for t, lvl, msg in self.entries)
 
 
-class LogView(QPlainTextEdit):
+class LogView(QPlainTextEdit, Themed):
     def __init__(self, model: LogModel, parent=None):
         super().__init__(parent)
+        self.model = model
+        self.colors = current()
         self.setReadOnly(True)
         self.setMaximumBlockCount(5000)
         self.setLineWrapMode(QPlainTextEdit.WidgetWidth)
@@ -48,8 +53,18 @@ class LogView(QPlainTextEdit):
         for entry in model.entries:
             self._append(*entry)
 
+    def apply_colors(self, c: Colors) -> None:
+        """Rewrite the messages in the theme's colours (the background follows the palette)."""
+        if c == self.colors:
+            return
+        self.colors = c
+        self.clear()
+        for entry in self.model.entries[-self.maximumBlockCount():]:
+            self._append(*entry)
+
     def _append(self, stamp: str, level: str, text: str) -> None:
+        c = self.colors
         body = html.escape(text).replace("\n", "<br>&nbsp;&nbsp;")
-        self.appendHtml(f"<span style='color:#7d8790'>{stamp}</span> "
-                        f"<span style='color:{COLORS.get(level, '#c8d0d8')}'>{body}</span>")
+        self.appendHtml(f"<span style='color:{c.muted}'>{stamp}</span> "
+                        f"<span style='color:{c.log.get(level, c.text)}'>{body}</span>")
         self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())

@@ -94,8 +94,17 @@ class MainWindow(QMainWindow):
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("log", "Log", self.log_view, Qt.RightDockWidgetArea)
         self.extra_menu_actions: dict[str, list[QAction]] = {}
-        # set by the comfort extension (gallery, settings, autosave); None if it failed to load
-        self.comfort = None
+        # What the extensions (studio/app/extensions) provide, declared here so that the window and
+        # the other extensions test for None instead of looking attributes up: each stays None
+        # when its extension is absent or failed to install.
+        self.compare = None                  # CompareWorkspace (extensions/compare.py)
+        self.diagnostics = None              # DiagnosticsPanel (extensions/diagnostics.py)
+        self.inverse_panel = None            # InversePanel (extensions/inverse.py)
+        self.training_panel = None           # TrainingPanel (extensions/training.py)
+        self.job_queue = None                # JobQueue (extensions/queue.py)
+        self.comfort = None                  # Comfort: gallery, settings, autosave (comfort/)
+        self.jump_map = None                 # JumpMapView, made on first use (extensions/flowmap.py)
+        self.examples_gallery_action: QAction | None = None   # File > Examples > gallery (comfort)
         install_extensions(self)
         self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -219,8 +228,8 @@ class MainWindow(QMainWindow):
         mark = "" if self.doc.undo_stack.isClean() else " •"
         self.setWindowTitle(f"{self.doc.title}{mark} — Diffusion Studio")
 
-    def _maybe_save(self) -> bool:
-        """True if it is fine to discard the current document."""
+    def maybe_save(self) -> bool:
+        """True if it is fine to discard the current document (asks to save unsaved changes)."""
         if not self.ask_to_save or self.doc.undo_stack.isClean():
             return True
         ans = QMessageBox.question(self, "Unsaved changes", f"Save changes to {self.doc.title}?",
@@ -230,13 +239,13 @@ class MainWindow(QMainWindow):
         return ans == QMessageBox.Discard
 
     def new(self) -> None:
-        if self._maybe_save():
+        if self.maybe_save():
             self.doc.new()
             self.view.fit()
             self.log.info("new pipeline")
 
     def open_dialog(self) -> None:
-        if not self._maybe_save():
+        if not self.maybe_save():
             return
         path, _ = QFileDialog.getOpenFileName(self, "Open pipeline", self._folder(), FILE_FILTER)
         if path:
@@ -372,10 +381,12 @@ class MainWindow(QMainWindow):
                       f"{doc.run.labels!r} (edit the labels in the inspector: one class id, or a "
                       "list of one per sample)")
 
+    _maybe_save = maybe_save      # the former name, for extensions written before it was public
+
     # -- running -------------------------------------------------------------------------------
     def run(self) -> bool:
         if (QGuiApplication.keyboardModifiers() & Qt.ShiftModifier
-                and getattr(self, "job_queue", None) is not None):
+                and self.job_queue is not None):
             return self.queue_run()            # Shift+Run queues
         if self.controller.running:
             msg = "a run is already in progress: wait for it or cancel it (Esc)"
@@ -400,7 +411,7 @@ class MainWindow(QMainWindow):
 
     def queue_run(self) -> bool:
         """Queue the pipeline as it is now (the Queue workspace runs it in its turn)."""
-        queue = getattr(self, "job_queue", None)
+        queue = self.job_queue
         if queue is None:
             return False
         try:
@@ -504,6 +515,7 @@ class MainWindow(QMainWindow):
         self.inspector.show_nodes(ids)
 
     def _request_preview(self) -> None:
+        self.panel.prepare_views(len(self.doc.of_type("solver")))    # plots ready before Run
         nets = self.doc.of_type("network")
         if len(nets) == 1:
             n = self.doc.nodes[nets[0]]
@@ -529,12 +541,12 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile() and self._maybe_save():
+        if urls and urls[0].isLocalFile() and self.maybe_save():
             self.open_path(urls[0].toLocalFile())
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:
-        if not self._maybe_save():
+        if not self.maybe_save():
             event.ignore()
             return
         if self.controller.running:

@@ -34,7 +34,7 @@ class Menus:
             e.addAction(act)
 
         v = bar.addMenu("&View")
-        spaces = getattr(win, "workspaces", None)
+        spaces = win.workspaces
         if spaces is not None:
             w = v.addMenu("&Workspace")
             for name in spaces.order:
@@ -58,7 +58,7 @@ class Menus:
         r.addAction(win.run_action)
         r.addAction(win.cancel_action)
 
-        extra = dict(getattr(win, "extra_menu_actions", {}))
+        extra = dict(win.extra_menu_actions)
         menus = {"&File": f, "&Edit": e, "&View": v, "&Run": r}
         for title in list(extra):
             if title not in menus and title != "&Help":
@@ -89,7 +89,7 @@ class Menus:
         """The example pipelines that ship with the app, titled (featured ones first), after the
         examples gallery (the start page) when it is installed."""
         self.examples.clear()
-        gallery = getattr(self.win, "examples_gallery_action", None)
+        gallery = self.win.examples_gallery_action
         if gallery is not None:
             self.examples.addAction(gallery)
             self.examples.addSeparator()
@@ -107,7 +107,7 @@ class Menus:
             self.examples.addAction("(none installed)").setEnabled(False)
 
     def _open(self, path: str) -> None:
-        if self.win._maybe_save():
+        if self.win.maybe_save():
             self.win.open_path(path)
 
     def _clear(self) -> None:

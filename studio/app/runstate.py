@@ -18,6 +18,39 @@ from .backdrop import Backdrop
 #: particles kept per frame for the point views, and images for the image views
 MAX_POINTS = 20000
 MAX_IMAGES = 36
+#: particles a point view draws: a fixed random subset of the first MAX_POINTS of the batch (the
+#: same particles at every step of a run, chosen from the run's seed), so that a 10,000-particle
+#: run repaints as fast as a 3,000 one. The statistics of a frame (the zoom of "Follow particles")
+#: and the run's results (samples, exports, gallery) use every particle.
+DRAW_POINTS = 3000
+
+
+def draw_subset(n: int, seed: int) -> np.ndarray | None:
+    """Sorted indices of the :data:`DRAW_POINTS` of ``n`` particles a view draws (None: all)."""
+    if n <= DRAW_POINTS:
+        return None
+    rng = np.random.default_rng(int(seed) % 2 ** 64)
+    return np.sort(rng.choice(n, DRAW_POINTS, replace=False))
+
+
+def finite_box(xy: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(xmin, ymin, xmax, ymax) of the finite rows of ``xy`` [n, 2]; None if there are none."""
+    ok = np.isfinite(xy).all(1)
+    if not ok.any():
+        return None
+    pts = xy if ok.all() else xy[ok]
+    lo, hi = pts.min(0), pts.max(0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+def spread_box(xy: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The 1st and 99th percentiles of the finite rows of ``xy`` per axis, as (x1, y1, x99, y99);
+    None if there are none."""
+    pts = xy[np.isfinite(xy).all(1)]
+    if not len(pts):
+        return None
+    lo, hi = np.percentile(pts, [1, 99], axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
 @dataclass
@@ -30,7 +63,8 @@ class Frame:
     nfe: int
     elapsed: float
     step_seconds: float
-    #: [n, 2] view coordinates of x_t and of the x0-prediction (None at the prior sample)
+    #: [n, 2] view coordinates of the particles drawn (x_t; :data:`DRAW_POINTS` at most) and of
+    #: their x0-prediction (None at the prior sample); rows may be NaN where a particle diverged
     xy: np.ndarray
     x0_xy: Optional[np.ndarray] = None
     #: image data: [m, *data_shape] of x_t and x0
@@ -38,6 +72,12 @@ class Frame:
     x0_images: Optional[np.ndarray] = None
     #: the final denoised samples (the last frame of a run with denoise_final)
     final: bool = False
+    #: computed in the worker thread, so that the UI thread does no pass over the points: the
+    #: bounds of the finite drawn points of ``xy`` and ``x0_xy`` (:func:`finite_box`), and the
+    #: spread of every kept particle (:func:`spread_box`), which "Follow particles" zooms to
+    box: Optional[tuple] = None
+    x0_box: Optional[tuple] = None
+    spread: Optional[tuple] = None
 
     @property
     def label(self) -> str:

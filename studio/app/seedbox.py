@@ -2,9 +2,9 @@
 seed >= 2**31 silently)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QAbstractSpinBox
+from PySide6.QtWidgets import QAbstractSpinBox, QStyle
 
 SEED_MIN, SEED_MAX = -(2 ** 63), 2 ** 63 - 1
 
@@ -19,6 +19,20 @@ class SeedBox(QAbstractSpinBox):
         self._min, self._max, self._value = int(minimum), int(maximum), 0
         self.lineEdit().setText("0")
         self.editingFinished.connect(self._commit)
+
+    def sizeHint(self) -> QSize:   # noqa: N802 - Qt naming
+        """Room for ten digits (QAbstractSpinBox knows no range to size itself by: it would
+        show one digit, clipped)."""
+        base = super().sizeHint()
+        return QSize(max(base.width(), self._width_for(10)), base.height())
+
+    def minimumSizeHint(self) -> QSize:   # noqa: N802
+        base = super().minimumSizeHint()
+        return QSize(max(base.width(), self._width_for(6)), base.height())
+
+    def _width_for(self, digits: int) -> int:
+        buttons = self.style().pixelMetric(QStyle.PM_ScrollBarExtent) + 12
+        return self.fontMetrics().horizontalAdvance("8" * digits) + buttons
 
     def setRange(self, minimum: int, maximum: int) -> None:
         self._min, self._max = int(minimum), int(maximum)

@@ -44,7 +44,7 @@ class AppSettings:
     def save_layout(self, window) -> None:
         self.q.setValue("window/geometry", window.saveGeometry())
         self.q.setValue("window/state", window.saveState(LAYOUT_VERSION))
-        self.q.setValue("window/docks", ",".join(sorted(getattr(window, "docks", {}))))
+        self.q.setValue("window/docks", ",".join(sorted(window.docks)))
         self.q.sync()
 
     def restore_layout(self, window) -> bool:
@@ -54,7 +54,7 @@ class AppSettings:
             ok = window.restoreGeometry(geom)
         # A layout saved with another set of panels (an upgrade added a workspace) would strand
         # the new panels side by side; keep the default arrangement then.
-        same_docks = self.q.value("window/docks") == ",".join(sorted(getattr(window, "docks", {})))
+        same_docks = self.q.value("window/docks") == ",".join(sorted(window.docks))
         if isinstance(state, QByteArray) and not state.isEmpty() and same_docks:
             ok = window.restoreState(state, LAYOUT_VERSION) and ok
         return ok

@@ -63,4 +63,37 @@ def clipped(root) -> list[str]:
             need = w.sizeHint().width()
         if w.width() + 2 < need:
             out.append(f"{type(w).__name__} {w.text()[:40]!r}: {w.width()} px of {need}")
+    out += _clipped_combos(root) + _cut_by_scroll_areas(root)
+    return out
+
+
+def _clipped_combos(root) -> list[str]:
+    """Combo boxes narrower than their choice with no tooltip to read it."""
+    from PySide6.QtWidgets import QComboBox
+    return [f"QComboBox {c.currentText()[:40]!r}: {c.width()} px of {c.sizeHint().width()}"
+            for c in root.findChildren(QComboBox)
+            if c.isVisible() and c.width() + 2 < c.sizeHint().width() and not c.toolTip()]
+
+
+def _cut_by_scroll_areas(root) -> list[str]:
+    """Controls that reach past the right edge of a scroll area that cannot scroll sideways."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QScrollArea
+
+    out = []
+    for area in root.findChildren(QScrollArea):
+        if not area.isVisible() or area.horizontalScrollBarPolicy() != Qt.ScrollBarAlwaysOff:
+            continue
+        inner = area.widget()
+        if inner is None:
+            continue
+        right = area.viewport().width()
+        for w in inner.findChildren(QAbstractButton) + inner.findChildren(QComboBox) \
+                + inner.findChildren(QLineEdit):
+            if not w.isVisible() or w.parent() is None:
+                continue
+            edge = w.mapTo(area.viewport(), QPoint(w.width(), 0)).x()
+            if edge > right + 2:
+                out.append(f"{type(w).__name__} {w.objectName() or w.toolTip()[:30]!r}: ends at "
+                           f"{edge} px, its scroll area shows {right}")
     return out

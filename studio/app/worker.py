@@ -23,7 +23,8 @@ from ..core.pipeline import Pipeline
 from ..core.runner import CancelToken
 from .backdrop import make_backdrop
 from .jobs import JobRunner
-from .runstate import MAX_IMAGES, MAX_POINTS, Frame, RunInfo, RunState
+from .runstate import (MAX_IMAGES, MAX_POINTS, Frame, RunInfo, RunState, draw_subset, finite_box,
+                       spread_box)
 from .specs import kind_title
 
 #: above this many bytes of trajectory the run is not recorded (the NPZ export then holds samples)
@@ -39,6 +40,8 @@ class SamplingWorker:
 
     def __init__(self, pipeline: Pipeline, state: RunState, cancel: CancelToken):
         self.pipeline, self.state, self.cancel = pipeline, state, cancel
+        #: the indices of the particles the views draw (None: all), fixed for the run
+        self.drawn: np.ndarray | None = None
         self._procs: dict = {}
 
     # -- hooks ---------------------------------------------------------------------------------
@@ -72,6 +75,7 @@ class SamplingWorker:
         self._procs = {b.solver: built.guidance[b.guidance].branch_process(proc) if b.guidance
                        else proc for b in built.branches}
         runs = list(built.runs(record=record, cancel=self.cancel))
+        self.drawn = draw_subset(min(settings.batch, MAX_POINTS), settings.seed)
         self.state.begin(info, kinds)
         ctx.emit(("prepared", info))
         live = [(r, iter(r)) for r in runs]
@@ -110,16 +114,33 @@ class SamplingWorker:
                 v = getattr(info.network, "preview_units", info.network.to_data_units)(v)
             return v.to("cpu", torch.float64).numpy()
 
+        box = x0box = spread = None
         if bd.mode == "image":
             imgs = host(x, MAX_IMAGES).astype(np.float32)
             x0i = host(x0, MAX_IMAGES).astype(np.float32) if x0 is not None else None
             xy, x0xy = np.zeros((0, 2), np.float32), None
         else:
+            # everything the view needs is prepared here, off the UI thread: the drawn subset,
+            # its bounds, and the spread of all the particles for the zoom
             imgs = x0i = None
-            xy = bd.project(host(x, MAX_POINTS)).astype(np.float32)
-            x0xy = bd.project(host(x0, MAX_POINTS)).astype(np.float32) if x0 is not None else None
+            full = bd.project(host(x, MAX_POINTS))
+            spread = spread_box(full)
+            xy = self._drawn_points(full)
+            box = finite_box(xy)
+            x0xy = None
+            if x0 is not None:
+                x0xy = self._drawn_points(bd.project(host(x0, MAX_POINTS)))
+                x0box = finite_box(x0xy)
         self.state.add(branch, Frame(index, steps, float(t), sigma, logsnr, int(nfe), float(elapsed),
-                                     float(dt), xy, x0xy, imgs, x0i, final))
+                                     float(dt), xy, x0xy, imgs, x0i, final, box, x0box, spread))
+
+    def _drawn_points(self, xy: np.ndarray) -> np.ndarray:
+        """The particles the views draw (:data:`~studio.app.runstate.DRAW_POINTS` at most), as a
+        contiguous float32 array."""
+        idx = self.drawn
+        if idx is not None and len(xy) > idx[-1]:
+            xy = xy[idx]
+        return np.ascontiguousarray(xy, dtype=np.float32)
 
 
 class RunController(QObject):
@@ -154,6 +175,11 @@ class RunController(QObject):
     @min_interval.setter
     def min_interval(self, ms: int) -> None:
         self.runner.min_interval = max(1, int(ms))
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline of the run in progress (as it was when the run started), or None."""
+        return self._worker.pipeline if self._worker is not None else None
 
     @property
     def _thread(self):

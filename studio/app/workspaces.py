@@ -22,6 +22,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFrame, QScrollArea, QStackedWidget, QTabBar, QToolBar
 
+from .elide import shrinkable_combos
+
 #: where a workspace's tab goes (lower first); an unknown name goes before the Gallery
 ORDER = {"pipeline": 0, "compare": 10, "diagnostics": 20, "inverse": 30, "edit": 35,
          "training": 40, "gallery": 60, "queue": 70}
@@ -103,6 +105,7 @@ class Workspaces(QObject):
         if name in self.pages:
             raise ValueError(f"workspace {name!r} is already registered")
         page = Page(self, name, title, widget, docks, tip)
+        shrinkable_combos(widget, shrink=False)     # choices too long for their box: elided
         rank = ORDER.get(name, DEFAULT_ORDER)
         at = sum(1 for n in self.order if ORDER.get(n, DEFAULT_ORDER) <= rank)
         self.pages[name] = page

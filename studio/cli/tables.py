@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from ..core.params import param_specs
 from ..core.registry import PROCESSES, SCHEDULES, SOLVERS, Registry
@@ -28,9 +29,18 @@ def _fmt_params(params: list[dict]) -> str:
                      for p in params)
 
 
+def all_tables() -> dict[str, list[dict]]:
+    """Every table of :data:`~studio.cli.listing_cache.TABLES`, from the live registries."""
+    return {"solvers": describe(SOLVERS), "processes": describe(PROCESSES),
+            "schedules": describe(SCHEDULES)}
+
+
 def print_table(which: str, as_json: bool) -> None:
-    registry = {"solvers": SOLVERS, "processes": PROCESSES, "schedules": SCHEDULES}[which]
-    rows = describe(registry)
+    from .listing_cache import cached_tables
+    # cached per source key: no torch import when no module or plugin changed since last time;
+    # a process that has torch already (the registries may hold plugins registered at run time)
+    # lists them live
+    rows = (all_tables() if "torch" in sys.modules else cached_tables(all_tables))[which]
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return

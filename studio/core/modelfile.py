@@ -39,6 +39,7 @@ from typing import Any
 import torch
 
 from .atomic import write_atomic
+from .nn.meta import on_meta
 from .errors import StudioError
 from .untrusted import LIMITS, loads_json, read_regular
 
@@ -458,7 +459,7 @@ def _expected_tensors(spec: ModelSpec, where: str) -> dict[str, tuple[int, ...]]
     except StudioError as exc:
         raise ModelFileError(f"architecture {spec.architecture!r} does not fit the data: {exc}",
                              where) from None
-    with torch.device("meta"):
+    with on_meta():                      # shapes only: nothing allocated, no weight init
         module = arch.module(tuple(spec.data_shape), spec.num_classes)
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 

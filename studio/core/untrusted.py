@@ -27,9 +27,10 @@ import os
 import stat
 import threading
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:      # numpy is imported where an array is read: `studio --help` stays light
+    import numpy as np
 
 from .atomic import file_kind as _kind
 from .errors import ParamError, StudioError, json_problem
@@ -218,6 +219,7 @@ def check_seed(value: Any, where: str, error: type[StudioError] = ParamError) ->
 def load_npy(path: str | os.PathLike, where: str | None = None,
              error: type[StudioError] = ParamError, max_bytes: int | None = None) -> np.ndarray:
     """A numeric ``.npy`` array, its header checked before any allocation (never a pickle)."""
+    import numpy as np
     from numpy.lib import format as npf
 
     where = where or os.fspath(path)

@@ -124,7 +124,7 @@ def test_the_loader_answers_in_the_ui_thread(qtbot):
     loader.submit(lambda: 1 / 0, lambda r, e: answers.append((r, e, threading.get_ident())))
     qtbot.waitUntil(lambda: len(answers) == 2, timeout=5000)
     assert answers[0] == (42, "", ui)
-    assert answers[1][0] is None and answers[1][1].startswith("ZeroDivisionError")
+    assert answers[1][0] is None and "ZeroDivisionError" in answers[1][1]
     assert answers[1][2] == ui
     assert loader.wait(1000)
 

@@ -191,3 +191,19 @@ def test_missing_labels_is_a_clear_error(kind):
     proc = process("edm")
     with pytest.raises(StudioError, match="labels"):
         Denoiser(ClassMixture(), proc, g(kind), None)(X, 1.0)
+
+
+def test_the_bundled_weak_digits_model_guides_the_bundled_digits_model():
+    """`digits-weak` (scripts/bundled/digits-weak.json) is of `digits`' family: it binds, scale 1
+    is the main model exactly, and a scale > 1 moves the prediction."""
+    net = FileNetwork(path="assets:digits.safetensors")
+    proc = net.trained_process
+    lab = torch.arange(4) % 10
+    x, t = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.full((4,), 0.5)
+    plain = Denoiser(net, proc, None, lab)(x, t).value
+    one = g("autoguidance", weak="assets:digits-weak.safetensors", scale=1.0)
+    one.bind(net, proc)
+    assert torch.equal(Denoiser(net, proc, one, lab)(x, t).value, plain)
+    two = g("autoguidance", weak="assets:digits-weak.safetensors", scale=2.0)
+    two.bind(net, proc)
+    assert (Denoiser(net, proc, two, lab)(x, t).value - plain).abs().max() > 1e-3

@@ -93,9 +93,9 @@ def readme_section(title: str, path: Path | None = None) -> str | None:
 
 
 def guide_html(window=None) -> str:
-    docks = getattr(window, "docks", {}) if window is not None else {}
+    docks = window.docks if window is not None else {}
     known = {k for k, _, _ in PANELS}
-    spaces = getattr(window, "workspaces", None)
+    spaces = window.workspaces if window is not None else None
     pages = [spaces[n] for n in spaces.order] if spaces is not None else []
     rows = "".join(f"<li><b>{t}</b>: {html.escape(text)}</li>" for k, t, text in PANELS
                    if k in ("canvas", "trajectories") or not docks or k in docks)

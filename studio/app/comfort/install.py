@@ -11,7 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 
-from . import autosave, prefs
+from . import autosave, prefs, theme
+from ..colors import restyle
 from .examples import ExamplePictures, featured
 from .gallery import GalleryStore
 from .gallery_panel import GalleryPanel
@@ -60,8 +61,7 @@ class Comfort(QObject):
         window.controller.started.connect(self._run_started)
         window.runFinished.connect(self._run_finished)
         window.new_action.triggered.connect(lambda: prefs.apply_run_defaults(window, self.prefs))
-        if hasattr(window, "closing"):
-            window.closing.connect(self.shutdown)
+        window.closing.connect(self.shutdown)
         QTimer.singleShot(0, self._after_start)
 
     def _action(self, text, slot, shortcut, tip) -> QAction:
@@ -80,6 +80,9 @@ class Comfort(QObject):
         return bool(w.ask_to_save and w.show_dialogs and w.isVisible())
 
     def _after_start(self) -> None:
+        if theme.current_theme() != "dark":
+            # the theme was applied before the later extensions made their plots: restyle them
+            restyle()
         self.store.load()
         if not self.interactive:
             return
@@ -98,10 +101,10 @@ class Comfort(QObject):
         self.start_page.open()
 
     def training_dock(self):
-        spaces = getattr(self.win, "workspaces", None)
-        if spaces is not None and "training" in spaces:
-            return spaces["training"]
-        return next((d for n, d in self.win.docks.items() if "train" in n.lower()), None)
+        """The Training workspace's page, or None when the training extension is absent."""
+        if self.win.training_panel is None or "training" not in self.win.workspaces:
+            return None
+        return self.win.workspaces["training"]
 
     def examples(self):
         return featured(training=self.training_dock() is not None)
@@ -116,14 +119,14 @@ class Comfort(QObject):
             self._dismiss_start()
             dock.show()
             dock.raise_()
-            preset = _moons_preset(dock.widget())
+            preset = _moons_preset(self.win.training_panel)
             self.win.log.info("Training: " + (f"the preset “{preset}” is ready; " if preset else
                               "pick the moons data set; ") + "press Train (about a minute on a CPU)")
             return True
         return self._open_file(str(ex.path))
 
     def _open_file(self, path: str) -> bool:
-        if not self.win._maybe_save():
+        if not self.win.maybe_save():
             return False
         ok = self.win.open_path(path)
         if ok:
@@ -136,7 +139,7 @@ class Comfort(QObject):
 
     # -- runs and the gallery ------------------------------------------------------------------
     def _run_started(self, info) -> None:
-        pipe = getattr(getattr(self.win.controller, "_worker", None), "pipeline", None)
+        pipe = self.win.controller.pipeline
         if pipe is not None:
             self._run = (pipe.to_dict(), pipe.base_dir)
         else:
@@ -150,10 +153,10 @@ class Comfort(QObject):
         self.store.capture(run[0], run[1], state.info, state.results(), source=self.win.doc.title)
 
     def open_png(self, path: str) -> bool:
-        return self.win._maybe_save() and open_png(self.win, path, trusted=True)  # own gallery
+        return self.win.maybe_save() and open_png(self.win, path, trusted=True)  # own gallery
 
     def _message(self, level: str, text: str) -> None:
-        getattr(self.win.log, level if level in ("ok", "error", "warning") else "info")(text)
+        self.win.log.add(level if level in ("ok", "error", "warning") else "info", text)
         self.win.statusBar().showMessage(text, 6000)
 
     # -- dialogs -------------------------------------------------------------------------------
@@ -182,14 +185,14 @@ class Comfort(QObject):
 
 
 def _moons_preset(panel) -> str | None:
-    """Put the Training panel on its two-moons preset; the preset's name, or None."""
-    apply = getattr(getattr(panel, "settings", None), "apply_preset", None)
-    if not callable(apply):
+    """Put the Training panel (a TrainingPanel, or None) on its two-moons preset; the preset's
+    name, or None."""
+    if panel is None:
         return None
     try:
         from ..training.presets import PRESETS
         name = next(n for n, c in PRESETS.items() if c.get("data", {}).get("kind") == "moons")
-        apply(name)
+        panel.settings.apply_preset(name)
         return name
     except Exception:  # noqa: BLE001 - a preset is a convenience
         return None

@@ -89,7 +89,7 @@ def ask_outside(window, path: str, refs: list[tuple[str, str]]) -> bool:
     """Ask whether the pipeline of ``path`` may read the files ``refs`` (where, file) that lie
     outside its folder; the question names them. Without dialogs (tests, headless): no."""
     names = "\n".join(f"{f}  ({w})" for w, f in refs[:6]) + ("\n..." if len(refs) > 6 else "")
-    if getattr(window, "show_dialogs", False):
+    if window.show_dialogs:
         from PySide6.QtWidgets import QMessageBox
         ans = QMessageBox.question(window, "Read files outside the picture's folder?",
                                    f"The pipeline in {os.path.basename(path)} reads these files "

@@ -1,8 +1,10 @@
 """Light and dark themes, switched live.
 
 The dark theme is the app's own (:func:`studio.app.style.apply_style`). The light theme is a light
-Fusion palette; the views that draw light text on their dark plots (the branch headers above the
-trajectory views, the log) keep a dark background in it, like the canvas and the plots themselves.
+Fusion palette. The app's own drawings follow, live: the node canvas, every plot (background,
+axes, titles; the live views' density and particles too) and the log take their colours from
+:mod:`studio.app.colors`, and switching restyles the existing ones
+(:func:`studio.app.colors.restyle`).
 """
 from __future__ import annotations
 
@@ -12,10 +14,9 @@ from PySide6.QtWidgets import QApplication
 THEMES = ("dark", "light")
 _MARK = "/* studio-theme */"
 
-LIGHT_SHEET = _MARK + """
-QLabel#branchHeader { background-color: #101418; color: #d6dce2; }
-LogView { background-color: #1e2126; color: #d6dce2; }
-""" + _MARK
+#: style sheet rules of the light theme (none: its palette says it all, and an application style
+#: sheet would change the size of every widget); kept between marks so that switching removes them
+LIGHT_SHEET = ""
 
 
 def light_palette() -> QPalette:
@@ -57,17 +58,20 @@ def apply_theme(name: str, app: QApplication | None = None) -> str:
         return name
     if app.property("studioTheme") == name and (name == "light" or app.property("studioStyled")):
         return name                # already so: no palette change for every widget
+    app.setProperty("studioTheme", name)     # first: the widgets read it when they restyle
     sheet = _strip(app.styleSheet())
     if name == "light":
         app.setStyle("Fusion")
         app.setPalette(light_palette())
-        sheet = (sheet + "\n" + LIGHT_SHEET).strip()
+        if LIGHT_SHEET:
+            sheet = (sheet + "\n" + _MARK + LIGHT_SHEET + _MARK).strip()
     else:
         app.setProperty("studioStyled", False)
         apply_style(app)
     if sheet != app.styleSheet():
         app.setStyleSheet(sheet)
-    app.setProperty("studioTheme", name)
+    from ..colors import restyle
+    restyle()
     return name
 
 

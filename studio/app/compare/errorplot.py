@@ -14,8 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...render.compare_plots import SYMBOLS, log_ticks, row_color
-from .grid import BACKGROUND, MUTED, SELECTED, TEXT, fmt
+from .grid import MUTED, SELECTED, fmt
 from .session import CompareSession
+from ..colors import current
 
 
 class ErrorPlot(QWidget):
@@ -29,6 +30,9 @@ class ErrorPlot(QWidget):
         self.dim = QComboBox()
         self.dim.setToolTip("The x axis: the NFE, or one of the comparison's sweep axes")
         self.dim.currentIndexChanged.connect(lambda _i: self.redraw())
+        for combo in (self.metric, self.dim):     # filled later: room for a choice from the start
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         self.info = QLabel("")
         self.info.setTextFormat(Qt.RichText)
         self.info.setStyleSheet(f"color: {MUTED};")
@@ -40,7 +44,7 @@ class ErrorPlot(QWidget):
         top.addWidget(self.dim)
         top.addWidget(self.info, 1)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.plot = self.canvas.addPlot(row=0, col=0)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -48,11 +52,11 @@ class ErrorPlot(QWidget):
         for name in ("left", "bottom"):
             ax = self.plot.getAxis(name)
             ax.setPen(pg.mkPen("#4a545e"))
-            ax.setTextPen(pg.mkPen(TEXT))
+            ax.setTextPen(pg.mkPen(current().axis))
         self.plot.setLabel("bottom", "NFE (final denoise included)", color=MUTED)
         # the legend in a column of its own, so it never hides a line
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.legend = pg.LegendItem(labelTextColor=TEXT, labelTextSize="8pt")
+        self.legend = pg.LegendItem(labelTextColor=current().text, labelTextSize="8pt")
         self.legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
         self.canvas.addItem(self.legend, row=0, col=1)
         self.canvas.ci.layout.setAlignment(self.legend, Qt.AlignTop)

@@ -18,6 +18,7 @@ from ...core.diagnostics import auto_limits
 from ...render.compare_plots import row_color
 from ..views.items import ParticleItem, mosaic
 from .session import CompareSession
+from ..colors import current
 
 BACKGROUND = "#101418"
 TEXT = "#c8d0d8"
@@ -56,7 +57,7 @@ class CompareGrid(QWidget):
         self.setFocusPolicy(Qt.StrongFocus)
 
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.canvas.ci.setSpacing(6)
         self.canvas.setFocusPolicy(Qt.NoFocus)
         self.scroll = QScrollArea()
@@ -109,7 +110,7 @@ class CompareGrid(QWidget):
         lay = self.canvas.ci
         lay.addLabel("", row=0, col=0)
         for c, n in enumerate(spec.nfes):
-            lay.addLabel(f"<b>NFE {n}</b>", row=0, col=c + 1, color=TEXT, size="10pt")
+            lay.addLabel(f"<b>NFE {n}</b>", row=0, col=c + 1, color=current().text, size="10pt")
         for r, label in enumerate(spec.row_labels()):
             lab = lay.addLabel(f"<b>{label}</b>", row=r + 1, col=0, angle=-90,
                                color=row_color(r), size="9pt")
@@ -237,7 +238,7 @@ class CompareGrid(QWidget):
             title = f"NFE {res.nfe}"
             if metric and res.metrics.get(metric) is not None:
                 title += f" · {metric} {fmt(res.metrics[metric])}"
-            p.setTitle(title, color=TEXT, size="8pt")
+            p.setTitle(title, color=current().text, size="8pt")
             x = res.samples.reshape(len(res.samples), -1).numpy()
             if self.mode == "image":
                 img = pg.ImageItem(axisOrder="row-major")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMenu, QProgres
                                QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from ...core.errors import StudioError
+from ..elide import shrinkable_combos
 from .errorplot import ErrorPlot
 from .grid import CompareGrid
 from .session import CompareSession
@@ -30,7 +31,8 @@ class CompareWorkspace(QWidget):
         self.window = window
         self.session = CompareSession(self)
         self.setup = CompareSetup(window.doc)
-        self.setup.axes_box.bind_settings(getattr(window, "settings", None))
+        self.setup.axes_box.bind_settings(window.settings)
+        shrinkable_combos(self.setup)          # the form fits its pane: nothing clipped
         self.opened_cell = -1
 
         scroll = QScrollArea()

@@ -12,8 +12,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSli
                                QSplitter, QVBoxLayout, QWidget)
 
 from ...core.diagnostics import Grid2D, asymmetry_over_time, curl_2d
-from .heatmap import BACKGROUND, MUTED, TEXT, Heatmap, style_axes
+from .heatmap import MUTED, Heatmap, style_axes
 from .model import load, log_times, square_limits
+from ..colors import current
 
 #: below this mean asymmetry a field counts as conservative (analytic fields give ~1e-13)
 CONSERVATIVE = 1e-6
@@ -64,7 +65,7 @@ class ConservativityTab(QWidget):
         top.addWidget(self.compute_button)
 
         self.curl = Heatmap("curl of the score", cmap="CET-D1", unit="(relative)")
-        self.curve = pg.PlotWidget(background=BACKGROUND)
+        self.curve = pg.PlotWidget(background=current().plot)
         self.curve.setMenuEnabled(False)
         self.curve.hideButtons()
         self.curve.showGrid(x=True, y=True, alpha=0.18)
@@ -73,7 +74,7 @@ class ConservativityTab(QWidget):
         self.curve.setLabel("left", "‖J − Jᵀ‖ / ‖J‖ of the score", color=MUTED)
         self.curve.setLogMode(x=True, y=True)
         self.curve.getAxis("left").enableAutoSIPrefix(False)
-        self.legend = self.curve.addLegend(offset=(-8, 8), labelTextColor=TEXT)
+        self.legend = self.curve.addLegend(offset=(-8, 8), labelTextColor=current().text)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffd24a", width=1, style=Qt.DashLine))
         self.curve_info = QLabel("")
         self.curve_info.setStyleSheet(f"color: {MUTED}; padding: 0 4px;")
@@ -85,7 +86,7 @@ class ConservativityTab(QWidget):
                               "Jacobian is symmetric. A trained network's need not be.")
         self.verdict.setTextFormat(Qt.RichText)
         self.verdict.setWordWrap(True)
-        self.verdict.setStyleSheet(f"color: {TEXT}; padding: 2px 4px;")
+        self.verdict.setStyleSheet("padding: 2px 4px;")
         rl.addWidget(self.verdict)
         rl.addWidget(self.curve, 1)
         rl.addWidget(self.curve_info)

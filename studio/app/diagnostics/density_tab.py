@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushB
 from ...core.diagnostics import Grid2D, density_grid
 from ...core.errors import ParamError
 from ...core.likelihood import LikelihoodSettings, log_density_grid
-from .heatmap import MUTED, TEXT, Heatmap
+from .heatmap import MUTED, Heatmap
 from .model import load, square_limits
 
 #: log-densities more than this many nats below the peak share the lowest colour
@@ -53,7 +53,7 @@ class DensityTab(QWidget):
                               "probability-flow ODE, beside the exact density of an analytic model.")
         self.caption.setTextFormat(Qt.RichText)
         self.caption.setWordWrap(True)
-        self.caption.setStyleSheet(f"color: {TEXT}; padding: 2px 6px;")
+        self.caption.setStyleSheet("padding: 2px 6px;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)

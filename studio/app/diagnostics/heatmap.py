@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..views.items import ArrowField, ParticleItem
+from ..colors import current
 
 BACKGROUND = "#101418"
 TEXT = "#c8d0d8"
@@ -20,7 +21,7 @@ def style_axes(plot) -> None:
     for name in ("left", "bottom"):
         ax = plot.getAxis(name)
         ax.setPen(pg.mkPen("#4a545e"))
-        ax.setTextPen(pg.mkPen(TEXT))
+        ax.setTextPen(pg.mkPen(current().axis))
 
 
 class Heatmap(QWidget):
@@ -32,9 +33,9 @@ class Heatmap(QWidget):
         self.grid = None
         self.title = QLabel(title)
         self.title.setTextFormat(Qt.RichText)
-        self.title.setStyleSheet(f"color: {TEXT}; padding: 2px 4px;")
+        self.title.setStyleSheet("padding: 2px 4px;")
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.plot = self.canvas.addPlot(row=0, col=0)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -45,7 +46,7 @@ class Heatmap(QWidget):
         self.cmap = pg.colormap.get(cmap)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=self.cmap, interactive=False, width=12)
         self.bar.setImageItem(self.image, insert_in=self.plot)
-        self.bar.getAxis("right").setTextPen(pg.mkPen(TEXT))
+        self.bar.getAxis("right").setTextPen(pg.mkPen(current().axis))
         self.arrows = ArrowField((235, 240, 245, 150))
         self.particles = ParticleItem((240, 70, 180, 220), 3.0)
         self.plot.addItem(self.arrows)

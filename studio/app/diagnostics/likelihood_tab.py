@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 from ...core.errors import ParamError, StudioError
 from ...core.likelihood import LikelihoodSettings, log_likelihood
 from ...core.pipeline import write_atomic
-from .heatmap import BACKGROUND, MUTED, TEXT, style_axes
+from .heatmap import MUTED, style_axes
 from .model import load
 from .panel import ParamsForm
+from ..colors import current
 
 MODEL, FILE = "model", "file"
 
@@ -91,14 +92,14 @@ class LikelihoodTab(QWidget):
         self.summary.setTextFormat(Qt.RichText)
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.summary.setStyleSheet(f"color: {TEXT}; padding: 4px;")
-        self.hist = pg.PlotWidget(background=BACKGROUND)
+        self.summary.setStyleSheet("padding: 4px;")
+        self.hist = pg.PlotWidget(background=current().plot)
         self.hist.setMenuEnabled(False)
         self.hist.hideButtons()
         style_axes(self.hist.getPlotItem())
         self.hist.setLabel("bottom", "NLL per sample [nats]", color=MUTED)
         self.hist.setLabel("left", "samples", color=MUTED)
-        self.legend = self.hist.addLegend(offset=(-8, 8), labelTextColor=TEXT)
+        self.legend = self.hist.addLegend(offset=(-8, 8), labelTextColor=current().text)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QToolTip
 
 from .. import specs
+from ..colors import current as current_colors
 from ..document import PipelineDocument
 from .items import DRAG_PEN, LinkItem, NodeItem, PortItem, bezier
 
@@ -204,10 +205,11 @@ class NodeScene(QGraphicsScene):
 
     # -- looks ---------------------------------------------------------------------------------
     def drawBackground(self, p: QPainter, rect: QRectF) -> None:
-        p.fillRect(rect, QColor(27, 30, 35))
+        c = current_colors()             # the theme's (read at each paint: switches live)
+        p.fillRect(rect, QColor(c.canvas))
         left = int(rect.left()) - int(rect.left()) % GRID
         top = int(rect.top()) - int(rect.top()) % GRID
-        pen = QPen(QColor(44, 48, 55))
+        pen = QPen(QColor(c.canvas_grid))
         pen.setWidth(0)
         p.setPen(pen)
         lines = []

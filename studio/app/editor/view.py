@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 
 from ...core import catalog
 from .. import specs
+from ..colors import Colors, Themed
 from .items import LinkItem, NodeItem
 from .scene import NodeScene
 
@@ -18,8 +19,13 @@ NODE_MIME = "application/x-studio-node"
 FRAGMENT_MIME = "application/x-studio-fragment"
 
 
-class NodeView(QGraphicsView):
+class NodeView(QGraphicsView, Themed):
     nodesAdded = Signal(list)
+
+    def apply_colors(self, c: Colors) -> None:
+        """The canvas draws its background in the theme's colours at each paint: repaint it."""
+        self.resetCachedContent()
+        self.viewport().update()
 
     def __init__(self, scene: NodeScene, parent=None):
         super().__init__(scene, parent)

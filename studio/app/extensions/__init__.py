@@ -7,6 +7,10 @@ built, after the standard panels and before the menus and the saved layout. It m
 - add menu entries with ``window.add_menu_action(menu_title, action)`` (``"&File"``, ``"&View"``,
   ``"&Run"``, ``"&Help"`` or a new title such as ``"&Tools"``);
 - observe ``window.doc`` (the pipeline document), ``window.state`` (the run state), ``window.log``.
+- fill the attribute the window declares for what it provides (``window.compare``,
+  ``window.training_panel``, ``window.job_queue``, ``window.comfort``…: see ``MainWindow.__init__``);
+  other extensions test those for None (the extension may be absent) and call their public methods,
+  never ``getattr(window, "name", None)`` nor the window's ``_private`` members.
 
 Modules are installed in name order; one that fails to install is reported in the log and skipped,
 so a broken workspace never stops the application from starting.

@@ -7,8 +7,6 @@ def install(window) -> None:
 
     from ..diffusers_ui import on_use
 
-    browser = getattr(window, "browser", None)
-    if browser is not None:
-        # queued: runs after the window's own use_model has put the network in place
-        browser.useRequested.connect(
-            lambda entry: QTimer.singleShot(0, window, lambda: on_use(window, entry)))
+    # queued: runs after the window's own use_model has put the network in place
+    window.browser.useRequested.connect(
+        lambda entry: QTimer.singleShot(0, window, lambda: on_use(window, entry)))

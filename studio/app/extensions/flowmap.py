@@ -22,7 +22,7 @@ def install(window) -> None:
         except StudioError as exc:
             window.report("Cannot show the jump map", str(exc))
             return
-        view = getattr(window, "jump_map", None)
+        view = window.jump_map
         if view is None:
             view = window.jump_map = JumpMapView(window)
             view.setWindowFlags(Qt.Window)
@@ -39,7 +39,7 @@ def install(window) -> None:
                      "becomes objective.teacher in the Training panel")
 
     def use_as_teacher() -> None:
-        panel = getattr(window, "training_panel", None)
+        panel = window.training_panel
         doc = window.doc
         if panel is None:
             return
@@ -53,10 +53,7 @@ def install(window) -> None:
         form.set_values(values)
         form.changed.emit()
         window.log.info(f"training teacher: {doc.path}")
-        dock = window.docks.get("training")
-        if dock is not None:
-            dock.show()
-            dock.raise_()
+        window.workspaces.show("training")
 
     teach.triggered.connect(use_as_teacher)
     window.add_menu_action("&Tools", teach)

@@ -26,7 +26,7 @@ def install(window) -> None:
     window.controller.finished.connect(lambda *_: queue.kick())   # after a direct run
 
     def to_gallery(job, state) -> None:
-        comfort = getattr(window, "comfort", None)
+        comfort = window.comfort
         if (job.status == "finished" and comfort is not None and state is not None
                 and state.info is not None):
             comfort.store.capture(job.pipeline, job.base_dir, state.info, state.results(),
@@ -34,7 +34,7 @@ def install(window) -> None:
     queue.jobFinished.connect(to_gallery)
 
     def open_pipeline(data: dict, base_dir) -> None:
-        if window._maybe_save():
+        if window.maybe_save():
             window.doc.load_dict(data, source="queued job", path=None)
             window.view.fit()
             window.workspaces.show("pipeline")
@@ -47,7 +47,7 @@ def install(window) -> None:
     window.queue_action = act
     window.add_menu_action("&Run", act)
     def queue_training() -> bool:
-        panel = getattr(window, "training_panel", None)
+        panel = window.training_panel
         if panel is None:
             return False
         try:
@@ -61,7 +61,7 @@ def install(window) -> None:
         return True
 
     def queue_comparison() -> bool:
-        ws = getattr(window, "compare", None)
+        ws = window.compare
         if ws is None:
             return False
         try:
@@ -74,7 +74,7 @@ def install(window) -> None:
         return True
 
     def open_comparison(path: str) -> None:
-        ws = getattr(window, "compare", None)
+        ws = window.compare
         if ws is not None and ws.open_path(path):
             window.workspaces.show("compare")
     panel.openComparison.connect(open_comparison)

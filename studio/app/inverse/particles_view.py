@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPus
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import StudioError
-from ..views.branch import BACKGROUND
 from .residual import color_of
+from ..colors import current
 
 COLUMNS = ("method", "SW2", "× floor", "mean err", "weights err", "weights (exact)", "NFE", "s")
 
@@ -40,7 +40,7 @@ class ParticlePanel(QWidget):
         self.rows: list[dict] | None = None
         self._thread: threading.Thread | None = None
 
-        self.ess_plot = pg.PlotWidget(background=BACKGROUND)
+        self.ess_plot = pg.PlotWidget(background=current().plot)
         self.ess_plot.setMenuEnabled(False)
         self.ess_plot.hideButtons()
         self.ess_plot.setLabel("bottom", "step")
@@ -51,7 +51,7 @@ class ParticlePanel(QWidget):
                                                   brush=pg.mkBrush(16, 20, 24, 200))
         self.ess_plot.setToolTip("Effective sample size per step (mean over populations, as a "
                                  "fraction of K); dots: steps where a population was resampled")
-        self.weight_plot = pg.PlotWidget(background=BACKGROUND)
+        self.weight_plot = pg.PlotWidget(background=current().plot)
         self.weight_plot.setMenuEnabled(False)
         self.weight_plot.hideButtons()
         self.weight_plot.setLabel("bottom", "particle (sorted by weight)")

@@ -14,12 +14,13 @@ import torch
 from PySide6.QtCore import Qt
 
 from ..backdrop import make_backdrop
-from ..views.branch import BACKGROUND, DENSITY_CMAP
+from ..views.branch import DENSITY_CMAP
+from ..colors import current
 
 
 class PointsMeasurementView(pg.PlotWidget):
     def __init__(self, model, parent=None):
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent, background=current().plot)
         self.model = model
         self.setMenuEnabled(False)
         self.hideButtons()

@@ -19,7 +19,7 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All
 
 def _caption(text: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet("color: #c8d0d8; font-weight: bold;")
+    label.setStyleSheet("font-weight: bold;")
     return label
 
 

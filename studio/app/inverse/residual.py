@@ -10,8 +10,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
-from ..views.branch import BACKGROUND
 from .problem import METHODS
+from ..colors import current
 
 COLORS = {"replace": (255, 196, 64), "dps": (110, 190, 255), "pigdm": (240, 110, 200),
           "ddnm": (120, 220, 140), "red-diff": (255, 120, 90), "dds": (190, 160, 255),
@@ -26,7 +26,7 @@ def color_of(branch: str) -> tuple:
 
 class ResidualPlot(pg.PlotWidget):
     def __init__(self, state, parent=None):
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent, background=current().plot)
         self.state = state
         self.setMenuEnabled(False)
         self.hideButtons()

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
-from ..views.branch import BACKGROUND
 from ..views.items import mosaic
 from .session import Snapshot
+from ..colors import current
 
 #: one colour per class (tab10), and the colour of unconditional samples
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -38,7 +38,8 @@ def smooth(y: np.ndarray, frac: float = 0.08) -> np.ndarray:
 
 
 class _Header(QLabel):
-    """A one-line rich-text header cut at the plot's width; the whole text is its tooltip."""
+    """A rich-text header over a plot, wrapped on two lines (the same height over both plots, so
+    that they line up); the whole text is its tooltip."""
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
         super().setText(text)
@@ -51,7 +52,10 @@ def _title(text: str) -> QLabel:
     label = _Header(text)
     label.setTextFormat(Qt.RichText)
     label.setStyleSheet("padding: 3px 6px;")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignLeft | Qt.AlignTop)
     label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+    label.setFixedHeight(2 * label.fontMetrics().lineSpacing() + 8)
     return label
 
 
@@ -61,7 +65,7 @@ class LossPlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.header = _title("<b>Loss</b>")
-        self.plot = pg.PlotWidget(background=BACKGROUND)
+        self.plot = pg.PlotWidget(background=current().plot)
         self.plot.setLogMode(x=False, y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "step")
@@ -88,7 +92,7 @@ class LossPlot(QWidget):
         self.trend.setData(x, smooth(y) if len(y) >= 5 else np.zeros(0))
         if n:
             self.plot.setXRange(0, max(s.steps, 1), padding=0.02)
-            self.header.setText(f"<b>Loss</b> &nbsp;<span style='color:#c8d0d8'>{s.last_loss:.4g} "
+            self.header.setText(f"<b>Loss</b> &nbsp;<span>{s.last_loss:.4g} "
                                 f"at step {int(s.loss_steps[-1])}</span>")
         else:
             self.header.setText("<b>Loss</b> &nbsp;<span style='color:#8a949e'>"
@@ -108,7 +112,7 @@ class SamplePreview(QWidget):
         super().__init__(parent)
         self.header = _title("<b>Samples</b>")
         self.stack = QStackedWidget()
-        self.points = pg.PlotWidget(background=BACKGROUND)
+        self.points = pg.PlotWidget(background=current().plot)
         self.points.setAspectLocked(True)
         self.points.hideButtons()
         self.points.getPlotItem().setMenuEnabled(False)
@@ -118,7 +122,7 @@ class SamplePreview(QWidget):
         self.points.addItem(self.reference)
         self.points.addItem(self.samples)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.box = self.canvas.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.box.addItem(self.image)
@@ -161,7 +165,7 @@ class SamplePreview(QWidget):
                                 f"{later}</span>")
             return
         per_class = " (one column per class)" if image and 2 <= s.num_classes <= 16 else ""
-        self.header.setText(f"<b>Samples</b> &nbsp;<span style='color:#c8d0d8'>{len(p.samples)} "
+        self.header.setText(f"<b>Samples</b> &nbsp;<span>{len(p.samples)} "
                             f"at step {p.step}{per_class}, {p.seconds:.2f} s to sample</span>")
         if image:
             self._show_images(p, s)

@@ -1,35 +1,52 @@
 """One solver branch's live view: a header of per-step readouts over a point or image view."""
 from __future__ import annotations
 
-import re
+import html
 import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..backdrop import Backdrop, velocity_field
+from ..colors import Colors, Themed, current, style_plot_widget
 from ..runstate import Frame
 from .items import ArrowField, ParticleItem, mosaic
 
+#: the dark theme's plot background and density colours (the views take the current theme's)
 BACKGROUND = "#101418"
 DENSITY_CMAP = pg.ColorMap([0.0, 0.35, 0.7, 1.0],
                            [(16, 20, 24), (28, 58, 96), (44, 128, 150), (170, 235, 210)])
+
+
+def density_lut(c: Colors):
+    """The lookup table of the data density behind the particles, in the theme's colours."""
+    return pg.ColorMap([0.0, 0.35, 0.7, 1.0], list(c.density)).getLookupTable(nPts=256)
+
+
 TRAILS = 64
+_NO_POINTS = np.zeros((0, 2), np.float32)
 #: at most this many points per trail (long runs are subsampled)
 TRAIL_POINTS = 120
 
 
-def readout(title: str, f: Frame | None) -> str:
-    """Two lines: the branch, then the step's t, sigma, log-SNR, NFE and step time."""
+def readout_line(f: Frame | None) -> str:
+    """The step's t, sigma, log-SNR, NFE and step time (plain text)."""
     if f is None:
-        return f"<b>{title}</b><br><span style='color:#8a949e'>waiting for the first step…</span>"
+        return "waiting for the first step…"
     ms = f"{f.step_seconds * 1e3:.1f} ms/step" if f.step_seconds else ""
     parts = [f.label, f"t {f.t:.4g}", f"σ {f.sigma:.4g}", f"log-SNR {f.logsnr:+.2f}",
              f"NFE {f.nfe}", ms]
-    return (f"<b>{title}</b><br><span style='color:#c8d0d8'>"
-            + " &nbsp;·&nbsp; ".join(p for p in parts if p) + "</span>")
+    return " · ".join(p for p in parts if p)
+
+
+def readout(title: str, f: Frame | None) -> str:
+    """Two lines of rich text: the branch, then :func:`readout_line`."""
+    c = current()
+    return (f"<b>{html.escape(title)}</b><br><span style='color:{c.muted if f is None else c.text}'>"
+            f"{html.escape(readout_line(f))}</span>")
 
 
 class TimedPlot(pg.PlotWidget):
@@ -45,17 +62,18 @@ class TimedPlot(pg.PlotWidget):
         self.paint_cpu_ms = (time.thread_time() - c) * 1e3
 
 
-class BranchView(QWidget):
-    """Base: a header label and :meth:`show_frame`."""
+class BranchView(QWidget, Themed):
+    """Base: a header label and :meth:`show_frame`; its colours follow the theme."""
 
     def __init__(self, branch: str, title: str, backdrop: Backdrop, parent=None):
         super().__init__(parent)
         self.branch, self.title, self.backdrop = branch, title, backdrop
-        self.header = QLabel(f"<b>{title}</b><br>&nbsp;")
+        self.header = QLabel()
         self.header.setTextFormat(Qt.RichText)
         self.header.setObjectName("branchHeader")
         self.header.setStyleSheet("padding: 3px 6px;")
-        # long readouts are clipped rather than widening the window
+        # long lines are elided to the view's width (the tooltip has them whole) rather than
+        # widening the window
         self.header.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.header.setMinimumWidth(40)
         lay = QVBoxLayout(self)
@@ -63,17 +81,39 @@ class BranchView(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.header)
         self.frame: Frame | None = None
+        self._line, self._muted = "", True
+        self.set_header("", True)
 
     def show_frame(self, frame: Frame | None, trail: list[Frame] | None = None) -> None:
         self.frame = frame
-        text = readout(self.title, frame)
-        self.header.setText(text)
-        # the readout is cut at the view's width: hovering shows it whole
-        self.header.setToolTip(re.sub(r"<br>", "\n", re.sub(r"&nbsp;", " ", re.sub(
-            r"<(?!br>)[^>]*>", "", text))))
+        self.set_header(readout_line(frame), frame is None)
+
+    def set_header(self, line: str, muted: bool = False) -> None:
+        """The header: the branch's title over ``line`` (muted: a hint), each elided to fit."""
+        self._line, self._muted = line, muted
+        self._render_header()
+
+    def _render_header(self) -> None:
+        c = current()
+        room = max(30, self.width() - 14)
+        bold = QFont(self.header.font())
+        bold.setBold(True)
+        title = QFontMetrics(bold).elidedText(self.title, Qt.ElideRight, room)
+        line = self.header.fontMetrics().elidedText(self._line, Qt.ElideRight, room)
+        self.header.setText(f"<b>{html.escape(title)}</b><br><span style='color:"
+                            f"{c.muted if self._muted else c.text}'>{html.escape(line) or '&nbsp;'}"
+                            "</span>")
+        self.header.setToolTip(f"{self.title}\n{self._line}".strip())
+
+    def resizeEvent(self, event) -> None:   # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._render_header()
 
     def paint_ms(self) -> float:
         return 0.0
+
+    def apply_colors(self, c: Colors) -> None:
+        self._render_header()               # the header's colours
 
 
 class PointsView(BranchView):
@@ -81,29 +121,19 @@ class PointsView(BranchView):
 
     def __init__(self, branch, title, backdrop: Backdrop, parent=None):
         super().__init__(branch, title, backdrop, parent)
-        self.plot = TimedPlot(background=BACKGROUND)
+        self.plot = TimedPlot(background=current().plot)
         self.plot.setAspectLocked(True)
         # no grid: replaying grid lines over the whole plot at every frame costs more than the
         # 10,000 particles themselves
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        if backdrop.mode == "pca":
-            ex = backdrop.explained
-            lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
-            self.plot.setLabel("bottom", lab(0))
-            self.plot.setLabel("left", lab(1))
         self.layout().addWidget(self.plot, 1)
         self.density = pg.ImageItem(axisOrder="row-major")
         self.density.setZValue(-10)
-        if backdrop.density is not None:
-            self.density.setImage(backdrop.density, levels=(0.0, 1.0))
-            self.density.setLookupTable(DENSITY_CMAP.getLookupTable(nPts=256))
-            x0, x1, y0, y1 = backdrop.extent
-            self.density.setRect(x0, y0, x1 - x0, y1 - y0)
         self.plot.addItem(self.density)
-        self.trails = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 255, 45, width=1), connect="finite")
-        self.x0_layer = ParticleItem((240, 90, 200, 150), 3.0)
-        self.particles = ParticleItem((255, 196, 64, 210), 4.0)
+        self.trails = pg.PlotCurveItem(connect="finite")
+        self.x0_layer = ParticleItem(current().x0, 3.0)
+        self.particles = ParticleItem(current().particles, 4.0)
         self.arrows = ArrowField()
         for item in (self.trails, self.arrows, self.x0_layer, self.particles):
             self.plot.addItem(item)
@@ -111,9 +141,45 @@ class PointsView(BranchView):
         self.show_x0 = False
         self.show_velocity = False
         self.follow = True
+        self.apply_colors(current())
+        self.configure(branch, title, backdrop)
+
+    def apply_colors(self, c: Colors) -> None:
+        """Plot, density, particles and trails in the theme's colours."""
+        style_plot_widget(self.plot, c)
+        self.density.setLookupTable(density_lut(c))
+        self.particles.set_color(c.particles)
+        self.x0_layer.set_color(c.x0)
+        self.trails.setPen(pg.mkPen(*c.trails, width=1))
+        super().apply_colors(c)
+
+    def configure(self, branch: str, title: str, backdrop: Backdrop) -> None:
+        """Show another branch (the panel reuses its views from run to run: making a plot costs
+        the UI thread tens of milliseconds, setting its data almost nothing)."""
+        self.branch, self.title, self.backdrop = branch, title, backdrop
+        self.set_header("", True)
+        if backdrop.mode == "pca":
+            ex = backdrop.explained
+            lab = (lambda i: f"PC{i + 1} ({100 * ex[i]:.0f}% var)") if ex else (lambda i: f"x{i}")
+            self.plot.setLabel("bottom", lab(0))
+            self.plot.setLabel("left", lab(1))
+        else:
+            for side in ("bottom", "left"):
+                self.plot.getAxis(side).showLabel(False)
+        if backdrop.density is not None:
+            self.density.setImage(backdrop.density, levels=(0.0, 1.0))
+            x0, x1, y0, y1 = backdrop.extent
+            self.density.setRect(x0, y0, x1 - x0, y1 - y0)
+            self.density.show()
+        else:
+            self.density.hide()
         self.process = self.network = None
         self._field_key = None
-        self._half = None
+        self.frame = None
+        for item in (self.particles, self.x0_layer):
+            item.set_points(_NO_POINTS, None)
+        self.trails.setData([], [])
+        self.arrows.setData([], [])
         self.reset_range()
 
     def reset_range(self) -> None:
@@ -132,13 +198,15 @@ class PointsView(BranchView):
         super().show_frame(frame, trail)
         if frame is None:
             for item in (self.particles, self.x0_layer):
-                item.setData(np.zeros((0, 2)))
+                item.set_points(_NO_POINTS, None)
             self.trails.setData([], [])
             self.arrows.setData([], [])
             return
-        self.particles.setData(frame.xy)
-        self.x0_layer.setData(frame.x0_xy if self.show_x0 and frame.x0_xy is not None
-                              else np.zeros((0, 2)))
+        self.particles.set_points(frame.xy, frame.box)
+        # a layer with nothing to draw is hidden: its paint is not even called
+        x0 = self.show_x0 and frame.x0_xy is not None
+        self.x0_layer.set_points(frame.x0_xy if x0 else _NO_POINTS, frame.x0_box if x0 else None)
+        self.x0_layer.setVisible(x0)
         if self.show_trails and trail:
             k = min(TRAILS, len(frame.xy))
             if len(trail) > TRAIL_POINTS:      # long runs: every n-th step, always the last
@@ -150,15 +218,16 @@ class PointsView(BranchView):
         else:
             self.trails.setData([], [])
         self._update_field(frame)
-        if self.follow:
-            self._follow(frame.xy)
+        # (the zoom is the panel's: one for all the linked views, see TrajectoryPanel._follow)
 
     def _update_field(self, frame: Frame) -> None:
         usable = (self.show_velocity and self.network is not None and self.backdrop.mode == "2d"
                   and not frame.final)
+        self.arrows.setVisible(usable)
         if not usable:
-            self.arrows.setData([], [])
-            self._field_key = None
+            if self._field_key is not None:
+                self.arrows.setData([], [])
+                self._field_key = None
             return
         vb = self.plot.getViewBox().viewRange()
         extent = (vb[0][0], vb[0][1], vb[1][0], vb[1][1])
@@ -173,20 +242,24 @@ class PointsView(BranchView):
             return
         self.arrows.set_field(pts, vec, (extent[1] - extent[0]) / 21)
 
-    def _follow(self, xy: np.ndarray) -> None:
-        """Zoom to the particles and the data. The half-width snaps to a ladder of factors 1.25,
-        so the axes (costly to redraw) change a few dozen times in a run, not at every frame."""
+    def follow_to(self, spread: tuple | None, settle: bool = False) -> None:
+        """Zoom to the particles (``spread``: the 1st to 99th percentiles of every particle, from
+        the frames shown) and the data. The half-width snaps to a ladder of factors 1.25, so the axes
+        (costly to redraw) change a few dozen times in a run, not at every frame; with ``settle``
+        (live updates) it zooms out at once but in only two rungs at a time, halving the changes
+        while the particles contract (each one redraws every linked plot)."""
         x0, x1, y0, y1 = self.backdrop.extent
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         base = max(x1 - x0, y1 - y0) / 2
         half = base
-        if len(xy):
-            finite = xy[np.isfinite(xy).all(1)]
-            if len(finite):
-                lo = np.percentile(finite, 1, axis=0).astype(float)
-                hi = np.percentile(finite, 99, axis=0).astype(float)
-                half = max(base, float(np.max(np.abs(np.concatenate([lo - [cx, cy], hi - [cx, cy]])))))
+        if spread is not None:
+            lx, ly, hx, hy = spread
+            half = max(base, abs(lx - cx), abs(hx - cx), abs(ly - cy), abs(hy - cy))
         k = int(np.ceil(np.log(half / base) / np.log(1.25) - 1e-9)) if half > base else 0
+        now = (int(round(np.log(self._half / base) / np.log(1.25)))
+               if settle and self._half else None)
+        if now is not None and now - 2 < k < now:
+            return                      # one rung tighter only: wait for the next
         half = base * 1.25 ** k
         if half != self._half:
             self._half = half
@@ -200,12 +273,12 @@ class ImagesView(BranchView):
     def __init__(self, branch, title, backdrop: Backdrop, parent=None):
         super().__init__(branch, title, backdrop, parent)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.canvas.setBackground(BACKGROUND)
+        self.canvas.setBackground(current().plot)
         self.layout().addWidget(self.canvas, 1)
         self.boxes = {}
         self.images = {}
         for col, name in enumerate(("x_t", "x0-prediction")):
-            self.canvas.addLabel(name, row=0, col=col, color="#c8d0d8")
+            self.canvas.addLabel(name, row=0, col=col, color=current().text)
             vb = self.canvas.addViewBox(row=1, col=col, lockAspect=True, invertY=True,
                                         enableMouse=False)
             img = pg.ImageItem(axisOrder="row-major")

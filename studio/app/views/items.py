@@ -20,11 +20,19 @@ class ParticleItem(pg.GraphicsObject):
     def __init__(self, color=(255, 196, 64, 200), size: float = 4.0):
         super().__init__()
         self._xy = np.zeros((0, 2))
+        self._box: tuple | None = None
         self._rect = QRectF()
         self._frags = pgQt.internals.PrimitiveArray(QPainter.PixmapFragment, 10)
         self._size = size
         self._color = QColor(*color)
         self._pixmap = self._dot()
+
+    def set_color(self, color) -> None:
+        """Draw the dots in ``color`` (an RGBA tuple) from now on."""
+        if QColor(*color) != self._color:
+            self._color = QColor(*color)
+            self._pixmap = self._dot()
+            self.update()
 
     def _dot(self) -> QPixmap:
         s = int(np.ceil(self._size)) + 2
@@ -40,24 +48,38 @@ class ParticleItem(pg.GraphicsObject):
         return pm
 
     def setData(self, xy) -> None:
+        """Any [n, 2] points (non-finite rows are dropped)."""
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         xy = xy[np.isfinite(xy).all(1)]
+        if not len(xy):
+            self.set_points(xy, None)
+            return
+        lo, hi = xy.min(0), xy.max(0)
+        self.set_points(xy, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
+
+    def set_points(self, xy: np.ndarray, box: tuple | None) -> None:
+        """Points prepared elsewhere (the live views' frames, in the worker thread): ``xy`` an
+        [n, 2] float array whose non-finite rows are not drawn, ``box`` (xmin, ymin, xmax, ymax)
+        of its finite rows, None if it has none. No pass over the points here."""
         self.prepareGeometryChange()
         self._xy = xy
-        if len(xy):
-            lo, hi = xy.min(0), xy.max(0)
-            self._rect = QRectF(lo[0], lo[1], max(hi[0] - lo[0], 1e-9), max(hi[1] - lo[1], 1e-9))
+        self._box = box
+        if box is not None:
+            x0, y0, x1, y1 = box
+            self._rect = QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
         else:
             self._rect = QRectF()
         self.update()
 
     def data(self) -> np.ndarray:
-        return self._xy
+        """The points drawn (the finite ones)."""
+        xy = self._xy
+        return xy if self._box is None or np.isfinite(xy).all() else xy[np.isfinite(xy).all(1)]
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
-        if not len(self._xy):
+        if self._box is None:
             return None, None
-        return float(self._xy[:, ax].min()), float(self._xy[:, ax].max())
+        return self._box[ax], self._box[ax + 2]
 
     def boundingRect(self) -> QRectF:
         if self._rect.isNull():
@@ -70,7 +92,7 @@ class ParticleItem(pg.GraphicsObject):
         return self._rect.adjusted(-pad, -pad, pad, pad)
 
     def paint(self, p: QPainter, *args) -> None:
-        if not len(self._xy):
+        if self._box is None:
             return
         pts = fn.transformCoordinates(p.transform(), self._xy.T)
         p.resetTransform()

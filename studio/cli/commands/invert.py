@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
+    import numpy as np        # here, not at the top: `studio --help` imports every command
     import torch
 
     from ...core.arrays import load_array

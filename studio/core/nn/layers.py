@@ -18,7 +18,11 @@ class FourierEmbedding(nn.Module):
         super().__init__()
         if dim % 2:
             raise ValueError("embedding dimension must be even")
-        freqs = torch.exp(torch.linspace(math.log(f_min), math.log(f_max), dim // 2))
+        # computed on the CPU even under ``torch.device("meta")`` (the model library builds
+        # modules there to check a file's tensor shapes): an op on meta tensors imports
+        # torch._dynamo, seconds of `studio models list`
+        freqs = torch.exp(torch.linspace(math.log(f_min), math.log(f_max), dim // 2,
+                                         device="cpu"))
         self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, c: Tensor) -> Tensor:

@@ -38,7 +38,8 @@ class ResidualMLP(nn.Module):
             # Random Fourier features of the input (Tancik et al. 2020): fixed, stored with the
             # weights, drawn from their own seeded generator so every build is identical.
             g = torch.Generator().manual_seed(1234)
-            freqs = torch.randn(dim, fourier, generator=g) * fourier_scale
+            # (on the CPU, where the generator is, even under torch.device("meta"))
+            freqs = torch.randn(dim, fourier, generator=g, device="cpu") * fourier_scale
             self.register_buffer("fourier_freqs", freqs)
         else:
             self.fourier_freqs = None
