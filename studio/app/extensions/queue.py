@@ -46,32 +46,34 @@ def install(window) -> None:
     act.triggered.connect(window.queue_run)
     window.queue_action = act
     window.add_menu_action("&Run", act)
+
+    def queued(what: str, make) -> bool:
+        """Queue the job ``make()`` builds; a bad setting is reported, nothing is queued."""
+        try:
+            job = make()
+        except StudioError as exc:
+            window.report(f"Cannot queue the {what}", str(exc))
+            return False
+        window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
+        return True
+
     def queue_training() -> bool:
         panel = window.training_panel
         if panel is None:
             return False
-        try:
+
+        def make():
             cfg = panel.settings.config()
-            job = queue.add_training(cfg.to_dict(), f"Training {cfg.name or 'a model'}",
-                                     panel.settings.device_name())
-        except StudioError as exc:
-            window.report("Cannot queue the training", str(exc))
-            return False
-        window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
-        return True
+            return queue.add_training(cfg.to_dict(), f"Training {cfg.name or 'a model'}",
+                                      panel.settings.device_name())
+        return queued("training", make)
 
     def queue_comparison() -> bool:
         ws = window.compare
         if ws is None:
             return False
-        try:
-            spec = ws.setup.build_spec()
-            job = queue.add_comparison(spec.to_dict(), f"Comparison of {window.doc.title}")
-        except StudioError as exc:
-            window.report("Cannot queue the comparison", str(exc))
-            return False
-        window.log.info(f"queued “{job.title}” ({len(queue.pending())} waiting)")
-        return True
+        return queued("comparison", lambda: queue.add_comparison(
+            ws.setup.build_spec().to_dict(), f"Comparison of {window.doc.title}"))
 
     def open_comparison(path: str) -> None:
         ws = window.compare
