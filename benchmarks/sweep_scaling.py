@@ -11,9 +11,10 @@ executor's samples are checked equal to the serial run's, bit for bit.
 Per-cell overhead: a second 64-cell sweep whose cells do almost nothing (batch 4, 2 NFE), so its
 wall time divided by 64 is what an executor adds per cell (task hand-off, result transfer, the
 driver's bookkeeping). Pool / cluster start-up is timed apart ("start"), and the parallel runs
-are timed warm (pool started, Ray workers imported).
+are timed warm (pool started, Ray workers imported; the serial driver warmed the same way), each
+the median of ``--repeats`` runs.
 
-    python benchmarks/sweep_scaling.py [--workers 2] [--batch 4000] [--quick]
+    python benchmarks/sweep_scaling.py [--workers 2] [--batch 4000] [--quick] [--repeats 3]
 
 Prints a table and writes benchmarks/results/sweep_scaling.json and .md, with the machine's
 load average (timings on a shared, loaded machine understate the speed-up).
@@ -56,10 +57,14 @@ def sweep(batch: int, nfes: list[int], seeds: int) -> CompareSpec:
                                      metrics=["swd", "nfe"], n_data=2000)
 
 
-def timed(spec, executor=None) -> tuple[float, object]:
-    t0 = time.perf_counter()
-    comp = ComparisonRun(spec, executor=executor).run()
-    return time.perf_counter() - t0, comp
+def timed(spec, executor=None, repeats: int = 1) -> tuple[float, object]:
+    """The median wall time of ``repeats`` runs, and the last run's comparison."""
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        comp = ComparisonRun(spec, executor=executor).run()
+        walls.append(time.perf_counter() - t0)
+    return sorted(walls)[len(walls) // 2], comp
 
 
 def same(a, b) -> bool:
@@ -72,6 +77,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=4000)
     ap.add_argument("--quick", action="store_true", help="batch 1000")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per executor (median)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     batch = 1000 if args.quick else args.batch
@@ -81,8 +87,9 @@ def main() -> int:
     load_before = os.getloadavg()
     rows = []
 
-    serial, ref = timed(work)
-    serial_tiny, _ = timed(tiny)
+    timed(sweep(4, [2], 1))  # warm up the driver (first-call costs) as the pools are warmed
+    serial, ref = timed(work, repeats=args.repeats)
+    serial_tiny, _ = timed(tiny, repeats=args.repeats)
     rows.append({"executor": "local", "workers": 1, "start_s": 0.0, "wall_s": serial,
                  "speedup": 1.0, "overhead_ms_per_cell": 1000 * serial_tiny / 64, "identical": True})
     print(f"local      wall {serial:7.2f}s  overhead {1000 * serial_tiny / 64:6.1f} ms/cell", flush=True)
@@ -91,8 +98,8 @@ def main() -> int:
     pool = ProcessExecutor(workers=args.workers)
     timed(sweep(4, [2], 1), pool)  # start the pool and import torch in every worker
     start = time.perf_counter() - t0
-    wall, comp = timed(work, pool)
-    wall_tiny, _ = timed(tiny, pool)
+    wall, comp = timed(work, pool, args.repeats)
+    wall_tiny, _ = timed(tiny, pool, args.repeats)
     pool.close()
     rows.append({"executor": "processes", "workers": args.workers, "start_s": start, "wall_s": wall,
                  "speedup": serial / wall, "overhead_ms_per_cell": 1000 * wall_tiny / 64,
@@ -112,8 +119,8 @@ def main() -> int:
         ex = RayExecutor()
         timed(sweep(4, [2], args.workers), ex)  # workers up
         start = time.perf_counter() - t0
-        wall, comp = timed(work, ex)
-        wall_tiny, _ = timed(tiny, ex)
+        wall, comp = timed(work, ex, args.repeats)
+        wall_tiny, _ = timed(tiny, ex, args.repeats)
         ray.shutdown()
         rows.append({"executor": "ray", "workers": args.workers, "start_s": start, "wall_s": wall,
                      "speedup": serial / wall, "overhead_ms_per_cell": 1000 * wall_tiny / 64,
@@ -124,11 +131,12 @@ def main() -> int:
     load_after = os.getloadavg()
     out = {"cells": 64, "batch": batch, "solvers": SOLVERS, "nfe": [8, 16, 24, 32], "seeds": 4,
            "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
-           "rows": rows, "date": time.strftime("%Y-%m-%d %H:%M")}
+           "repeats": args.repeats, "rows": rows, "date": time.strftime("%Y-%m-%d %H:%M")}
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "sweep_scaling.json"), "w") as fh:
         json.dump(out, fh, indent=1)
-    md = [f"64-cell sweep (eight Gaussians, batch {batch}, 4 solvers x 4 NFE x 4 seeds), "
+    md = [f"64-cell sweep (eight Gaussians, batch {batch}, 4 solvers x 4 NFE x 4 seeds; median of "
+          f"{args.repeats} warm runs), "
           f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / "
           f"{load_after[0]:.1f} after", "",
           "| executor | workers | start-up | wall (warm) | speed-up | overhead per cell | samples identical |",

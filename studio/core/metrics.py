@@ -10,11 +10,12 @@ for empirical measures of any sizes.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = ["sliced_wasserstein", "sliced_wasserstein_weighted", "wasserstein_1d", "mmd2",
-           "random_directions"]
+           "random_directions", "sorted_projections"]
 
 
 def _as_2d(x: Tensor, name: str) -> Tensor:
@@ -35,17 +36,24 @@ def random_directions(n: int, dim: int, seed: int = 0, device=None) -> Tensor:
     return (d / d.norm(dim=1, keepdim=True)).to(device)
 
 
-def wasserstein_1d(a: Tensor, b: Tensor, p: float = 2.0) -> Tensor:
-    """Exact W_p between the empirical measures of the columns of ``a`` [n, k] and ``b`` [m, k]
-    (k independent 1-D problems); returns [k].
+def _sort_rows(a: Tensor) -> Tensor:
+    """``a`` [k, n] with each row sorted ascending. On the CPU numpy's vectorised sort on
+    contiguous rows (about 3x torch.sort along a strided dimension), a few milliseconds at a time;
+    the values are the same."""
+    if a.device.type == "cpu" and a.dtype == torch.float64:
+        arr = np.ascontiguousarray(a.detach().numpy())
+        step = max(1, (1 << 16) // max(1, arr.shape[1]))
+        for i in range(0, arr.shape[0], step):  # in pieces: numpy holds the GIL while it sorts,
+            arr[i:i + step].sort(axis=1)         # and a process pool's feeder thread needs it
+        return torch.from_numpy(arr)
+    return torch.sort(a.contiguous(), dim=1).values
 
-    W_p^p = int_0^1 |F_a^-1(u) - F_b^-1(u)|^p du, with both quantile functions piecewise constant
-    between the levels {i/n} and {j/m}."""
-    n, m = a.shape[0], b.shape[0]
-    a, _ = torch.sort(a, dim=0)
-    b, _ = torch.sort(b, dim=0)
+
+def _w1d_sorted(a: Tensor, b: Tensor, p: float) -> Tensor:
+    """W_p per row between sorted rows ``a`` [k, n] and ``b`` [k, m]; returns [k]."""
+    n, m = a.shape[1], b.shape[1]
     if n == m:
-        return (a - b).abs().pow(p).mean(0).pow(1.0 / p)
+        return (a - b).abs().pow(p).mean(1).pow(1.0 / p)
     levels = torch.cat([torch.arange(1, n + 1, dtype=torch.float64) / n,
                         torch.arange(1, m + 1, dtype=torch.float64) / m])
     levels = torch.unique(levels)  # sorted; the last is 1
@@ -53,25 +61,52 @@ def wasserstein_1d(a: Tensor, b: Tensor, p: float = 2.0) -> Tensor:
     mid = levels - 0.5 * width
     ia = torch.clamp((mid * n).long(), max=n - 1).to(a.device)
     ib = torch.clamp((mid * m).long(), max=m - 1).to(b.device)
-    diff = (a[ia] - b[ib]).abs().pow(p)
-    return (width.to(a.device)[:, None] * diff).sum(0).pow(1.0 / p)
+    diff = (a[:, ia] - b[:, ib]).abs().pow(p)
+    return (diff * width.to(a.device)).sum(1).pow(1.0 / p)
 
 
-def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256, p: float = 2.0,
-                       seed: int = 0) -> Tensor:
+def wasserstein_1d(a: Tensor, b: Tensor, p: float = 2.0) -> Tensor:
+    """Exact W_p between the empirical measures of the columns of ``a`` [n, k] and ``b`` [m, k]
+    (k independent 1-D problems); returns [k].
+
+    W_p^p = int_0^1 |F_a^-1(u) - F_b^-1(u)|^p du, with both quantile functions piecewise constant
+    between the levels {i/n} and {j/m}."""
+    return _w1d_sorted(_sort_rows(a.T), _sort_rows(b.T), p)
+
+
+def sorted_projections(y: Tensor, n_projections: int = 256, seed: int = 0) -> Tensor:
+    """The projections of samples ``y`` [m, ...] on :func:`sliced_wasserstein`'s directions for
+    ``seed``, each row sorted: [n_projections, m]. Pass it as ``y_projections`` to score many
+    sample sets against the same reference without re-sorting it."""
+    y = _as_2d(y, "sorted_projections y")
+    if n_projections < 1:
+        raise ValueError("sliced_wasserstein: n_projections must be at least 1")
+    theta = random_directions(n_projections, y.shape[1], seed, device=y.device)
+    return _sort_rows(theta @ y.T)
+
+
+def sliced_wasserstein(x: Tensor, y: Tensor | None, n_projections: int = 256, p: float = 2.0,
+                       seed: int = 0, y_projections: Tensor | None = None) -> Tensor:
     """Sliced p-Wasserstein distance between samples ``x`` [n, ...] and ``y`` [m, ...]:
     (mean over random unit directions theta of W_p(theta . x, theta . y)^p)^(1/p).
 
     The directions come from ``seed``, so the value is deterministic; each projection's 1-D
-    distance is exact (see :func:`wasserstein_1d`). Cost O(n_projections (n + m) log(n + m))."""
-    x, y = _as_2d(x, "sliced_wasserstein x"), _as_2d(y, "sliced_wasserstein y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"sliced_wasserstein: dimensions differ ({x.shape[1]} vs {y.shape[1]})")
+    distance is exact (see :func:`wasserstein_1d`). Cost O(n_projections (n + m) log(n + m)).
+    ``y_projections`` (from :func:`sorted_projections` with the same ``n_projections`` and
+    ``seed``) replaces ``y``."""
+    x = _as_2d(x, "sliced_wasserstein x")
     if n_projections < 1:
         raise ValueError("sliced_wasserstein: n_projections must be at least 1")
+    if y_projections is None:
+        y = _as_2d(y, "sliced_wasserstein y")
+        if x.shape[1] != y.shape[1]:
+            raise ValueError(f"sliced_wasserstein: dimensions differ ({x.shape[1]} vs {y.shape[1]})")
+        y_projections = sorted_projections(y, n_projections, seed)
+    elif y_projections.ndim != 2 or y_projections.shape[0] != n_projections:
+        raise ValueError(f"sliced_wasserstein: y_projections has shape {tuple(y_projections.shape)}, "
+                         f"not [{n_projections}, m]")
     theta = random_directions(n_projections, x.shape[1], seed, device=x.device)
-    y = y.to(x.device)
-    w = wasserstein_1d(x @ theta.T, y @ theta.T, p)
+    w = _w1d_sorted(_sort_rows(theta @ x.T), y_projections.to(x.device), p)
     return w.pow(p).mean().pow(1.0 / p)
 
 

@@ -26,12 +26,20 @@ def _flat(x: Tensor) -> Tensor:
     return x.reshape(len(x), -1).to(torch.float64)
 
 
-def sliced_wasserstein(x: Tensor, y: Tensor, projections: int = 256, seed: int = 0) -> float:
+def sliced_wasserstein(x: Tensor, y: Tensor | None, projections: int = 256, seed: int = 0,
+                       y_projections: Tensor | None = None) -> float:
     """Sliced 2-Wasserstein distance between sample sets x [N, ...] and y [M, ...]: the engine's
     :func:`studio.core.metrics.sliced_wasserstein` (exact 1-D distances for any sizes, random
-    directions from ``seed``: the same for every call with the same seed and dimension)."""
-    return float(_metrics.sliced_wasserstein(_flat(x), _flat(y), n_projections=int(projections),
-                                             p=2.0, seed=int(seed)))
+    directions from ``seed``: the same for every call with the same seed and dimension).
+    ``y_projections`` (:func:`sorted_projections`) stands for y, sorted once for many cells."""
+    return float(_metrics.sliced_wasserstein(_flat(x), None if y is None else _flat(y),
+                                             n_projections=int(projections), p=2.0,
+                                             seed=int(seed), y_projections=y_projections))
+
+
+def sorted_projections(y: Tensor, projections: int = 256, seed: int = 0) -> Tensor:
+    """y's projections on :func:`sliced_wasserstein`'s directions, sorted: [projections, M]."""
+    return _metrics.sorted_projections(_flat(y), int(projections), int(seed))
 
 
 def median_bandwidth(x: Tensor, max_points: int = 2000, seed: int = 0) -> float:

@@ -155,7 +155,16 @@ class SlicedWasserstein(_LowD):
     projections: int = param(256, "random projection directions", min=1)
 
     def compute(self, inp):
-        return distances.sliced_wasserstein(inp.samples, inp.data, self.projections, inp.seed)
+        key = ("swd", self.projections, inp.seed, id(inp.data))
+        if key not in inp.shared:  # the data's sorted projections, once per point (the data
+            # are kept with them, so their id is not reused while the entry lives)
+            inp.shared[key] = (inp.data, distances.sorted_projections(inp.data, self.projections,
+                                                                      inp.seed))
+        if inp.samples[0].numel() != inp.data[0].numel():
+            raise ValueError(f"sliced Wasserstein: samples of {inp.samples[0].numel()} values "
+                             f"against data of {inp.data[0].numel()}")
+        return distances.sliced_wasserstein(inp.samples, None, self.projections, inp.seed,
+                                            y_projections=inp.shared[key][1])
 
 
 @METRICS.register("mmd")
