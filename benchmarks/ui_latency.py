@@ -35,6 +35,7 @@ RESULTS = os.path.join(HERE, "results", "ui_latency.json")
 # window's first paint and then closes it.
 STARTUP_CHILD = r"""
 import sys, time
+import studio.app   # first, as the `studio` entry point imports it: the engine before PySide6
 from PySide6.QtCore import QEvent, QObject, QTimer
 import studio.app.mainwindow as mw
 
@@ -119,21 +120,23 @@ def idle_cpu(seconds: float = 10.0) -> dict:
 
 
 def cli(repeats: int = 3) -> dict:
-    """Fresh processes. The registry tables (``studio solvers``) are cached per version of their
-    sources: ``cold_s`` is the first listing with an empty cache (it imports torch), the others
-    are listings with the cache filled by it."""
+    """Fresh processes. The registry tables (``studio solvers``) and the model library's cards
+    (``studio models list``) are cached per version of their sources (and, for models, of each
+    file): ``cold_s`` is the first listing with an empty cache (it imports torch), the others are
+    listings with the cache filled by it."""
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, OMP_NUM_THREADS="1", STUDIO_CACHE_DIR=cache)
         for args, target in ((["--help"], 0.3), (["solvers"], 1.5), (["models", "list"], 1.5)):
             times = []
-            for _ in range(repeats + (args == ["solvers"])):
+            cold = args in (["solvers"], ["models", "list"])
+            for _ in range(repeats + cold):
                 t0 = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "studio", *args], env=env,
                                capture_output=True, timeout=300, check=True)
                 times.append(time.perf_counter() - t0)
             row = {}
-            if args == ["solvers"]:
+            if cold:
                 row["cold_s"] = round(times.pop(0), 3)
             out[" ".join(args)] = dict(row, best_s=round(min(times), 3),
                                        median_s=round(float(np.median(times)), 3),

@@ -295,7 +295,10 @@ class _Load(QRunnable):
                 error = error.splitlines()[0] if error else "cancelled"
         finally:
             # counted here, not by the Loader: a load whose Loader is gone still ends
-            registry()._load_finished.emit()
+            try:
+                registry()._load_finished.emit()
+            except RuntimeError:  # the registry is gone: the app is closing
+                pass
         try:
             self.signals.done.emit(self, result, error)
         except RuntimeError:      # the app is closing: nobody to tell

@@ -100,14 +100,10 @@ class Entry:
         return out
 
 
-def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -> list[Entry]:
-    """Every ``*.safetensors`` in the bundled, user and extra folders, sorted by source and name.
-
-    Every file is listed: one that cannot be used carries the reason (one bad file never hides
-    the rest; a FIFO or device is reported without being opened). Temporary ``.tmp-*`` files are
-    never listed, and those a killed writer left behind are removed."""
+def _library_files(extra: list[str] | None) -> list[tuple[Path, str]]:
+    """(file, source) of every ``*.safetensors`` in the bundled, user and extra folders, in
+    listing order, each file once; clears the temporaries a killed writer left behind."""
     from .atomic import TMP_PREFIX, clean_stray_temporaries
-    from .modelfile import read_info
 
     folders: list[tuple[Path, str]] = [(bundled_dir(), "bundled"), (user_dir(), "user")]
     folders += [(p, "extra") for p in extra_dirs()] + [(Path(p), "extra") for p in (extra or [])]
@@ -128,14 +124,104 @@ def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -
                 key = str(f.resolve())
             except (OSError, RuntimeError):
                 key = str(f)
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                out.append(Entry(str(f), source, read_info(str(f), verify_checksum=verify_checksum)))
-            except StudioError as exc:
-                out.append(Entry(str(f), source, error=exc.problem))
-            except Exception as exc:  # never let one file hide the library
-                out.append(Entry(str(f), source, error=f"cannot read ({type(exc).__name__}: "
-                                 f"{str(exc)[:200]})"))
+            if key not in seen:
+                seen.add(key)
+                out.append((f, source))
     return out
+
+
+def file_identity(path: Path | str) -> str | None:
+    """A string that changes whenever the file at ``path`` is replaced or written: its path,
+    device, inode, size and modification and change times (None if it cannot be read)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{path}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+
+
+#: checked files of this process: (identity, verify_checksum) -> (info, error); the model
+#: browser and the comparison's model rows list the same library at start-up
+_CHECKED: dict[tuple[str, bool], tuple[object | None, str | None]] = {}
+_CHECKED_MAX = 1024
+
+
+def _check(path: Path, verify_checksum: bool) -> tuple[object | None, str | None]:
+    from .modelfile import read_info
+
+    ident = file_identity(path)
+    key = (ident, verify_checksum) if ident is not None else None
+    if key is not None and key in _CHECKED:
+        return _CHECKED[key]
+    try:
+        got = (read_info(str(path), verify_checksum=verify_checksum), None)
+    except StudioError as exc:
+        got = (None, exc.problem)
+    except Exception as exc:  # never let one file hide the library
+        got = (None, f"cannot read ({type(exc).__name__}: {str(exc)[:200]})")
+    if key is not None and file_identity(path) == ident:  # unchanged while it was read
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = got
+    return got
+
+
+def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -> list[Entry]:
+    """Every ``*.safetensors`` in the bundled, user and extra folders, sorted by source and name.
+
+    Every file is listed: one that cannot be used carries the reason (one bad file never hides
+    the rest; a FIFO or device is reported without being opened). Temporary ``.tmp-*`` files are
+    never listed, and those a killed writer left behind are removed. A file checked before in
+    this process and unchanged since (:func:`file_identity`) is not read again."""
+    out = []
+    for f, source in _library_files(extra):
+        info, error = _check(f, verify_checksum)
+        out.append(Entry(str(f), source, info, error))
+    return out
+
+
+def model_cards(extra: list[str] | None = None) -> list[dict]:
+    """:meth:`Entry.card` of every model file of :func:`list_models`, from a cache file when
+    the file and the studio's sources (:func:`studio.core.sourcekey.source_key`) are unchanged
+    since it was checked, so that listing the library does not import the engine (torch).
+    Files not in the cache are checked (importing it) and added."""
+    import json
+
+    from .sourcekey import cache_dir, source_key
+
+    files = _library_files(extra)
+    try:
+        path = cache_dir() / f"models-{source_key()}.json"
+    except Exception:  # noqa: BLE001 - no cache folder to find: check every file
+        path = None
+    cached: dict = {}
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if isinstance(data, dict) and isinstance(data.get("cards"), dict):
+                cached = data["cards"]
+        except (OSError, ValueError):
+            pass
+    cards, fresh, changed = [], {}, False
+    for f, source in files:
+        ident = file_identity(f)
+        card = cached.get(ident) if ident is not None else None
+        if not (isinstance(card, dict) and card.get("source") == source):
+            info, error = _check(f, False)
+            card = json.loads(json.dumps(Entry(str(f), source, info, error).card(), default=str))
+            changed = True
+        if ident is not None:
+            fresh[ident] = card
+        cards.append(card)
+    if path is not None and (changed or len(fresh) != len(cached)):
+        try:
+            from .atomic import write_atomic
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("models-*.json"):      # keys of earlier sources
+                if old != path:
+                    old.unlink(missing_ok=True)
+            write_atomic(str(path), json.dumps({"cards": fresh}).encode())
+        except OSError:
+            pass
+    return cards

@@ -60,3 +60,38 @@ def test_registry_tables_come_from_a_cache_keyed_on_their_sources(tmp_path, monk
     assert source_key() != key
     monkeypatch.setenv("STUDIO_NO_PLUGINS", "1")
     assert source_key() != key
+
+
+def test_model_cards_come_from_a_cache_keyed_on_each_file(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from studio.core.library import bundled_dir, list_models, model_cards
+    env = {"STUDIO_CACHE_DIR": str(tmp_path / "cache"), "STUDIO_MODELS_DIR": str(tmp_path / "lib")}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    (tmp_path / "lib").mkdir()
+    mine = tmp_path / "lib" / "mine.safetensors"
+    shutil.copy(bundled_dir() / "moons.safetensors", mine)
+    live = json.loads(json.dumps([e.card() for e in list_models()], default=str))
+    assert model_cards() == live                           # checked, and stored
+    assert [c["path"] for c in live].count(str(mine)) == 1 and "error" not in live[-1]
+
+    # another process lists the library from the cache, without importing torch
+    out = tmp_path / "out.json"
+    mods = _modules_after(
+        f"import os\nos.environ.update({env!r})\nimport contextlib, io\n"
+        "from studio.cli.main import main\nbuf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n    main(['models', 'list', '--json'])\n"
+        f"open({str(out)!r}, 'w').write(buf.getvalue())")
+    assert "torch" not in mods
+    assert json.loads(out.read_text()) == live
+
+    # a file written since is checked again: its card is never stale
+    data = mine.read_bytes()
+    mine.write_bytes(data[:len(data) // 2])
+    cards = model_cards()
+    assert "truncated" in cards[-1]["error"] or "corrupted" in cards[-1]["error"]
+    assert [e.error for e in list_models() if e.path == str(mine)] == [cards[-1]["error"]]
+    mine.write_bytes(data)
+    assert "error" not in model_cards()[-1]

@@ -79,19 +79,17 @@ def _print_card(card: dict) -> None:
 
 
 def run(args) -> int:
-    from ...core.errors import StudioError
-    from ...core.library import list_models, resolve_model_path
-    from ...core.modelfile import read_info
-    from ...core.modelimport import import_checkpoint
-
     if args.action == "list":
-        entries = list_models(args.dir)
+        from ...core.library import model_cards
+        cards = model_cards(args.dir)   # from the listing cache where nothing changed: no torch
         if args.json:
-            print(json.dumps([e.card() for e in entries], indent=2))
+            print(json.dumps(cards, indent=2))
             return 0
-        from ...core.hf.cards import card_or_error, find_folders
-        folders = [f for d in args.dir if os.path.isdir(d) for f in find_folders(d)]
-        if not entries and not folders:
+        folders = []
+        if any(os.path.isdir(d) for d in args.dir or []):
+            from ...core.hf.cards import card_or_error, find_folders
+            folders = [f for d in args.dir if os.path.isdir(d) for f in find_folders(d)]
+        if not cards and not folders:
             print("no models found")
         for f in folders:  # diffusers folders under --dir
             card, err = card_or_error(f)
@@ -99,12 +97,17 @@ def run(args) -> int:
                   f"{card['family']} ({card['denoiser_class']}), "
                   f"{'x'.join(map(str, card['resolution']))}, {card['parameterization']} / "
                   f"{card['process']}, {card['parameters']:,} parameters"))
-        for e in entries:
-            if e.info is None:
-                print(f"[{e.source}] {e.path}: UNUSABLE: {e.error}")
+        for c in cards:
+            if "error" in c:
+                print(f"[{c['source']}] {c['path']}: UNUSABLE: {c['error']}")
             else:
-                print(f"[{e.source}] {e.reference}: {_line(e.info.card())}")
+                print(f"[{c['source']}] {c['reference']}: {_line(c)}")
         return 0
+    from ...core.errors import StudioError
+    from ...core.library import resolve_model_path
+    from ...core.modelfile import read_info
+    from ...core.modelimport import import_checkpoint
+
     if args.action == "inspect" and os.path.isdir(args.file):
         from ...core.hf.cards import inspect_card, print_card
         card = inspect_card(args.file)
