@@ -28,6 +28,9 @@ def test_flow_map_row_races_its_teacher_in_the_workspace(win, qtbot, tmp_path):
     path = tmp_path / "moons.json"
     path.write_text(json.dumps(pipe))
     ws = win.compare
+    assert not ws.setup.model_rows.listed     # the library is not read at start-up...
+    win.workspaces.show("compare")
+    assert ws.setup.model_rows.listed         # ...but when the Comparison page shows the rows
     setup_form(ws, solvers=("dpm-solver++-2m",), nfes="1, 2, 4", batch=64,
                metrics=("rmse", "nfe"))
     ws.setup.set_pipeline_file(str(path))

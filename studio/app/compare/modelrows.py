@@ -45,12 +45,7 @@ class ModelRows(QWidget):
                               "noise (a flow-map model against its teacher, at equal NFE)")
         self.model.setMinimumContentsLength(18)
         self.model.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        try:
-            models = library_models()
-        except (StudioError, OSError):
-            models = []
-        for label, ref, _flow in models:
-            self.model.addItem(label, ref)
+        self.listed = False   # the library is read when the row is first shown (not at start-up)
         self.model.currentIndexChanged.connect(self._model_changed)
         pick = QToolButton()
         pick.setText("…")
@@ -76,6 +71,32 @@ class ModelRows(QWidget):
         lay.addLayout(bottom)
         self._model_changed()
 
+    def showEvent(self, event) -> None:   # noqa: N802 - Qt override
+        self.list_models()
+        super().showEvent(event)
+
+    def list_models(self) -> None:
+        """Fill the model list from the library, once (checking its files takes a while, so it
+        waits until the Comparison page shows this widget); a model chosen before stays chosen."""
+        if self.listed:
+            return
+        self.listed = True
+        try:
+            models = library_models()
+        except (StudioError, OSError):
+            models = []
+        chosen = self.model.currentData()
+        self.model.blockSignals(True)
+        for i, (label, ref, _flow) in enumerate(models):
+            at = self.model.findData(ref)
+            if at >= 0:
+                self.model.removeItem(at)
+            self.model.insertItem(i, label, ref)
+        if chosen is not None:
+            self.model.setCurrentIndex(self.model.findData(chosen))
+        self.model.blockSignals(False)
+        self._model_changed()
+
     def _model_changed(self, *_) -> None:
         """A flow-map model defaults to the flow-map solver."""
         label = self.model.currentText()
@@ -93,6 +114,7 @@ class ModelRows(QWidget):
 
     def set_model(self, ref: str) -> None:
         """Select a model by its reference (``assets:NAME.safetensors`` or a path)."""
+        self.list_models()
         i = self.model.findData(ref)
         if i < 0:
             self.model.addItem(ref, ref)
@@ -114,6 +136,7 @@ class ModelRows(QWidget):
 
     def add_row(self) -> str:
         """Append this row to the target field (checked first; raises StudioError if bad)."""
+        self.list_models()
         if self.model.currentData() is None:
             raise StudioError("choose a model for the row", "model rows")
         text = self.row_text()
