@@ -31,7 +31,7 @@ from .runstate import RunState
 from .settings import AppSettings
 from .views.panel import TrajectoryPanel
 from .worker import RunController
-from .workspaces import EDITOR_DOCKS, DockMap, Workspaces
+from .workspaces import EDITOR_DOCKS, DockMap, Provided, Workspaces
 
 FILE_FILTER = "Pipelines (*.json);;All files (*)"
 
@@ -52,6 +52,13 @@ def _num_classes(entry) -> int:
 class MainWindow(QMainWindow):
     runFinished = Signal(str, str)      # status, message
     closing = Signal()                  # the window is closing for good (after any save prompt)
+    # workspaces that extensions provide, built when first shown or read (see Provided)
+    compare = Provided()                # CompareWorkspace (extensions/compare.py)
+    diagnostics = Provided()            # DiagnosticsPanel (extensions/diagnostics.py)
+    inverse_panel = Provided()          # InversePanel (extensions/inverse.py)
+    training_panel = Provided()         # TrainingPanel (extensions/training.py)
+    edit_panel = Provided()             # EditPanel, points (extensions/edit.py)
+    edit_digits = Provided()            # DigitEditPanel, images (extensions/edit.py)
 
     def __init__(self, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -97,10 +104,8 @@ class MainWindow(QMainWindow):
         # What the extensions (studio/app/extensions) provide, declared here so that the window and
         # the other extensions test for None instead of looking attributes up: each stays None
         # when its extension is absent or failed to install.
-        self.compare = None                  # CompareWorkspace (extensions/compare.py)
-        self.diagnostics = None              # DiagnosticsPanel (extensions/diagnostics.py)
-        self.inverse_panel = None            # InversePanel (extensions/inverse.py)
-        self.training_panel = None           # TrainingPanel (extensions/training.py)
+        # (compare, diagnostics, inverse_panel, training_panel, edit_panel, edit_digits: the
+        # class's Provided attributes, None until an extension fills them)
         self.job_queue = None                # JobQueue (extensions/queue.py)
         self.comfort = None                  # Comfort: gallery, settings, autosave (comfort/)
         self.jump_map = None                 # JumpMapView, made on first use (extensions/flowmap.py)

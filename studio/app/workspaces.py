@@ -13,14 +13,23 @@ Adding a workspace is one line in an extension's ``install(window)``::
 
 It returns a :class:`Page`, which answers ``show()``/``raise_()``/``widget()``/``isVisible()`` as a
 dock did, so extensions written for the docked layout keep working.
+
+A page may be given a *factory* (a function that builds and returns its widget) instead of the
+widget: it is built the first time the page is shown or its widget is asked for, not while the
+window starts (a workspace's plots and forms cost tenths of a second each). The window attribute
+an extension provides (``window.compare``…, :class:`Provided`) can then be :meth:`Page.later`:
+reading it builds the page.
 """
 from __future__ import annotations
 
 import json
+import traceback
+from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFrame, QScrollArea, QStackedWidget, QTabBar, QToolBar
+from PySide6.QtWidgets import (QFrame, QLabel, QScrollArea, QStackedWidget, QTabBar, QToolBar,
+                               QWidget)
 
 from .elide import shrinkable_combos
 
@@ -33,11 +42,42 @@ EDITOR_DOCKS = ("browser", "palette", "inspector", "log")
 SETTINGS_KEY = "window/workspaces"
 
 
+class Later:
+    """A value computed when first read (see :class:`Provided`)."""
+
+    def __init__(self, make: Callable[[], object]):
+        self.make = make
+
+
+class Provided:
+    """A window attribute that an extension fills (``window.compare = page.later()``): reading it
+    gives the object, building a lazy page first; unset it is None."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = f"_provided_{name}"
+
+    def __get__(self, win, owner=None):
+        if win is None:
+            return self
+        value = win.__dict__.get(self.slot)
+        if isinstance(value, Later):
+            value = value.make()
+            win.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, win, value) -> None:
+        win.__dict__[self.slot] = value
+
+    def pending(self, win) -> bool:
+        """Whether the value is still to be built."""
+        return isinstance(win.__dict__.get(self.slot), Later)
+
+
 class Page:
     """A workspace page, as the window and the extensions see it."""
 
     def __init__(self, spaces: "Workspaces", name: str, title: str, widget, docks, tip: str):
-        self.spaces, self.name, self.title, self._widget = spaces, name, title, widget
+        self.spaces, self.name, self.title = spaces, name, title
         self.default_docks = tuple(docks)
         self.docks = set(docks)
         self.tip = tip
@@ -45,10 +85,47 @@ class Page:
         self.scroll.setObjectName(f"workspace-{name}")
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.NoFrame)
+        self._widget = None
+        self._factory = None if isinstance(widget, QWidget) else widget
+        self._building = False
+        self.failed = ""                # why a lazy page could not be built
+        if self._factory is None:
+            self._set_widget(widget)
+
+    @property
+    def built(self) -> bool:
+        return self._widget is not None
+
+    def _set_widget(self, widget) -> None:
+        self._widget = widget
         self.scroll.setWidget(widget)
+        shrinkable_combos(widget, shrink=False)     # choices too long for their box: elided
+
+    def later(self) -> Later:
+        """This page's widget, built when first read (for a :class:`Provided` attribute); None
+        if it failed to build."""
+        return Later(lambda: None if self.failed else self.widget())
 
     # the dock-like interface of the docked layout
     def widget(self):
+        if self._widget is None:
+            if self._building:
+                raise RuntimeError(f"workspace {self.name!r} asked for itself while being built")
+            self._building = True
+            try:
+                widget = self._factory()
+            except Exception as exc:  # noqa: BLE001 - a workspace must not take the app down
+                traceback.print_exc()
+                self.failed = f"{type(exc).__name__}: {exc}"
+                self.spaces.win.log.error(f"workspace {self.name!r} failed to load: {exc}")
+                widget = QLabel(f"The {self.title} workspace failed to load: {exc}\n"
+                                "(the details are in the log and on the console)")
+                widget.setWordWrap(True)
+                widget.setAlignment(Qt.AlignCenter)
+            finally:
+                self._building = False
+            self._set_widget(widget)
+            self.spaces.built.emit(self.name)
         return self._widget
 
     def show(self) -> None:
@@ -70,6 +147,7 @@ class Workspaces(QObject):
     """The mode bar (a tab per workspace) and the stack of pages; the window's central widget."""
 
     changed = Signal(str)           # the name of the workspace now shown
+    built = Signal(str)             # a lazy page's widget was just built
 
     def __init__(self, window):
         super().__init__(window)
@@ -101,11 +179,11 @@ class Workspaces(QObject):
 
     # -- registration ----------------------------------------------------------------------------
     def add(self, name: str, title: str, widget, docks=(), tip: str = "") -> Page:
-        """Register a workspace page; its tab goes where :data:`ORDER` puts it."""
+        """Register a workspace page (its widget, or a function that builds it when the page is
+        first shown); its tab goes where :data:`ORDER` puts it."""
         if name in self.pages:
             raise ValueError(f"workspace {name!r} is already registered")
         page = Page(self, name, title, widget, docks, tip)
-        shrinkable_combos(widget, shrink=False)     # choices too long for their box: elided
         rank = ORDER.get(name, DEFAULT_ORDER)
         at = sum(1 for n in self.order if ORDER.get(n, DEFAULT_ORDER) <= rank)
         self.pages[name] = page
@@ -134,6 +212,7 @@ class Workspaces(QObject):
     def show(self, name: str) -> None:
         if name not in self.pages:
             raise KeyError(f"no workspace {name!r} (known: {', '.join(self.order)})")
+        self.pages[name].widget()           # a lazy page is built before it shows
         if name == self.current:
             self._apply_docks(self.pages[name])
             return

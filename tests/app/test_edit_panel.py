@@ -42,7 +42,21 @@ def test_the_extension_adds_a_dock_and_a_menu_entry(qtbot):
 
     from PySide6.QtCore import QObject
 
+    from studio.app.workspaces import Provided
+
+    class Page:                        # a lazy page: its widget is built when first asked for
+        def __init__(self, make):
+            self.make, self.built = make, None
+
+        def widget(self):
+            if self.built is None:
+                self.built = self.make()
+            return self.built
+
     class Window(QObject):             # what install uses of the main window
+        edit_panel = Provided()
+        edit_digits = Provided()
+
         def __init__(self):
             super().__init__()
             self.panels, self.actions = [], []
@@ -50,16 +64,17 @@ def test_the_extension_adds_a_dock_and_a_menu_entry(qtbot):
 
         def add_panel(self, name, title, widget, area, tabify_with=None):
             self.panels.append((name, title, widget))
-            from PySide6.QtWidgets import QDockWidget
-            return QDockWidget(title)
+            return Page(widget)
 
         def add_menu_action(self, menu, action):
             self.actions.append((menu, action.text()))
 
     w = Window()
     edit.install(w)
-    qtbot.addWidget(w.edit_panel)
     assert w.panels[0][:2] == ("edit", "Edit") and w.actions == [("&Tools", "&Edit by inversion")]
+    assert Window.edit_panel.pending(w)          # nothing built at start-up...
+    qtbot.addWidget(w.edit_panel)                # ...until the panel is asked for
+    assert not Window.edit_panel.pending(w) and w.edit_digits is not None
 
 
 def test_sdedit_mode(qtbot):

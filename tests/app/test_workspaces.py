@@ -29,6 +29,36 @@ def test_every_workspace_is_a_page_in_order(win):
     assert win.workspaces.current == "pipeline" and win.toolbar.isVisible()
 
 
+def test_workspaces_are_built_when_first_shown_or_read(win):
+    from studio.app.mainwindow import MainWindow
+    spaces = win.workspaces
+    lazy = ("compare", "diagnostics", "inverse", "training", "edit")
+    # nothing of them built while the window started (their plots and forms cost tenths of a s)
+    assert [n for n in lazy if spaces[n].built] == []
+    assert MainWindow.compare.pending(win) and MainWindow.edit_digits.pending(win)
+    built = []
+    spaces.built.connect(built.append)
+    win.docks["inverse"].raise_()                      # showing a page builds it
+    assert spaces["inverse"].built and built == ["inverse"]
+    assert spaces.stack.currentWidget().widget() is win.inverse_panel
+    panel = win.training_panel                         # reading the attribute builds the page
+    assert spaces["training"].built and spaces["training"].widget() is panel
+    assert spaces.current == "inverse"                 # ...without showing it
+    assert win.edit_digits is not None and spaces["edit"].built and built[-1] == "edit"
+    assert win.training_panel is panel and built.count("training") == 1
+
+
+def test_a_workspace_that_fails_to_build_says_why(win):
+    def broken():
+        raise ValueError("no such widget")
+    page = win.add_workspace("broken", "Broken", broken)
+    page.show()
+    shown = win.workspaces.stack.currentWidget().widget()
+    assert isinstance(shown, QLabel) and "no such widget" in shown.text()
+    assert "failed to load" in win.log.text() and page.failed == "ValueError: no such widget"
+    assert page.later().make() is None                 # what the window's attribute then reads
+
+
 def test_adding_a_workspace_is_one_line(win):
     page = win.add_workspace("sketch", "Sketch", QLabel("sketch page"), docks=("log",))
     # a name without a place in ORDER goes before the Gallery

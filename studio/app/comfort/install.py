@@ -102,7 +102,7 @@ class Comfort(QObject):
 
     def training_dock(self):
         """The Training workspace's page, or None when the training extension is absent."""
-        if self.win.training_panel is None or "training" not in self.win.workspaces:
+        if "training" not in self.win.workspaces:     # (without building the page)
             return None
         return self.win.workspaces["training"]
 

@@ -7,6 +7,9 @@ built, after the standard panels and before the menus and the saved layout. It m
 - add menu entries with ``window.add_menu_action(menu_title, action)`` (``"&File"``, ``"&View"``,
   ``"&Run"``, ``"&Help"`` or a new title such as ``"&Tools"``);
 - observe ``window.doc`` (the pipeline document), ``window.state`` (the run state), ``window.log``.
+- add a full-page workspace with ``window.add_workspace(name, title, build, docks, tip)``, where
+  ``build`` makes the page's widget when the page is first shown (so the window starts fast), and
+  set the attribute it provides to ``page.later()`` (reading it builds the page);
 - fill the attribute the window declares for what it provides (``window.compare``,
   ``window.training_panel``, ``window.job_queue``, ``window.comfort``…: see ``MainWindow.__init__``);
   other extensions test those for None (the extension may be absent) and call their public methods,

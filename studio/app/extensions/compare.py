@@ -10,13 +10,16 @@ def _show(dock) -> None:
 
 
 def install(window) -> None:
-    from ..compare.workspace import CompareWorkspace
+    def build():
+        from ..compare.workspace import CompareWorkspace
 
-    ws = CompareWorkspace(window)
-    window.compare = ws
-    ws.session.runner.started.connect(lambda _name: dock.show())   # the grid comes forward
-    dock = window.add_workspace("compare", "Comparison", ws,
+        ws = CompareWorkspace(window)
+        ws.session.runner.started.connect(lambda _name: dock.show())   # the grid comes forward
+        return ws
+
+    dock = window.add_workspace("compare", "Comparison", build,
                                 tip="Compare solvers, schedules and NFE budgets from the same noise")
+    window.compare = dock.later()                       # built when first shown or read
     act = QAction("&Comparison workspace", window)
     act.setShortcut("Ctrl+Shift+C")
     act.setToolTip("Compare solvers, schedules and NFE budgets from the same noise")
@@ -24,7 +27,7 @@ def install(window) -> None:
     window.add_menu_action("&Tools", act)
 
     def compare_pipeline():
-        ws.setup.from_document()
+        window.compare.setup.from_document()
         _show(dock)
 
     act = QAction("Compare the pipeline's &solvers", window)
@@ -34,7 +37,7 @@ def install(window) -> None:
 
     def open_comparison():
         _show(dock)
-        ws.open_dialog()
+        window.compare.open_dialog()
 
     act = QAction("&Open comparison…", window)
     act.triggered.connect(open_comparison)

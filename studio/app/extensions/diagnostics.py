@@ -6,13 +6,14 @@ from PySide6.QtGui import QAction
 
 
 def install(window) -> None:
-    from ..diagnostics.panel import DiagnosticsPanel
+    def build():
+        from ..diagnostics.panel import DiagnosticsPanel
+        return DiagnosticsPanel(window)
 
-    panel = DiagnosticsPanel(window)
-    window.diagnostics = panel
-    dock = window.add_workspace("diagnostics", "Diagnostics", panel, docks=("browser",),
+    dock = window.add_workspace("diagnostics", "Diagnostics", build, docks=("browser",),
                                 tip="NLL of a data set, log-density, conservativity, density "
                                     "evolution of the pipeline's model")
+    window.diagnostics = dock.later()                   # built when first shown or read
     act = QAction("&Likelihood && diagnostics", window)
     act.setShortcut("Ctrl+Shift+D")
     act.setToolTip("NLL of a data set, log-density, conservativity, density evolution")

@@ -6,18 +6,29 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QTabWidget
 
+from ..workspaces import Later
+
 
 def install(window) -> None:
-    from ..edit_digits import DigitEditPanel
-    from ..edit_panel import EditPanel
+    made: dict = {}
 
-    panel, digits = EditPanel(), DigitEditPanel()
-    tabs = QTabWidget()
-    tabs.addTab(panel, "Points (mixture prior)")
-    tabs.addTab(digits, "Digit image (trained model)")
-    dock = window.add_panel("edit", "Edit", tabs, Qt.BottomDockWidgetArea,
+    def build():
+        from ..edit_digits import DigitEditPanel
+        from ..edit_panel import EditPanel
+
+        panel, digits = EditPanel(), DigitEditPanel()
+        tabs = QTabWidget()
+        tabs.addTab(panel, "Points (mixture prior)")
+        tabs.addTab(digits, "Digit image (trained model)")
+        made.update(tabs=tabs, panel=panel, digits=digits)
+        window.edit_panel, window.edit_digits = panel, digits
+        return tabs
+
+    dock = window.add_panel("edit", "Edit", build, Qt.BottomDockWidgetArea,
                             tabify_with="trajectories")
-    window.edit_panel, window.edit_digits = panel, digits
+    # built when the page is first shown or one of them is read (None if it failed to build)
+    window.edit_panel = Later(lambda: (dock.widget(), made.get("panel"))[1])
+    window.edit_digits = Later(lambda: (dock.widget(), made.get("digits"))[1])
 
     def show() -> None:
         dock.show()
@@ -25,7 +36,8 @@ def install(window) -> None:
 
     if window.comfort is not None:      # a gallery picture's samples start an edit
         window.comfort.gallery.editRequested.connect(
-            lambda item: open_gallery_item(window, tabs, panel, digits, item))
+            lambda item: window.edit_panel is not None and open_gallery_item(
+                window, made["tabs"], made["panel"], made["digits"], item))
 
     action = QAction("&Edit by inversion", window)
     action.setToolTip("Invert points to noise, change the label, regenerate from the same noise")

@@ -19,16 +19,20 @@ class _CloseWatcher(QObject):
 
 
 def install(window) -> None:
-    from ..inverse.panel import InversePanel
+    def build():
+        from ..inverse.panel import InversePanel
 
-    panel = InversePanel()
-    page = window.add_workspace("inverse", "Inverse problems", panel,
+        panel = InversePanel()
+        panel.controller.started.connect(lambda _info: page.show())   # results come forward
+        panel.message.connect(window.log.add)
+        panel.problem.connect(window.report)
+        window.installEventFilter(_CloseWatcher(panel, window))
+        return panel
+
+    page = window.add_workspace("inverse", "Inverse problems", build,
                                 tip="Inpainting, super-resolution, deblurring… with a diffusion "
                                     "prior")
-    panel.controller.started.connect(lambda _info: page.show())   # results come forward
-    panel.message.connect(window.log.add)
-    panel.problem.connect(window.report)
-    window.inverse_panel = panel
+    window.inverse_panel = page.later()                 # built when first shown or read
 
     def show() -> None:
         page.show()
@@ -39,5 +43,3 @@ def install(window) -> None:
     action.triggered.connect(show)
     window.add_menu_action("&Tools", action)
     window.inverse_action = action
-    watcher = _CloseWatcher(panel, window)
-    window.installEventFilter(watcher)

@@ -29,45 +29,47 @@ class _CloseGuard(QObject):
 
 
 def install(window) -> None:
-    from ..training.panel import TrainingPanel
+    def build():
+        from ..training.panel import TrainingPanel
 
-    panel = TrainingPanel()
-    window.training_panel = panel
-    dock = window.add_workspace("training", "Training", panel, docks=("browser",),
+        panel = TrainingPanel()
+        panel.started.connect(lambda _cfg: dock.show())     # the training's views come forward
+        panel.message.connect(window.log.add)
+        panel.problem.connect(window.report)
+        panel.useRequested.connect(window.use_model)
+
+        def saved(path: str) -> None:
+            browser = window.browser
+
+            def select() -> None:
+                browser.model.listed.disconnect(select)
+                browser.select_file(path)
+            browser.model.listed.connect(select)
+            browser.refresh()
+        panel.modelSaved.connect(saved)
+
+        # the settings of the last training come back in the next session
+        last = window.settings.value(SETTINGS_KEY)
+        if isinstance(last, str) and last:
+            try:
+                panel.settings.set_dict(json.loads(last))
+            except (ValueError, TypeError, KeyError, StudioError):
+                pass        # from an older version, or a data folder that is gone: the preset stays
+        panel.started.connect(lambda cfg: window.settings.set_value(SETTINGS_KEY, json.dumps(cfg)))
+        window.installEventFilter(_CloseGuard(window, panel))
+        return panel
+
+    dock = window.add_workspace("training", "Training", build, docks=("browser",),
                                 tip="Train a model on 2-D data, digits or your images")
-    panel.started.connect(lambda _cfg: dock.show())     # the training's views come forward
-    panel.message.connect(window.log.add)
-    panel.problem.connect(window.report)
-    panel.useRequested.connect(window.use_model)
-
-    def saved(path: str) -> None:
-        browser = window.browser
-
-        def select() -> None:
-            browser.model.listed.disconnect(select)
-            browser.select_file(path)
-        browser.model.listed.connect(select)
-        browser.refresh()
-
-    panel.modelSaved.connect(saved)
-
-    # the settings of the last training come back in the next session
-    last = window.settings.value(SETTINGS_KEY)
-    if isinstance(last, str) and last:
-        try:
-            panel.settings.set_dict(json.loads(last))
-        except (ValueError, TypeError, KeyError, StudioError):
-            pass        # from an older version, or a data folder that is gone: the preset stays
-    panel.started.connect(lambda cfg: window.settings.set_value(SETTINGS_KEY, json.dumps(cfg)))
+    window.training_panel = dock.later()                # built when first shown or read
 
     def show() -> None:
         dock.show()
         dock.raise_()
-        panel.setFocus()
+        window.training_panel.setFocus()
 
     action = QAction("&Train a model…", window)
     action.setToolTip("Open the training panel: train a model on 2-D data, digits or your images")
     action.setStatusTip(action.toolTip())
     action.triggered.connect(show)
     window.add_menu_action("&Tools", action)
-    window.installEventFilter(_CloseGuard(window, panel))
