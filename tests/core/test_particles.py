@@ -348,8 +348,7 @@ def test_fps_with_one_particle_is_its_base_sampler():
 def test_second_order_kernel_removes_the_targets_discretisation_bias(kind):
     """The weights telescope to p_chain(x) g(x), p_chain the marginal of the discretised prior
     chain, so the ancestral kernel's first-order error survives any K: on a Gaussian prior at 60
-    karras steps the weighted covariance of K = 100 is off by 0.14-0.18 (Frobenius; the closed
-    form of that target gives the same). The ``2m`` kernel (second order in the step) brings it to
+    karras steps the weighted covariance of K = 100 is off by 0.14-0.18 (Frobenius). The ``2m`` kernel (second order in the step) brings it to
     the Monte Carlo noise of 4000 particles (0.02-0.06)."""
     net = _net(means=[[0.4, -0.2, 0.1]], covs=[[[0.6, 0.2, 0.0], [0.2, 0.9, 0.3], [0.0, 0.3, 1.2]]])
     op = build_operator(G_SPEC)

@@ -25,6 +25,12 @@ whatever the solver node: its density is needed for the weights. It is DDIM's et
 x0^, eps^ the network's predictions at (x_t, t). The solver node supplies the time grid (its
 schedule and step count); ``denoise_final`` returns the network's x0 at the last particle.
 
+The weights are exact for that kernel, so the populations converge to the posterior of the
+*discretised* chain, p_chain(x) g(x): the chain's first-order discretisation error survives any K.
+``kernel = "2m"`` adds the second-order multistep term of the stochastic DPM-Solver++(2M) step
+(:func:`multistep_correction`; the previous prediction travels with each particle as ``x0_prev``),
+which leaves the kernel Gaussian with the same variance and shrinks that error.
+
 Resampling draws its uniforms from the run's seeded normal stream (u = Phi(z)), so a run is
 reproducible from its seed. ``ParticleGuidance.trace`` keeps, per step, each population's ESS
 (a fraction of K), whether it was resampled, and the normalised weights (what the app plots).
