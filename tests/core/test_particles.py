@@ -341,3 +341,50 @@ def test_fps_with_one_particle_is_its_base_sampler():
         noise = torch.sqrt(s2) * m * rnd()
         x = xp + m * c2[i] / (c2[i] + s2) * (a(s) * y + e[i + 1] - xp - noise)
     assert torch.allclose(res.samples, den(x, ts[-1]).x0, atol=1e-9, rtol=0)
+
+
+# -- the filter's target is the posterior of its own (discretised) prior chain --------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_second_order_kernel_removes_the_targets_discretisation_bias(kind):
+    """The weights telescope to p_chain(x) g(x), p_chain the marginal of the discretised prior
+    chain, so the ancestral kernel's first-order error survives any K: on a Gaussian prior at 60
+    karras steps the weighted covariance of K = 100 is off by 0.14-0.18 (Frobenius). The ``2m`` kernel (second order in the step) brings it to
+    the Monte Carlo noise of 4000 particles (0.02-0.06)."""
+    net = _net(means=[[0.4, -0.2, 0.1]], covs=[[[0.6, 0.2, 0.0], [0.2, 0.9, 0.3], [0.0, 0.3, 1.2]]])
+    op = build_operator(G_SPEC)
+    op.bind(net.data_shape)
+    y = torch.tensor([0.3], dtype=torch.float64)
+    post = posterior_of(net, op, y, 0.1)
+    err = {}
+    for kernel in ("ancestral", "2m"):
+        e = []
+        for seed in range(2):
+            g = _guidance(kind, G_SPEC, y, 0.1, particles=100, kernel=kernel)
+            res = _run(net, g, 4000, steps=60, seed=seed, schedule="karras")
+            assert res.nfe == 61
+            x0, w = g.weighted
+            w = (w.reshape(-1) / w.shape[0]).numpy()
+            x0 = x0.numpy()
+            m = w @ x0
+            cov = (x0 - m).T @ ((x0 - m) * w[:, None])
+            e.append(np.linalg.norm(cov - post.covariance))
+        err[kernel] = float(np.mean(e))
+    assert err["ancestral"] > 0.1, err
+    assert err["2m"] < 0.5 * err["ancestral"] and err["2m"] < 0.08, err
+
+
+def test_multistep_correction_is_the_dpmpp_2m_sde_step():
+    """The 2m kernel's mean is the stochastic DPM-Solver++(2M) (midpoint) mean, written out in
+    EDM terms (sigma = sigma_t / alpha_t, half-log-SNR steps h): x_s / alpha_s =
+    sigma_s/sigma_t e^-h x_t / alpha_t + (1 - e^-2h) D + (1 - e^-2h) / (2r) (D - D_prev)."""
+    from studio.core.inverse.particles import ancestral, multistep_correction
+    tp, t, s = (torch.tensor(v, dtype=torch.float64) for v in (0.6, 0.4, 0.25))
+    gen = torch.Generator().manual_seed(0)
+    x, d, dp = (torch.randn(5, 3, generator=gen, dtype=torch.float64) for _ in range(3))
+    mean, _ = ancestral(VP, x, d, t, s)
+    mean = mean + multistep_correction(VP, d, dp, tp, t, s)
+    se = lambda u: VP.sigma(u) / VP.alpha(u)   # noqa: E731
+    h, hp = torch.log(se(t) / se(s)), torch.log(se(tp) / se(t))
+    k = -torch.expm1(-2 * h)
+    ref = (se(s) / se(t) * torch.exp(-h) * x / VP.alpha(t) + k * d + k / (2 * hp / h) * (d - dp))
+    assert torch.allclose(mean / VP.alpha(s), ref, atol=1e-12, rtol=0)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..inverse.particles import (ParticleGuidance, ancestral, gaussian_move, log_potential,
+from ..inverse.particles import (ParticleGuidance, gaussian_move, log_potential,
                                  step_var)
 from ..params import param
 from ..registry import GUIDANCE
@@ -81,8 +81,8 @@ class FPS(ParticleGuidance):
     def move(self, ctx, x, state, ts, i):
         pred = ctx(x, ts[i])
         x0 = pred.x0
-        mean, var = ancestral(ctx.process, x, x0, ts[i], ts[i + 1])
+        mean, var, _ = self.prior_kernel(ctx.process, x, x0, state, ts, i)
         b, s2 = self._ys[i + 1], self._s2(ctx, ts[i + 1], x)
         xs, log_pred = gaussian_move(ctx, self.op, mean, var, b, 0.0, s2)
         logg = log_potential(self.op, xs, b, 0.0, s2)
-        return xs, {"logg": logg}, log_pred - state["logg"], x0
+        return xs, self.history({"logg": logg}, x0), log_pred - state["logg"], x0

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..inverse.particles import ParticleGuidance, ancestral, gaussian_move, log_potential
+from ..inverse.particles import ParticleGuidance, gaussian_move, log_potential
 from ..registry import GUIDANCE
 
 
@@ -53,12 +53,12 @@ class MCGdiff(ParticleGuidance):
     def move(self, ctx, x, state, ts, i):
         pred = ctx(x, ts[i])
         x0 = pred.x0
-        mean, var = ancestral(ctx.process, x, x0, ts[i], ts[i + 1])
+        mean, var, _ = self.prior_kernel(ctx.process, x, x0, state, ts, i)
         a, r2, s2 = self._noise(ctx, ts[i + 1], x)
         b = a * self.y_like(x)
         xs, log_pred = gaussian_move(ctx, self.op, mean, var, b, r2, s2)
         logg = log_potential(self.op, xs, b, r2, s2)
-        return xs, {"logg": logg}, log_pred - state["logg"], x0
+        return xs, self.history({"logg": logg}, x0), log_pred - state["logg"], x0
 
     def final_x0(self, ctx, x, state, ts):
         x0 = ctx(x, ts[-1]).x0

@@ -71,14 +71,16 @@ class TDS(ParticleGuidance):
 
     def move(self, ctx, x, state, ts, i):
         p = ctx.process
-        mean, var = ancestral(p, x, state["x0"], ts[i], ts[i + 1])
+        mean, var, corr = self.prior_kernel(p, x, state["x0"], state, ts, i)
         mean_t, _ = ancestral(p, x, state["x0t"], ts[i], ts[i + 1])
+        mean_t = (mean_t + corr).to(x.dtype)     # the twisted proposal: the kernel, shifted
         xs = (mean_t + torch.sqrt(var) * ctx.randn_like(x)).to(x.dtype)
         # log p(x_s | x_t) - log q(x_s | x_t): same variance, different means
         log_ratio = (bdot(xs - mean_t, xs - mean_t) - bdot(xs - mean, xs - mean)) / (2 * var)
         x0, x0t, logg = self._twist(ctx, xs, ts[i + 1])
         inc = log_ratio + logg - state["logg"]
-        return xs, {"x0": x0, "x0t": x0t, "logg": logg}, inc, state["x0t"]
+        new = self.history({"x0": x0, "x0t": x0t, "logg": logg}, state["x0"])
+        return xs, new, inc, state["x0t"]
 
     def final_x0(self, ctx, x, state, ts):
         # the twisted x0 at the last particles (as PiGDM's final denoise): no extra evaluation
