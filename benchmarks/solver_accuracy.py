@@ -288,6 +288,9 @@ FRONTIER = [  # (label, solver id, params)
                                                  "fit_particles": 256, "fit_iterations": 150,
                                                  "fit_holdout": False}),
     ("bns", "bns", {}),
+    ("bns (no final eval, 1024 particles, 300 solves)", "bns", {"final_eval": False,
+                                                                 "fit_particles": 1024,
+                                                                 "fit_iterations": 300}),
     ("amed", "amed", {}),
 ]
 

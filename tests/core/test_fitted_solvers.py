@@ -63,7 +63,7 @@ def test_fit_beats_base_on_noise_it_never_saw(sid, monkeypatch):
     assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
 
 
-SAVED = ([(sid, FAST) for sid in FITTED]
+SAVED = ([(sid, FAST) for sid in FITTED] + [("bns", {**FAST, "final_eval": False})]
          + [("ipndm", {"schedule": "optimized", "particles": 48, "evaluations": 40}),
             ("dpm-solver++-2m", {"schedule": "ld3", "particles": 48, "evaluations": 40})])
 
@@ -99,6 +99,35 @@ def test_saved_pipeline_reproduces_without_refitting(sid, fit, monkeypatch, tmp_
     reloaded = Pipeline.load(str(path)).build()
     assert not difffit.is_fitted(reloaded.solvers["solver"])
     assert torch.equal(reloaded.run()["solver"].samples, first)
+
+
+@pytest.mark.parametrize("pid", ["edm", "vp-linear"])
+def test_bns_without_final_eval_is_ipndm_without_the_final_denoise(pid):
+    """final_eval off: the budget buys one more step (no evaluation at t_min); unfitted the
+    output is iPNDM's last state on that grid, and the run still counts as denoised."""
+    proc, net = process(pid), network("gmm", **GMM8)
+    x_T = prior(proc, 64)
+    solver = build_solver("bns", {"nfe": 9, "final_eval": False}, "bns")
+    assert solver.num_steps() == 9 and build_solver("bns", {"nfe": 9}, "b").num_steps() == 8
+    assert solver.n_coefficients(9) == 90
+    _, ref = _run("ipndm", {"steps": 9, "denoise_final": False}, proc, net, x_T)
+    for skip in ({"fit": False}, {"fit_max_steps": 2}):
+        _, res = _run("bns", {"nfe": 9, "final_eval": False, **skip}, proc, net, x_T)
+        assert res.nfe == ref.nfe == 9
+        torch.testing.assert_close(res.samples, ref.samples, rtol=1e-10, atol=1e-10)
+
+
+def test_bns_without_final_eval_fits_the_denoised_endpoint():
+    _fitted.clear_cache()
+    proc, net = process("edm"), network("gmm", **GMM8)
+    x_T = prior(proc, 200, seed=0)
+    solver, res = _run("bns", {"nfe": 6, "final_eval": False, **FAST}, proc, net, x_T)
+    assert res.nfe == 6 and solver.num_steps() == 6
+    assert solver.fit_info.error < solver.fit_info.initial_error
+    ref, _ = _reference(Denoiser(net, proc), x_T, proc.t_max, proc.t_min, True, 1e-9)
+    _, base = _run("ipndm", {"steps": 6, "denoise_final": False}, proc, net, x_T)
+    err = lambda s: float((s - ref).pow(2).mean().sqrt())  # noqa: E731
+    assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
 
 
 def test_wrong_number_of_coefficients_names_the_field():

@@ -102,6 +102,10 @@ class FittedSolver(Solver):
         """The base solver's coefficients on ``ts`` (float64, differentiable in ``ts``)."""
         raise NotImplementedError
 
+    def base_params(self) -> tuple:
+        """(solver id, params) of the base solver this instance equals unfitted."""
+        return self.base[0], {**self.base[1], "denoise_final": self.denoise_final}
+
     def coefficient_scale(self, process, ts: Tensor) -> Tensor:
         """The size of a unit change of each coefficient during the fit."""
         return torch.ones(self.n_coefficients(len(ts) - 1), dtype=torch.float64)
@@ -242,9 +246,8 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
 
 def _base(solver, n: int, steps: int):
     from ..pipeline import build_solver
-    base_id, base_params = solver.base
-    return build_solver(base_id, {**base_params, "steps": steps,
-                                  "denoise_final": solver.denoise_final}, "solver.base")
+    base_id, base_params = solver.base_params()
+    return build_solver(base_id, {**base_params, "steps": steps}, "solver.base")
 
 
 def _probe(solver, n: int):

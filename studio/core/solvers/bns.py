@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import torch
 
 from ..model import Prediction
+from ..params import param
 from ..registry import SOLVERS
+from ..processes.base import as_time
 from ._common import AB_WEIGHTS
 from ._fitted import FittedSolver
 from .base import Step
@@ -46,8 +48,23 @@ class BespokeNS(FittedSolver):
     order = 2
     base = ("ipndm", {})
 
+    final_eval: bool = param(True, "with denoise_final: evaluate the network at the last time "
+                             "point and fit the output over it too (off: the output is the last "
+                             "step's combination, which the fit aims at the denoised endpoint, and "
+                             "the budget buys one more step; unfitted it is ipndm without the "
+                             "final denoise)")
+
+    def _output_eval(self) -> bool:
+        return self.denoise_final and self.final_eval
+
+    def nfe_for_steps(self, steps: int) -> int:
+        return steps + (1 if self._output_eval() else 0)
+
+    def base_params(self) -> tuple:
+        return self.base[0], {**self.base[1], "denoise_final": self._output_eval()}
+
     def n_coefficients(self, n):
-        return n * (n + 1) + (2 * (n + 1) if self.denoise_final else 0)
+        return n * (n + 1) + (2 * (n + 1) if self._output_eval() else 0)
 
     def base_coefficients(self, process, ts):
         alpha, sigma = process.alpha(ts), process.sigma(ts)
@@ -66,7 +83,7 @@ class BespokeNS(FittedSolver):
                     ax[j] = ax[j] + g * w / sigma[j]
                     bd[j] = bd[j] - g * w * alpha[j] / sigma[j]
             out += ax + bd
-        if self.denoise_final:
+        if self._output_eval():
             out += [zero] * (2 * n + 1) + [torch.ones((), dtype=torch.float64)]
         return torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in out])
 
@@ -74,7 +91,7 @@ class BespokeNS(FittedSolver):
         alpha, sigma = process.alpha(ts), process.sigma(ts)
         size = torch.sqrt(alpha ** 2 + sigma ** 2)
         n, out = len(ts) - 1, []
-        for i in range(n + (1 if self.denoise_final else 0)):
+        for i in range(n + (1 if self._output_eval() else 0)):
             nxt = size[i + 1] if i < n else torch.ones((), dtype=torch.float64)
             out += [nxt / size[j] for j in range(i + 1)] + [nxt] * (i + 1)
         return torch.stack(out).detach()
@@ -95,6 +112,10 @@ class BespokeNS(FittedSolver):
             k += 2 * (i + 1)
             if i < n - 1 or not self.denoise_final:
                 yield Step(i + 1, x, pred.x0)
+                continue
+            if not self.final_eval:  # x_n is the output: the fit aimed it at the denoised endpoint
+                coeffs = ctx.model.coeffs(ts[n], x)
+                yield Step(n, x, pred.x0, final=Prediction(x, as_time(ts[n], x), coeffs, "x0", x))
                 continue
             last = ctx(x, ts[n])
             xs.append(x)
