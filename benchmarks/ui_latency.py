@@ -162,13 +162,12 @@ def _pct(values, q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if len(values) else None
 
 
-def latency(particles: int, steps: int, branches: int) -> dict:
+def _window():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QSettings
 
     from studio.app.main import make_app, tune_gc
     from studio.app.mainwindow import MainWindow
-    from studio.app.views.branch import PointsView
 
     app = make_app()
     tmp = tempfile.mkdtemp()
@@ -178,6 +177,22 @@ def latency(particles: int, steps: int, branches: int) -> dict:
     win.show()
     app.processEvents()
     tune_gc()                   # as `studio` does once its window is up
+    return app, win
+
+
+def _settle(app, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def latency(particles: int, steps: int, branches: int) -> dict:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from studio.app.views.branch import PointsView
+
+    app, win = _window()
     win.doc.set_run("batch", particles)
     win.doc.set_param("dpm-solver++-2m", "steps", steps)
     for i in range(1, branches):
@@ -186,10 +201,7 @@ def latency(particles: int, steps: int, branches: int) -> dict:
     win.panel.trails_box.setChecked(True)
     # the user presses Run once the pipeline is built, not in the same event-loop turn: the
     # window has had a moment for its data preview and the plots of the branches
-    end = time.perf_counter() + 1.0
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.01)
+    _settle(app, 1.0)
 
     ticks: list[float] = []
     timer = QTimer()
@@ -234,31 +246,6 @@ def latency(particles: int, steps: int, branches: int) -> dict:
         out["message"] = status.get("message")
     win.close()
     return out
-
-
-def _window():
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
-
-    from studio.app.main import make_app, tune_gc
-    from studio.app.mainwindow import MainWindow
-
-    app = make_app()
-    tmp = tempfile.mkdtemp()
-    win = MainWindow(QSettings(os.path.join(tmp, "s.ini"), QSettings.IniFormat))
-    win.ask_to_save = False
-    win.show_dialogs = False
-    win.show()
-    app.processEvents()
-    tune_gc()
-    return app, win
-
-
-def _settle(app, seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def _ticked(app, start, finished, limit_s: float, stop=None) -> dict:
