@@ -216,6 +216,9 @@ class ParticleGuidance(InverseGuidance):
         with torch.no_grad():
             state = self.begin(ctx, x, ts)
         logw = state["logg"].detach().to(torch.float64).reshape(p, k)
+        # log of each population's normalising-constant estimate Z^ (up to a constant shared by
+        # all populations of the run): the log mean weight, accumulated at each resampling
+        logz = torch.zeros(p, dtype=torch.float64, device=logw.device)
         for i in range(n):
             x_new, state, inc, x0 = self.move(ctx, x, state, ts, i)
             x = x_new.detach()
@@ -224,10 +227,13 @@ class ParticleGuidance(InverseGuidance):
             bad = torch.isinf(logw).all(-1) & (logw < 0).all(-1)
             if bool(bad.any()):
                 logw = torch.where(bad[:, None], torch.zeros_like(logw), logw)
+                logz = torch.where(bad, torch.full_like(logz, -math.inf), logz)
             e = ess(logw)
             w = normalised(logw)
             do = e < self.ess_threshold * k if i < n - 1 else torch.zeros(p, dtype=torch.bool)
             if k > 1 and bool(do.any()):
+                logz = logz + torch.where(do, torch.logsumexp(logw, -1) - math.log(k),
+                                          torch.zeros_like(logz))
                 x, state, logw = self._resample(ctx, x, state, logw, do)
             self.trace.append({"i": i + 1, "t": float(ts[i + 1]), "ess": (e / k).cpu(),
                                "resampled": do.cpu(), "weights": w.cpu()})
@@ -239,6 +245,7 @@ class ParticleGuidance(InverseGuidance):
         with torch.no_grad():
             state = dict(state, x0_final=self.final_x0(ctx, x, state, ts).detach())
         self.weighted = (state["x0_final"], normalised(logw).detach())
+        self.log_evidence = (logz + torch.logsumexp(logw, -1) - math.log(k)).detach()
         if k > 1:
             x, state, logw = self._resample(ctx, x, state, logw, None)
         x0_final = state["x0_final"]
