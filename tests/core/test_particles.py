@@ -10,7 +10,7 @@ import torch
 
 from studio.core.errors import StudioError
 from studio.core.inverse.guidance import build_operator
-from studio.core.inverse.particles import ess, resample_indices
+from studio.core.inverse.particles import ess, ordered_indices, resample_indices
 from studio.core.inverse.posterior import posterior_of
 from studio.core.model import Denoiser
 from studio.core.params import build
@@ -67,6 +67,31 @@ def test_resampling_schemes_follow_the_weights():
     assert float(ess(torch.tensor([[0.0, -1e9, -1e9]]))) == pytest.approx(1.0)
 
 
+def test_ordered_resampling_is_unbiased_and_keeps_cluster_mass_to_one_particle():
+    """``ordered``: systematic resampling along the population's principal axis. Over uniforms u
+    the offspring counts average K w_k (unbiased, like systematic); for every u two clusters (the
+    particles interleaved in storage) get K W_c offspring to within one, where plain systematic in
+    storage order misses by more."""
+    g = torch.Generator().manual_seed(1)
+    k = 40
+    side = torch.arange(k) % 2                                   # interleaved clusters
+    x = (torch.randn(k, 3, generator=g, dtype=torch.float64) * 0.2
+         + torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64) * (2 * side[:, None] - 1))[None]
+    logw = torch.randn(1, k, generator=g, dtype=torch.float64) * 1.5
+    w = torch.softmax(logw, -1)[0].numpy()
+    big = float(w[side.numpy() == 1].sum()) * k
+    us = (torch.arange(4000, dtype=torch.float64) + 0.5) / 4000
+    counts, worst_sys = np.zeros(k), 0.0
+    for u in us:
+        idx = ordered_indices(x, logw, u.view(1, 1))[0]
+        counts += np.bincount(idx.numpy(), minlength=k)
+        assert abs(float(side[idx].sum()) - big) < 1.0 + 1e-9
+        plain = resample_indices(logw, "systematic", u.view(1, 1))[0]
+        worst_sys = max(worst_sys, abs(float(side[plain].sum()) - big))
+    assert np.allclose(counts / len(us), k * w, atol=2e-3)
+    assert worst_sys > 1.0
+
+
 # -- a Gaussian prior and a linear measurement: the posterior is Gaussian ------------------------
 GAUSS = _net(means=[[0.4, -0.2, 0.1]], covs=[[[0.3, 0.1, 0.0], [0.1, 0.6, 0.2], [0.0, 0.2, 0.9]]])
 G_SPEC = {"kind": "projection", "m": 1, "seed": 2}
@@ -115,6 +140,10 @@ def test_mode_weights_from_1000_particles_match_the_exact_posterior():
         res = _run(MIX, _guidance(kind, M_SPEC, y, sy, particles=1000), 4000, steps=60, seed=0)
         assert abs(upper(res.samples) - exact) < 0.05, (kind, upper(res.samples), exact)
         assert res.nfe == 61
+    # ordered resampling: the same target (here with the 2m kernel)
+    g = _guidance("tds", M_SPEC, y, sy, particles=1000, resampling="ordered", kernel="2m")
+    res = _run(MIX, g, 4000, steps=60, seed=0)
+    assert abs(upper(res.samples) - exact) < 0.05, (upper(res.samples), exact)
 
 
 # -- K = 1: the documented base samplers ---------------------------------------------------------
@@ -132,8 +161,9 @@ def test_one_particle_ignores_the_weights_and_schemes(kind):
     spec = {"kind": "projection", "m": 1, "seed": 3}
     runs = [_run(MIX, _guidance(kind, spec, [0.4], 0.1, particles=1, resampling=r,
                                 ess_threshold=e), 16, steps=10).samples
-            for r, e in (("systematic", 0.5), ("multinomial", 1.0), ("systematic", 0.0))]
-    assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
+            for r, e in (("systematic", 0.5), ("multinomial", 1.0), ("systematic", 0.0),
+                         ("ordered", 1.0))]
+    assert all(torch.equal(runs[0], r) for r in runs[1:])
 
 
 # -- any process, solver grid, operator; noisy and noiseless; errors ---------------------------

@@ -55,7 +55,7 @@ from ..errors import StudioError
 from ..params import param
 from .guidance import InverseGuidance, final_prediction
 
-SCHEMES = ("systematic", "multinomial")
+SCHEMES = ("systematic", "multinomial", "ordered")
 KERNELS = ("ancestral", "2m")
 
 
@@ -85,7 +85,8 @@ def resample_indices(logw: Tensor, scheme: str, u: Tensor) -> Tensor:
     """Ancestor indices [P, K] (within each population) for weights logw [P, K].
 
     ``multinomial``: K independent draws from the weights (u [P, K]). ``systematic`` (Kitagawa
-    1996): one uniform per population, points (k + u) / K (u [P, 1]); lower variance."""
+    1996): one uniform per population, points (k + u) / K (u [P, 1]); lower variance.
+    (``ordered`` is systematic after sorting the particles, in ``ParticleGuidance``.)"""
     w = normalised(logw)
     cdf = torch.cumsum(w, dim=-1)
     cdf[:, -1] = 1.0
@@ -98,6 +99,29 @@ def resample_indices(logw: Tensor, scheme: str, u: Tensor) -> Tensor:
         raise StudioError(f"unknown resampling scheme {scheme!r}; valid: {', '.join(SCHEMES)}",
                           "resampling")
     return torch.searchsorted(cdf, pts.contiguous()).clamp_max(k - 1)
+
+
+def principal_order(x: Tensor, w: Tensor, iters: int = 8) -> Tensor:
+    """Per population, the order [P, K] of its particles along the leading principal axis of their
+    weighted spread (x [P, K, D], w [P, K] normalised; a few power iterations from the particle
+    farthest from the weighted mean). For ``ordered`` resampling."""
+    x = x.to(torch.float64)
+    xc = x - (w[..., None] * x).sum(1, keepdim=True)
+    far = (w * (xc ** 2).sum(-1)).argmax(1)
+    v = xc[torch.arange(x.shape[0], device=x.device), far]
+    for _ in range(iters):
+        v = torch.einsum("pkd,pk->pd", xc, w * torch.einsum("pkd,pd->pk", xc, v))
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+    return torch.argsort(torch.einsum("pkd,pd->pk", xc, v), dim=-1)
+
+
+def ordered_indices(x: Tensor, logw: Tensor, u: Tensor) -> Tensor:
+    """Ancestor indices [P, K] of ``ordered`` resampling: systematic resampling (u [P, 1]) of the
+    particles x [P, K, D] sorted by :func:`principal_order`. Any order leaves systematic
+    resampling unbiased (particle k gets K w_k offspring in expectation); in this one a cluster of
+    neighbours (a mode) receives its weight's share of offspring to within one."""
+    perm = principal_order(x, normalised(logw)).to(logw.device)
+    return perm.gather(1, resample_indices(logw.gather(1, perm), "systematic", u))
 
 
 def step_var(process, t, s) -> Tensor:
@@ -192,7 +216,13 @@ class ParticleGuidance(InverseGuidance):
         """Resample the populations flagged in ``pops`` [P] (all if None); reset their weights."""
         p, k = logw.shape
         u = uniforms(ctx, (p, k if self.resampling == "multinomial" else 1), x)
-        idx = resample_indices(logw, self.resampling, u)
+        if self.resampling == "ordered":
+            # systematic resampling of the particles sorted along their population's leading
+            # principal axis: still K w_k offspring in expectation, but neighbours (one mode)
+            # share the uniform's error, so the mass of a region moves by at most one particle
+            idx = ordered_indices(x.reshape(p, k, -1), logw, u)
+        else:
+            idx = resample_indices(logw, self.resampling, u)
         if pops is not None:
             keep = torch.arange(k, device=idx.device).expand(p, k)
             idx = torch.where(pops[:, None], idx, keep)
@@ -281,5 +311,5 @@ def log_potential(op, x: Tensor, b: Tensor, r2, s2) -> Tensor:
 
 
 __all__ = ["ParticleGuidance", "SCHEMES", "KERNELS", "ess", "normalised", "resample_indices",
-           "ancestral", "step_var", "multistep_correction",
+           "ancestral", "step_var", "principal_order", "ordered_indices", "multistep_correction",
            "gaussian_move", "log_potential", "uniforms", "bdot"]
