@@ -122,6 +122,27 @@ def test_mean_and_covariance_converge_as_k_grows(kind, params):
     assert errs[-1] < 0.7 * errs[0] and errs[-1] < 0.2, errs
 
 
+def test_ordered_resampling_converges_like_systematic():
+    """The Gaussian bed above with ``ordered`` resampling (MCGdiff, 4 seeds): K = 64 is as far
+    from the posterior as with systematic resampling (the kernel's floor, about 0.12; over 8
+    seeds 0.126 ordered, 0.134 systematic) and well below K = 1."""
+    op = build_operator(G_SPEC)
+    op.bind(GAUSS.data_shape)
+    y = torch.tensor([0.3], dtype=torch.float64)
+    post = posterior_of(GAUSS, op, y, 0.1)
+
+    def err(k, r):
+        e = []
+        for seed in range(4):
+            xs = _run(GAUSS, _guidance("mcgdiff", G_SPEC, y, 0.1, particles=k, resampling=r), 768,
+                      steps=60, seed=seed, schedule="quadratic").samples.numpy()
+            e.append(np.linalg.norm(xs.mean(0) - post.mean)
+                     + np.linalg.norm(np.cov(xs.T) - post.covariance))
+        return np.mean(e)
+    one, ordered, systematic = err(1, "ordered"), err(64, "ordered"), err(64, "systematic")
+    assert ordered < 0.8 * one and abs(ordered - systematic) < 0.03, (one, ordered, systematic)
+
+
 # -- a two-component mixture: mode weights from K = 1000, where DPS weighs them wrongly ----------
 MIX = _net(means=[[0.0, 1.0], [0.0, -1.0]], vars=[[0.05, 0.05], [1.0, 0.05]])
 M_SPEC = {"kind": "inpaint", "mask": [1, 0]}
