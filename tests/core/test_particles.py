@@ -285,7 +285,7 @@ def test_studio_run_with_particle_guidance_and_documented_params(tmp_path):
         specs = {s.name: s for s in GUIDANCE.specs(kind)}
         assert {"particles", "resampling", "ess_threshold", "operator", "y"} <= set(specs)
         assert all(s.doc for s in specs.values()) and GUIDANCE.get(kind).__doc__
-        assert specs["resampling"].choices == ("systematic", "multinomial")
+        assert specs["resampling"].choices == ("systematic", "multinomial", "ordered")
     np.save(tmp_path / "y.npy", np.array([0.3, 0.0]))
     doc = {"format": "studio.pipeline/1",
            "nodes": {"p": {"type": "process", "kind": "vp-linear", "params": {}},

@@ -167,7 +167,10 @@ class ParticleGuidance(InverseGuidance):
     particles: int = param(100, "K: particles per population (the batch is split into "
                                 "batch / K independent populations; batch must be a multiple "
                                 "of K). K = 1: the method's base sampler", min=1)
-    resampling: str = param("systematic", "resampling scheme", choices=SCHEMES)
+    resampling: str = param("systematic", "resampling scheme: systematic, multinomial, or "
+                                          "ordered (systematic along each population's leading "
+                                          "principal axis: a mode's share moves by at most one "
+                                          "particle)", choices=SCHEMES)
     ess_threshold: float = param(0.5, "resample a population when its effective sample size "
                                       "falls below this fraction of K (1: every step; 0: only "
                                       "at the end)", min=0.0, max=1.0)
