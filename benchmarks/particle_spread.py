@@ -43,6 +43,8 @@ def main(argv=None):
     ap.add_argument("--schedule", default="karras")
     ap.add_argument("--params", default="{}", help="extra guidance params (JSON)")
     ap.add_argument("--json", default="")
+    ap.add_argument("--exact-draws", type=int, default=0, help="also the ratio of this many fresh "
+                    "draws of n exact samples against the same floor (the metric's own spread)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     B.SCHEDULE["name"] = args.schedule
@@ -64,6 +66,12 @@ def main(argv=None):
         300 + 1000 * d)), post)[0] - pw[0]) for d in range(8)]
     print(f"{bed[0]} {spec}: exact mode weights {pw.round(4)}; floor sw {fl:.4f} "
           f"(sd {np.std(floors):.4f}); exact-sample mode-0 error sd {np.std(fl_cw):.4f}", flush=True)
+    if args.exact_draws:
+        ex = np.array([ref.sw(post.sample(args.n, torch.Generator().manual_seed(5000 + d))) / fl
+                       for d in range(args.exact_draws)])
+        print(f"exact samples ({args.exact_draws} fresh draws of {args.n}): ratio {ex.mean():.2f} "
+              f"+- {ex.std(ddof=1):.2f}, median {np.median(ex):.2f}, fraction <= 1.3: "
+              f"{np.mean(ex <= 1.3):.2f}, max {ex.max():.2f}", flush=True)
     extra = json.loads(args.params)
     rows = []
     for sd in range(args.seed0, args.seed0 + args.seeds):
@@ -98,6 +106,8 @@ def main(argv=None):
         print(f"{key:8s} mean {v.mean():+.4f} sd {v.std(ddof=1):.4f} "
               f"(se of mean {v.std(ddof=1) / np.sqrt(len(v)):.4f}) min {v.min():+.4f} "
               f"max {v.max():+.4f}")
+    v = np.array([r["ratio"] for r in rows])
+    print(f"ratio median {np.median(v):.2f}, fraction <= 1.3: {np.mean(v <= 1.3):.2f}")
     allp = np.concatenate([r["pops"] for r in rows]) - pw[0]
     print(f"all populations: mode-0 error mean {allp.mean():+.4f} sd {allp.std(ddof=1):.4f} "
           f"(se {allp.std(ddof=1) / np.sqrt(len(allp)):.4f}); iid sd at K "
