@@ -31,6 +31,12 @@ The weights are exact for that kernel, so the populations converge to the poster
 (:func:`multistep_correction`; the previous prediction travels with each particle as ``x0_prev``),
 which leaves the kernel Gaussian with the same variance and shrinks that error.
 
+``ParticleGuidance.log_evidence`` [P] keeps each population's log normalising-constant estimate
+log Z^ (the log mean weight, accumulated over its resamplings; unbiased in Z^), up to a constant
+shared by every run with the same operator, sigma_y and grid. ``resampling = "ordered"`` is
+systematic resampling of the particles sorted along their population's leading principal axis
+(:func:`ordered_indices`): unbiased, and a mode's share of offspring moves by at most one.
+
 Resampling draws its uniforms from the run's seeded normal stream (u = Phi(z)), so a run is
 reproducible from its seed. ``ParticleGuidance.trace`` keeps, per step, each population's ESS
 (a fraction of K), whether it was resampled, and the normalised weights (what the app plots).
