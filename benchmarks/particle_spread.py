@@ -49,7 +49,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     B.SCHEDULE["name"] = args.schedule
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
-    bed = [b for b in B.BEDS if args.bed in b[0]][0]
+    bed = next(b for b in B.BEDS if args.bed in b[0])
     net = build(NETWORKS.get("gmm"), bed[1](), bed[0])
     _, spec = bed[2][0]
     op = build_operator(spec)
@@ -79,7 +79,7 @@ def main(argv=None):
         gd = build(GUIDANCE.get(args.kind), {"operator": spec, "y": y.tolist(), "sigma_y": 0.1,
                                              "particles": args.k, "kernel": "2m", **extra},
                    args.kind)
-        xs, nfe, sec = B.run_one(net, proc, gd, args.steps, args.n, sd)
+        xs, _, _ = B.run_one(net, proc, gd, args.steps, args.n, sd)
         x0, w = gd.weighted
         p, k = w.shape
         cw = np.stack([component_weights(x0[i * k:(i + 1) * k], post, w[i])[0] for i in range(p)])

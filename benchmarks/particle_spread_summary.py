@@ -36,7 +36,7 @@ def main(argv=None):
     ap.add_argument("sets", nargs="+", help="LABEL=file.json[,file.json...]")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    bed = [b for b in B.BEDS if args.bed in b[0]][0]
+    bed = next(b for b in B.BEDS if args.bed in b[0])
     net = build(NETWORKS.get("gmm"), bed[1](), bed[0])
     op = build_operator(bed[2][0][1])
     op.bind(net.data_shape)
@@ -59,9 +59,10 @@ def main(argv=None):
     print(line("exact samples", ex))
     for spec in args.sets:
         label, files = spec.split("=", 1)
-        rows, r = [], []
+        r = []
         for f in files.split(","):
-            d = json.load(open(f))
+            with open(f) as fh:
+                d = json.load(fh)
             r += [x["ratio"] * d["floor"] / fl for x in d["rows"]]
         print(line(label, np.array(r)))
     return 0
