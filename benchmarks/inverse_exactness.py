@@ -201,6 +201,9 @@ def main(argv=None):
     ap.add_argument("--kernel", default="ancestral", help="the particle methods' prior kernel "
                     "(ancestral: DDPM, their default; 2m: second-order multistep, a smaller "
                     "discretisation bias of their target at the same steps)")
+    ap.add_argument("--resampling", default="systematic", help="the particle methods' resampling "
+                    "scheme (systematic, their default; multinomial; ordered: systematic along "
+                    "each population's principal axis)")
     ap.add_argument("--tag", default="", help="suffix of the results files (partial runs)")
     ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
@@ -212,7 +215,8 @@ def main(argv=None):
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
     rows = []
     t_start = time.perf_counter()
-    particles = [(label, kind, dict(params, kernel=args.kernel)) for label, kind, params in PARTICLES]
+    particles = [(label, kind, dict(params, kernel=args.kernel, resampling=args.resampling))
+                 for label, kind, params in PARTICLES]
     methods = METHODS + ([] if args.no_particles else particles)
     if args.only:
         keys = [k.strip() for k in args.only.split(",") if k.strip()]
@@ -306,7 +310,9 @@ def markdown(rows, args, total) -> str:
     by = {(r["bed"], r["operator"], r["sigma_y"], r["method"]): r for r in rows}
     out = [f"Sliced W2 to the exact posterior / error of the posterior mean (lower is better). "
            f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples "
-           + (f"(particle methods: `kernel={args.kernel}`) " if args.kernel != "ancestral" else "") +
+           + (f"(particle methods: `kernel={args.kernel}`) " if args.kernel != "ancestral" else "")
+           + (f"(particle methods: `resampling={args.resampling}`) "
+              if getattr(args, "resampling", "systematic") != "systematic" else "") +
            f"(against {args.ref} exact ones; floor: mean of {args.floor_draws} draws), mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
            f"`exact posterior`: finite-sample floor; `exact score`: solver floor."

@@ -31,6 +31,12 @@ The weights are exact for that kernel, so the populations converge to the poster
 (:func:`multistep_correction`; the previous prediction travels with each particle as ``x0_prev``),
 which leaves the kernel Gaussian with the same variance and shrinks that error.
 
+``ParticleGuidance.log_evidence`` [P] keeps each population's log normalising-constant estimate
+log Z^ (the log mean weight, accumulated over its resamplings; unbiased in Z^), up to a constant
+shared by every run with the same operator, sigma_y and grid. ``resampling = "ordered"`` is
+systematic resampling of the particles sorted along their population's leading principal axis
+(:func:`ordered_indices`): unbiased, and a mode's share of offspring moves by at most one.
+
 Resampling draws its uniforms from the run's seeded normal stream (u = Phi(z)), so a run is
 reproducible from its seed. ``ParticleGuidance.trace`` keeps, per step, each population's ESS
 (a fraction of K), whether it was resampled, and the normalised weights (what the app plots).
@@ -55,7 +61,7 @@ from ..errors import StudioError
 from ..params import param
 from .guidance import InverseGuidance, final_prediction
 
-SCHEMES = ("systematic", "multinomial")
+SCHEMES = ("systematic", "multinomial", "ordered")
 KERNELS = ("ancestral", "2m")
 
 
@@ -85,7 +91,8 @@ def resample_indices(logw: Tensor, scheme: str, u: Tensor) -> Tensor:
     """Ancestor indices [P, K] (within each population) for weights logw [P, K].
 
     ``multinomial``: K independent draws from the weights (u [P, K]). ``systematic`` (Kitagawa
-    1996): one uniform per population, points (k + u) / K (u [P, 1]); lower variance."""
+    1996): one uniform per population, points (k + u) / K (u [P, 1]); lower variance.
+    (``ordered`` is systematic after sorting the particles, in ``ParticleGuidance``.)"""
     w = normalised(logw)
     cdf = torch.cumsum(w, dim=-1)
     cdf[:, -1] = 1.0
@@ -98,6 +105,29 @@ def resample_indices(logw: Tensor, scheme: str, u: Tensor) -> Tensor:
         raise StudioError(f"unknown resampling scheme {scheme!r}; valid: {', '.join(SCHEMES)}",
                           "resampling")
     return torch.searchsorted(cdf, pts.contiguous()).clamp_max(k - 1)
+
+
+def principal_order(x: Tensor, w: Tensor, iters: int = 8) -> Tensor:
+    """Per population, the order [P, K] of its particles along the leading principal axis of their
+    weighted spread (x [P, K, D], w [P, K] normalised; a few power iterations from the particle
+    farthest from the weighted mean). For ``ordered`` resampling."""
+    x = x.to(torch.float64)
+    xc = x - (w[..., None] * x).sum(1, keepdim=True)
+    far = (w * (xc ** 2).sum(-1)).argmax(1)
+    v = xc[torch.arange(x.shape[0], device=x.device), far]
+    for _ in range(iters):
+        v = torch.einsum("pkd,pk->pd", xc, w * torch.einsum("pkd,pd->pk", xc, v))
+        v = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+    return torch.argsort(torch.einsum("pkd,pd->pk", xc, v), dim=-1)
+
+
+def ordered_indices(x: Tensor, logw: Tensor, u: Tensor) -> Tensor:
+    """Ancestor indices [P, K] of ``ordered`` resampling: systematic resampling (u [P, 1]) of the
+    particles x [P, K, D] sorted by :func:`principal_order`. Any order leaves systematic
+    resampling unbiased (particle k gets K w_k offspring in expectation); in this one a cluster of
+    neighbours (a mode) receives its weight's share of offspring to within one."""
+    perm = principal_order(x, normalised(logw)).to(logw.device)
+    return perm.gather(1, resample_indices(logw.gather(1, perm), "systematic", u))
 
 
 def step_var(process, t, s) -> Tensor:
@@ -143,7 +173,10 @@ class ParticleGuidance(InverseGuidance):
     particles: int = param(100, "K: particles per population (the batch is split into "
                                 "batch / K independent populations; batch must be a multiple "
                                 "of K). K = 1: the method's base sampler", min=1)
-    resampling: str = param("systematic", "resampling scheme", choices=SCHEMES)
+    resampling: str = param("systematic", "resampling scheme: systematic, multinomial, or "
+                                          "ordered (systematic along each population's leading "
+                                          "principal axis: a mode's share moves by at most one "
+                                          "particle)", choices=SCHEMES)
     ess_threshold: float = param(0.5, "resample a population when its effective sample size "
                                       "falls below this fraction of K (1: every step; 0: only "
                                       "at the end)", min=0.0, max=1.0)
@@ -192,7 +225,13 @@ class ParticleGuidance(InverseGuidance):
         """Resample the populations flagged in ``pops`` [P] (all if None); reset their weights."""
         p, k = logw.shape
         u = uniforms(ctx, (p, k if self.resampling == "multinomial" else 1), x)
-        idx = resample_indices(logw, self.resampling, u)
+        if self.resampling == "ordered":
+            # systematic resampling of the particles sorted along their population's leading
+            # principal axis: still K w_k offspring in expectation, but neighbours (one mode)
+            # share the uniform's error, so the mass of a region moves by at most one particle
+            idx = ordered_indices(x.reshape(p, k, -1), logw, u)
+        else:
+            idx = resample_indices(logw, self.resampling, u)
         if pops is not None:
             keep = torch.arange(k, device=idx.device).expand(p, k)
             idx = torch.where(pops[:, None], idx, keep)
@@ -216,6 +255,9 @@ class ParticleGuidance(InverseGuidance):
         with torch.no_grad():
             state = self.begin(ctx, x, ts)
         logw = state["logg"].detach().to(torch.float64).reshape(p, k)
+        # log of each population's normalising-constant estimate Z^ (up to a constant shared by
+        # all populations of the run): the log mean weight, accumulated at each resampling
+        logz = torch.zeros(p, dtype=torch.float64, device=logw.device)
         for i in range(n):
             x_new, state, inc, x0 = self.move(ctx, x, state, ts, i)
             x = x_new.detach()
@@ -224,10 +266,13 @@ class ParticleGuidance(InverseGuidance):
             bad = torch.isinf(logw).all(-1) & (logw < 0).all(-1)
             if bool(bad.any()):
                 logw = torch.where(bad[:, None], torch.zeros_like(logw), logw)
+                logz = torch.where(bad, torch.full_like(logz, -math.inf), logz)
             e = ess(logw)
             w = normalised(logw)
             do = e < self.ess_threshold * k if i < n - 1 else torch.zeros(p, dtype=torch.bool)
             if k > 1 and bool(do.any()):
+                logz = logz + torch.where(do, torch.logsumexp(logw, -1) - math.log(k),
+                                          torch.zeros_like(logz))
                 x, state, logw = self._resample(ctx, x, state, logw, do)
             self.trace.append({"i": i + 1, "t": float(ts[i + 1]), "ess": (e / k).cpu(),
                                "resampled": do.cpu(), "weights": w.cpu()})
@@ -239,6 +284,7 @@ class ParticleGuidance(InverseGuidance):
         with torch.no_grad():
             state = dict(state, x0_final=self.final_x0(ctx, x, state, ts).detach())
         self.weighted = (state["x0_final"], normalised(logw).detach())
+        self.log_evidence = (logz + torch.logsumexp(logw, -1) - math.log(k)).detach()
         if k > 1:
             x, state, logw = self._resample(ctx, x, state, logw, None)
         x0_final = state["x0_final"]
@@ -274,5 +320,5 @@ def log_potential(op, x: Tensor, b: Tensor, r2, s2) -> Tensor:
 
 
 __all__ = ["ParticleGuidance", "SCHEMES", "KERNELS", "ess", "normalised", "resample_indices",
-           "ancestral", "step_var", "multistep_correction",
+           "ancestral", "step_var", "principal_order", "ordered_indices", "multistep_correction",
            "gaussian_move", "log_potential", "uniforms", "bdot"]
