@@ -7,11 +7,9 @@ an import hook that reads the source of every module imported after it (its ``__
 check), about 0.3 s of CPU at start-up for torch's thousand modules, which the application
 imports anyway.
 """
-import importlib as _importlib
+import torch  # noqa: F401 - imported first, on purpose (see above)
 
-for _name in ("torch", "studio.core.pipeline", "studio.core.compare"):
-    _importlib.import_module(_name)
-
-from .compat import protect_singletons as _protect  # noqa: E402 - after the engine, on purpose
+from ..core import compare as _compare, pipeline as _pipeline  # noqa: F401
+from .compat import protect_singletons as _protect  # after the engine, on purpose
 
 _protect()
