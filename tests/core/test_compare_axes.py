@@ -18,12 +18,7 @@ from studio.core.pipeline import Pipeline
 from .test_compare_engine import GMM2, pipeline_dict, write
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 def test_parse_axis_values():

@@ -22,13 +22,7 @@ from studio.core.runner import CancelToken
 
 from .helpers import GAUSS, network, prior, process
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is far faster (and immune to a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 GMM2 = {"means": [[-2.0, 0.0], [2.0, 1.0]], "vars": [[0.3, 0.1], [0.2, 0.4]], "weights": [0.4, 0.6]}

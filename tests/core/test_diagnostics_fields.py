@@ -16,12 +16,7 @@ from studio.core.registry import SOLVERS
 from .helpers import GAUSS, GMM8, network, prior, process
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 @dataclass

@@ -18,13 +18,7 @@ from studio.core.runner import SamplingRun
 
 from studio.core.metrics import sliced_wasserstein
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small batched problems: one thread avoids oversubscribing a shared CPU (10x faster here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 KINDS = ["replace", "dps", "pigdm", "ddnm", "red-diff", "dds"]

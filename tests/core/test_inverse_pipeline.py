@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from studio.cli.main import main
 from studio.core.errors import ParamError
@@ -13,14 +12,7 @@ from studio.core.pipeline import Pipeline
 from studio.core.registry import GUIDANCE
 
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small batched problems: one thread avoids oversubscribing a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 RING = [[1.2 * np.cos(k * np.pi / 4), 1.2 * np.sin(k * np.pi / 4)] for k in range(8)]

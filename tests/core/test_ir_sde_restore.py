@@ -25,12 +25,7 @@ from .models_helpers import tiny_model_file
 from .test_sde_solvers import FACTOR, GMM3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 VP = build(PROCESSES.get("vp-linear"), {}, "vp")

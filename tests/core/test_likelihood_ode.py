@@ -17,12 +17,7 @@ from studio.core.model import Denoiser
 from .helpers import network, process
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 GMM2 = {"means": [[-2.0, 0.0], [2.0, 1.0], [0.0, 2.5]],

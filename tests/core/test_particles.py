@@ -22,12 +22,7 @@ KINDS = ["tds", "mcgdiff", "fps"]
 VP = build(PROCESSES.get("vp-linear"), {}, "vp")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 def _net(**params):

@@ -16,12 +16,7 @@ MEANS = [[1.0, 0.5], [-1.0, 0.0], [0.0, -1.2]]
 VARS = [[0.05, 0.1], [0.2, 0.05], [0.1, 0.1]]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/core/conftest.py
 
 
 def _doc(solver=("ddim", {"steps": 200, "eta": 1.0, "schedule": "uniform"}), batch=2000,
