@@ -180,6 +180,24 @@ def list_models(extra: list[str] | None = None, verify_checksum: bool = False) -
     return out
 
 
+#: what a listing reads of a model's card (a cache file edited by hand is not trusted further)
+_CARD_KEYS = {"name": str, "architecture": dict, "parameterization": str, "process": dict,
+              "data": dict, "conditioning": dict, "parameters": int}
+
+
+def _card_fits(card, path: Path, source: str) -> bool:
+    """Whether a cached card is one this listing could have written for ``path``."""
+    if not (isinstance(card, dict) and card.get("source") == source
+            and card.get("path") == str(path) and isinstance(card.get("reference"), str)):
+        return False
+    if "error" in card:
+        return isinstance(card["error"], str)
+    return (all(isinstance(card.get(k), t) for k, t in _CARD_KEYS.items())
+            and isinstance(card["data"].get("shape"), list)
+            and isinstance(card["conditioning"].get("num_classes"), int)
+            and "id" in card["architecture"] and "kind" in card["process"])
+
+
 def model_cards(extra: list[str] | None = None) -> list[dict]:
     """:meth:`Entry.card` of every model file of :func:`list_models`, from a cache file when
     the file and the studio's sources (:func:`studio.core.sourcekey.source_key`) are unchanged
@@ -207,7 +225,7 @@ def model_cards(extra: list[str] | None = None) -> list[dict]:
     for f, source in files:
         ident = file_identity(f)
         card = cached.get(ident) if ident is not None else None
-        if not (isinstance(card, dict) and card.get("source") == source):
+        if not _card_fits(card, f, source):
             info, error = _check(f, False)
             card = json.loads(json.dumps(Entry(str(f), source, info, error).card(), default=str))
             changed = True

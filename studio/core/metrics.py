@@ -98,6 +98,8 @@ def sliced_wasserstein(x: Tensor, y: Tensor | None, n_projections: int = 256, p:
     if n_projections < 1:
         raise ValueError("sliced_wasserstein: n_projections must be at least 1")
     if y_projections is None:
+        if y is None:
+            raise ValueError("sliced_wasserstein: give the samples y or their y_projections")
         y = _as_2d(y, "sliced_wasserstein y")
         if x.shape[1] != y.shape[1]:
             raise ValueError(f"sliced_wasserstein: dimensions differ ({x.shape[1]} vs {y.shape[1]})")

@@ -87,6 +87,19 @@ def test_model_cards_come_from_a_cache_keyed_on_each_file(tmp_path, monkeypatch)
     assert "torch" not in mods
     assert json.loads(out.read_text()) == live
 
+    # a damaged cache file costs a re-check, never a wrong card or a traceback
+    cache = next((tmp_path / "cache").glob("models-*.json"))
+    data = json.loads(cache.read_text())
+    for i, card in enumerate(data["cards"].values()):
+        if i == 0:
+            card["data"] = "broken"
+        else:
+            card.pop("parameters", None)
+    cache.write_text(json.dumps(data))
+    assert model_cards() == live
+    cache.write_text("{not json")
+    assert model_cards() == live
+
     # a file written since is checked again: its card is never stale
     data = mine.read_bytes()
     mine.write_bytes(data[:len(data) // 2])

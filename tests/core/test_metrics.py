@@ -45,5 +45,7 @@ def test_sliced_wasserstein_names_bad_input():
         metrics.sliced_wasserstein(x, torch.zeros(10, 2))
     with pytest.raises(ValueError, match="y_projections has shape"):
         metrics.sliced_wasserstein(x, None, n_projections=8, y_projections=torch.zeros(4, 10))
+    with pytest.raises(ValueError, match="give the samples y"):
+        metrics.sliced_wasserstein(x, None)
     with pytest.raises(ValueError, match="NaN"):
         metrics.sliced_wasserstein(x, torch.full((4, 3), float("nan")))
