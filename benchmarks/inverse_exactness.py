@@ -206,6 +206,8 @@ def main(argv=None):
     ap.add_argument("--resampling", default="systematic", help="the particle methods' resampling "
                     "scheme (systematic, their default; multinomial; ordered: systematic along "
                     "each population's principal axis)")
+    ap.add_argument("--twist", default="pigdm", help="tds's twisting function (pigdm: isotropic, "
+                    "its default; tweedie: the network's own covariance of x0 given x_t)")
     ap.add_argument("--tag", default="", help="suffix of the results files (partial runs)")
     ap.add_argument("--no-particles", action="store_true", help="leave out tds, mcgdiff, fps")
     args = ap.parse_args(argv)
@@ -217,7 +219,8 @@ def main(argv=None):
     proc = build(PROCESSES.get("vp-linear"), {}, "vp-linear")
     rows = []
     t_start = time.perf_counter()
-    particles = [(label, kind, dict(params, kernel=args.kernel, resampling=args.resampling))
+    particles = [(label, kind, dict(params, kernel=args.kernel, resampling=args.resampling,
+                                    **({"twist": args.twist} if kind == "tds" else {})))
                  for label, kind, params in PARTICLES]
     methods = METHODS + ([] if args.no_particles else particles)
     if args.only:

@@ -23,6 +23,26 @@ the next proposal), plus the first; n steps cost n + 1 evaluations, the final de
 
 K = 1 is the base sampler: no weights act, and the chain is exactly PiGDM's guided score
 (``pigdm``, scale 1, the same ``data_var``) under ancestral sampling (``ddim``, eta = 1).
+
+``twist = "tweedie"`` replaces the isotropic r_t^2 I by the posterior covariance of x0 given x_t
+that the network itself implies (Tweedie's second-order formula; as in TMPD, Boys et al. 2023,
+"Tweedie Moment Projected Diffusions for Inverse Problems"):
+
+    Cov[x0 | x_t] = (sigma_t^2 / alpha_t) d x0^ / d x_t,
+    g_t(x_t) = N(y; A x0^, A Cov[x0 | x_t] A^T + sigma_y^2 I)
+
+(its log-determinant now differs between particles and is part of log g_t). For Gaussian data
+this twist *is* p(y | x_t), whatever the covariance, so the weights stay flat; on a mixture it
+follows the spread between the modes that x_t has not yet decided on, where the isotropic twist
+misjudges their relative mass and the weights (hence resampling) must correct it: the populations'
+mode shares then vary about as much as independent samples' (bimodal 4-D bed, K = 1000, 30
+run seeds: a population's mode-weight sd 0.016, against 0.020 with ``pigdm`` and 0.015 for iid
+samples; ``benchmarks/particle_spread.py``). The
+proposal shifts by sigma_t^2 / alpha_t J^T A^T S^-1 (y - A x0^) (S's own dependence on x_t is
+left out of the shift; the weights account for the proposal as it is, so they stay exact). The
+cost is one backward pass per measured value (the rows of A J), so the measurement may have at
+most ``TWEEDIE_MAX`` values; the covariance's symmetric part is used, its negative eigenvalues (a
+network that is not an exact denoiser) set to zero.
 """
 from __future__ import annotations
 
@@ -32,8 +52,14 @@ import torch
 
 from ..inverse.guidance import per_sample
 from ..inverse.particles import ParticleGuidance, ancestral, bdot
+from ..errors import ParamError
 from ..params import param
 from ..registry import GUIDANCE
+
+TWISTS = ("pigdm", "tweedie")
+#: most measured values the ``tweedie`` twist accepts (one backward pass and one row of an m x m
+#: eigendecomposition per value and particle)
+TWEEDIE_MAX = 64
 
 
 @GUIDANCE.register("tds")
@@ -44,9 +70,16 @@ class TDS(ParticleGuidance):
     title = "TDS (twisted diffusion sampler, particles)"
     data_var: float = param(1.0, "data variance v in the twist's r_t^2 = v s^2 / (v + s^2)",
                             min=1e-12)
+    twist: str = param("pigdm", "the twisting function's covariance of x0 given x_t: pigdm "
+                       "(isotropic r_t^2 I from data_var; K = 1 is pigdm) or tweedie (the "
+                       "network's own, (sigma^2 / alpha) dx0/dx_t: exact for Gaussian data, far "
+                       "flatter weights on mixtures; one backward pass per measured value, at "
+                       f"most {TWEEDIE_MAX})", choices=TWISTS)
 
     def _twist(self, ctx, x, t):
         """(x0^, the twisted x0, log g_t [B]) at (x, t); one evaluation with gradients."""
+        if self.twist == "tweedie":
+            return self._tweedie_twist(ctx, x, t)
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             pred = ctx(xg, t)
@@ -64,6 +97,58 @@ class TDS(ParticleGuidance):
         x0 = x0.detach()
         x0_twisted = (x0 + factor * g).to(x0.dtype)
         return x0, x0_twisted, -0.5 * bdot(r, u).detach()
+
+    def _measured_rows(self, x):
+        """The unit vectors e_i of the measured entries [m, *out_shape] and A^T e_i [m, *data]."""
+        key = (x.device, x.dtype)
+        if getattr(self, "_rows", (None,))[0] != key:
+            self.y_like(x[:1])                       # binds the operator to the data shape
+            mask = self.op.measured(torch.ones((1,) + tuple(self.op.out_shape), dtype=x.dtype,
+                                               device=x.device))[0]
+            idx = torch.nonzero(mask.reshape(-1) != 0).reshape(-1)
+            if len(idx) > TWEEDIE_MAX:
+                raise ParamError(f"twist 'tweedie' needs one backward pass per measured value; "
+                                 f"this measurement has {len(idx)} (at most {TWEEDIE_MAX}): use "
+                                 f"twist 'pigdm'", "twist")
+            e = torch.zeros((len(idx), mask.numel()), dtype=x.dtype, device=x.device)
+            e[torch.arange(len(idx)), idx] = 1.0
+            e = e.reshape((len(idx),) + tuple(self.op.out_shape))
+            self._rows = (key, idx, self.op.adjoint(e))
+        return self._rows[1], self._rows[2]
+
+    def _tweedie_twist(self, ctx, x, t):
+        idx, at_rows = self._measured_rows(x)
+        b, m = x.shape[0], len(idx)
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            pred = ctx(xg, t)
+            x0 = pred.x0
+            self.needs_grad(x0)
+            aj = torch.stack([torch.autograd.grad(x0, xg, grad_outputs=at_rows[i].expand_as(x0),
+                                                  retain_graph=i < m - 1)[0].reshape(b, -1)
+                              for i in range(m)], 1).to(torch.float64)         # A J  [B, m, D]
+        c = pred.coeffs
+        a, sg = per_sample(c.alpha).to(torch.float64), per_sample(c.sigma).to(torch.float64)
+        scale = torch.where(a > 0, sg ** 2 / torch.where(a > 0, a, torch.ones_like(a)),
+                            torch.zeros_like(a)) * torch.ones(b, dtype=torch.float64,
+                                                              device=x.device)
+        x0 = x0.detach()
+        # A Cov A^T = scale (A J) A^T: apply A to each row of A J, keep the measured entries
+        rows = aj.reshape((b * m,) + tuple(x0.shape[1:])).to(x0.dtype)
+        acat = self.op.forward(rows).reshape(b, m, -1)[..., idx].to(torch.float64)
+        cov = scale[:, None, None] * acat
+        cov = 0.5 * (cov + cov.transpose(1, 2))
+        lam, vec = torch.linalg.eigh(cov)
+        lam = lam.clamp_min(0.0) + self.sy ** 2
+        lam = lam.clamp_min(1e-12 * float(lam.max().clamp_min(1e-300)))  # sigma_y = 0, t -> 0
+        r = (self.y_like(x0) - self.op.measured(self.op.forward(x0))).reshape(b, -1)[:, idx]
+        r = r.to(torch.float64)
+        proj = torch.einsum("bmk,bm->bk", vec, r)
+        u = torch.einsum("bmk,bk->bm", vec, proj / lam)                          # S^-1 r
+        logg = -0.5 * (proj ** 2 / lam).sum(1) - 0.5 * torch.log(lam).sum(1)
+        g = torch.einsum("bmd,bm->bd", aj, u).reshape(x0.shape)
+        x0_twisted = (x0 + (scale.reshape((b,) + (1,) * (x0.ndim - 1)) * g).to(x0.dtype))
+        return x0, x0_twisted, logg
 
     def begin(self, ctx, x, ts):
         x0, x0t, logg = self._twist(ctx, x, ts[0])
