@@ -317,7 +317,9 @@ def markdown(rows, args, total) -> str:
            f"vp-linear, DDIM eta=1, {args.steps} {args.schedule} steps, {args.batch} samples "
            + (f"(particle methods: `kernel={args.kernel}`) " if args.kernel != "ancestral" else "")
            + (f"(particle methods: `resampling={args.resampling}`) "
-              if getattr(args, "resampling", "systematic") != "systematic" else "") +
+              if getattr(args, "resampling", "systematic") != "systematic" else "")
+           + (f"(tds: `twist={args.twist}`) " if getattr(args, "twist", "pigdm") != "pigdm"
+              else "") +
            f"(against {args.ref} exact ones; floor: mean of {args.floor_draws} draws), mean over "
            f"{args.measurements} measurement(s) per column; exact GMM denoiser as the prior. "
            f"`exact posterior`: finite-sample floor; `exact score`: solver floor."
