@@ -32,7 +32,9 @@ that the network itself implies (Tweedie's second-order formula; as in TMPD, Boy
     g_t(x_t) = N(y; A x0^, A Cov[x0 | x_t] A^T + sigma_y^2 I)
 
 (its log-determinant now differs between particles and is part of log g_t). For Gaussian data
-this twist *is* p(y | x_t), whatever the covariance, so the weights stay flat; on a mixture it
+this twist *is* p(y | x_t), whatever the covariance, so the weights carry only the proposal's
+discretisation error (the twisted kernel is a first-order approximation of the exact
+conditional one, largest in the last, coarse steps of a uniform grid); on a mixture it
 follows the spread between the modes that x_t has not yet decided on, where the isotropic twist
 misjudges their relative mass and the weights (hence resampling) must correct it: the populations'
 mode shares then vary about as much as independent samples' (bimodal 4-D bed, K = 1000, 30
