@@ -26,9 +26,14 @@ def install(window) -> None:
 
     dock = window.add_panel("edit", "Edit", build, Qt.BottomDockWidgetArea,
                             tabify_with="trajectories")
-    # built when the page is first shown or one of them is read (None if it failed to build)
-    window.edit_panel = Later(lambda: (dock.widget(), made.get("panel"))[1])
-    window.edit_digits = Later(lambda: (dock.widget(), made.get("digits"))[1])
+    def built(name: str):
+        """One of the page's panels, building the page first (None if it failed to build)."""
+        dock.widget()
+        return made.get(name)
+
+    # built when the page is first shown or one of them is read
+    window.edit_panel = Later(lambda: built("panel"))
+    window.edit_digits = Later(lambda: built("digits"))
 
     def show() -> None:
         dock.show()

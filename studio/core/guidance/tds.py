@@ -52,9 +52,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ParamError
 from ..inverse.guidance import per_sample
 from ..inverse.particles import ParticleGuidance, ancestral, bdot
-from ..errors import ParamError
 from ..params import param
 from ..registry import GUIDANCE
 
@@ -62,6 +62,14 @@ TWISTS = ("pigdm", "tweedie")
 #: most measured values the ``tweedie`` twist accepts (one backward pass and one row of an m x m
 #: eigendecomposition per value and particle)
 TWEEDIE_MAX = 64
+
+
+def sigma2_over_alpha(c):
+    """sigma_t^2 / alpha_t (0 where alpha_t = 0), the step from a score to its x0-shift and
+    Tweedie's factor from dx0^/dx_t to Cov[x0 | x_t]."""
+    a = c.alpha
+    return torch.where(a > 0, c.sigma ** 2 / torch.where(a > 0, a, torch.ones_like(a)),
+                       torch.zeros_like(a))
 
 
 @GUIDANCE.register("tds")
@@ -93,16 +101,13 @@ class TDS(ParticleGuidance):
             r = self.y_like(x0) - self.op.measured(self.op.forward(x0.detach()))
             u = self.op.gram_solve(r, r2, self.sy ** 2)
             (g,) = torch.autograd.grad(x0, xg, grad_outputs=self.op.adjoint(u))
-        a = c.alpha
-        factor = torch.where(a > 0, c.sigma ** 2 / torch.where(a > 0, a, torch.ones_like(a)),
-                             torch.zeros_like(a))
         x0 = x0.detach()
-        x0_twisted = (x0 + factor * g).to(x0.dtype)
+        x0_twisted = (x0 + sigma2_over_alpha(c) * g).to(x0.dtype)
         return x0, x0_twisted, -0.5 * bdot(r, u).detach()
 
     def _measured_rows(self, x):
         """The unit vectors e_i of the measured entries [m, *out_shape] and A^T e_i [m, *data]."""
-        key = (x.device, x.dtype)
+        key = (x.device, x.dtype, tuple(x.shape[1:]))
         if getattr(self, "_rows", (None,))[0] != key:
             self.y_like(x[:1])                       # binds the operator to the data shape
             mask = self.op.measured(torch.ones((1,) + tuple(self.op.out_shape), dtype=x.dtype,
@@ -129,11 +134,7 @@ class TDS(ParticleGuidance):
             aj = torch.stack([torch.autograd.grad(x0, xg, grad_outputs=at_rows[i].expand_as(x0),
                                                   retain_graph=i < m - 1)[0].reshape(b, -1)
                               for i in range(m)], 1).to(torch.float64)         # A J  [B, m, D]
-        c = pred.coeffs
-        a, sg = per_sample(c.alpha).to(torch.float64), per_sample(c.sigma).to(torch.float64)
-        scale = torch.where(a > 0, sg ** 2 / torch.where(a > 0, a, torch.ones_like(a)),
-                            torch.zeros_like(a)) * torch.ones(b, dtype=torch.float64,
-                                                              device=x.device)
+        scale = per_sample(sigma2_over_alpha(pred.coeffs)).to(torch.float64).expand(b)
         x0 = x0.detach()
         # A Cov A^T = scale (A J) A^T: apply A to each row of A J, keep the measured entries
         rows = aj.reshape((b * m,) + tuple(x0.shape[1:])).to(x0.dtype)

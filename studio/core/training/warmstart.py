@@ -25,8 +25,8 @@ from ..errors import StudioError
 SECOND_TIME = ("cond.fourier_s.", "cond.mlp_s.")
 
 
-def check_warm_start(cfg, teacher, process, where: str) -> dict:
-    """The teacher's file spec, checked against the student's configuration."""
+def check_warm_start(cfg, teacher, process, where: str):
+    """The teacher's file spec (a :class:`~studio.core.modelfile.ModelSpec`), checked against the student's configuration."""
     place = f"{where}: objective.init_from_teacher"
     spec = getattr(teacher.network, "spec", None) if teacher is not None else None
     if spec is None:
@@ -78,9 +78,8 @@ def load_teacher_weights(net: torch.nn.Module, teacher, where: str) -> None:
         raise StudioError("init_from_teacher: the teacher's weights do not fit the student "
                           f"network ({', '.join(names)})", place)
     with torch.no_grad():
-        for k, v in src.items():
+        for k, v in src.items():       # the state dict's tensors are the network's own
             dst[k].copy_(v.to(dst[k].dtype))
-        net.load_state_dict(dst)
         mlp_s = getattr(getattr(net, "cond", None), "mlp_s", None)
         if mlp_s is None:
             raise StudioError("init_from_teacher: the student network has no second time "
