@@ -292,6 +292,7 @@ FRONTIER = [  # (label, solver id, params)
                                                                  "fit_particles": 1024,
                                                                  "fit_iterations": 300}),
     ("amed", "amed", {}),
+    ("amed (per-sample predictor)", "amed", {"predictor": True}),
 ]
 
 

@@ -18,6 +18,7 @@ and a solver given ``coefficients`` uses them as they are and never fits.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import OrderedDict
@@ -114,6 +115,16 @@ class FittedSolver(Solver):
         """The steps (a generator of :class:`Step`) with coefficients ``c``."""
         raise NotImplementedError
 
+    def warm_start(self) -> Optional[dict]:
+        """Params that make this solver a simpler one whose fit (on the same particles) is the
+        start of this one's, or None: the fit starts from ``fit_init``'s grid and the base
+        coefficients."""
+        return None
+
+    def lift(self, coefficients: Tensor, n: int) -> Tensor:
+        """The :meth:`warm_start` solver's coefficients as this solver's (same behaviour)."""
+        raise NotImplementedError
+
     # -- the solver interface ---------------------------------------------------------------------
     def _fits(self, n: int) -> bool:
         return self.coefficients is None and self.fit and 1 < n <= self.fit_max_steps
@@ -179,8 +190,15 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
 
     ts0 = Solver.times(solver, proc, model=den)
     first = initial = base_error(ts0)
-    spent = 1
-    if solver.fit_init == "auto":
+    spent, c0, warm_spent = 1, None, 0
+    warm = solver.warm_start()
+    if warm is not None:  # start from the simpler solver's fit on the same particles
+        simple = dataclasses.replace(solver, **warm)
+        got = fit_solver(simple, model, n)
+        ts0 = as_time(got.times)
+        c0 = solver.lift(torch.tensor(got.coefficients, dtype=torch.float64), n)
+        first, warm_spent = got.error, got.evaluations
+    elif solver.fit_init == "auto":
         from ..registry import SCHEDULES
         from ..schedule_opt import AUTO_RHOS
         grids = [SCHEDULES.get("karras")(rho=r).times(proc, n) for r in AUTO_RHOS]
@@ -215,10 +233,14 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
             path.append((fv, theta.detach().clone()))
         return v
 
-    theta0 = torch.cat([z0, torch.zeros(solver.n_coefficients(n), dtype=torch.float64)])
+    delta0 = torch.zeros(solver.n_coefficients(n), dtype=torch.float64)
+    if c0 is not None:
+        delta0 = (c0 - solver.base_coefficients(proc, ts0)) / solver.coefficient_scale(proc, ts0)
+    theta0 = torch.cat([z0, delta0])
     reserve = HOLDOUT_CHECKPOINTS + 1 if solver.fit_holdout else 0
     m = difffit.lbfgs(tracked, theta0,
                       max_evaluations=max(solver.fit_iterations - spent - reserve, 1))
+    spent += warm_spent
     spent += m.evaluations
     best, value = m.z, m.value
     if solver.fit_holdout and path and path[-1][0] < first:
@@ -236,8 +258,9 @@ def fit_solver(solver: FittedSolver, model, n: int) -> SolverFit:
         ts, c = coeffs(best)
     fit = SolverFit(ts.tolist(), c.tolist(), initial, min(value, first), spent,
                     m.gradients, time.perf_counter() - started, ref_nfe)
-    if not value < first:  # the fit found nothing better: the base solver at its start
-        fit.times, fit.coefficients = ts0.tolist(), solver.base_coefficients(proc, ts0).tolist()
+    if not value < first:  # the fit found nothing better: the solver at its start
+        fit.times = ts0.tolist()
+        fit.coefficients = (c0 if c0 is not None else solver.base_coefficients(proc, ts0)).tolist()
     _CACHE[key] = fit
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -10,12 +10,23 @@ lambda_i + (1 - r_i) h_i), reaches it with a DDIM step, and scales the mean dire
     x_{i+1} = alpha_{i+1} x0_i + sigma_{i+1} eps_i - sigma_{i+1} (e^{h_i} - 1) (c_i eps(x_s, s) - eps_i),
 
 two evaluations a step. With r_i = 1/2 and c_i = 1 this is DPM-Solver-2 (Lu et al. 2022), the
-base an unfitted AMED equals. The paper predicts (r_i, c_i) per sample with a small network on
-the denoiser's bottleneck features, trained by distillation from a teacher solve; here, for every
-network, (r_i, c_i) are per-step constants fitted with the grid to the endpoints of exact solves
-from the fit's own prior samples (:mod:`studio.core.solvers._fitted`); that per-sample predictor
-and the paper's analytical first step are not implemented. A step that starts where alpha = 0 is
-DPM-Solver-2's Runge-Kutta midpoint step on the data-prediction ODE (its r, c unused).
+base an unfitted AMED equals. (r_i, c_i) are fitted with the grid to the endpoints of exact solves
+from the fit's own prior samples (:mod:`studio.core.solvers._fitted`).
+
+The paper predicts (r_i, c_i) per sample, with a small network on the denoiser's bottleneck
+features, trained by distillation from a teacher solve. A studio network has no common bottleneck,
+so ``predictor: true`` reads features every network gives, from the evaluation the step has just
+made and the one before it (no extra evaluation), per sample:
+
+    phi_1 = log rms(eps_i),   phi_2 = log(1 + rms(x0_i - x0_{i-1})),   phi_3 = cos(eps_i, eps_{i-1})
+
+(phi_2 = 0 and phi_3 = 1 on the first step), and the step's predictor is a linear head on them,
+r_i(x) = r_i + w_i . phi, c_i(x) = c_i + v_i . phi, fitted with everything else (6 more
+coefficients a step; zero weights are the per-step constants). On the mixtures the per-sample
+intermediate time gains little (docs/FITTED.md: the particles that end in the wrong mode are
+nearly the same under every grid). The paper's analytical first step is not implemented. A step
+that starts where alpha = 0 is DPM-Solver-2's Runge-Kutta midpoint step on the data-prediction
+ODE (its r, c unused).
 """
 from __future__ import annotations
 
@@ -23,6 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..params import param
 from ..registry import SOLVERS
 from ._common import ab, from_pure_noise, rho_rk
 from ._fitted import FittedSolver
@@ -41,29 +53,89 @@ class AMED(FittedSolver):
     evals_per_step = 2
     base = ("dpm-solver-2", {})
 
+    predictor: bool = param(False, "predict (r, c) per sample from features of the step's own "
+                            "evaluations (a linear head per step, fitted with the grid); off: "
+                            "per-step constants")
+
     def n_coefficients(self, n):
-        return 2 * n
+        return 2 * n + (2 * FEATURES * n if self.predictor else 0)
 
     def base_coefficients(self, process, ts):
-        return torch.tensor([0.5, 1.0] * (len(ts) - 1), dtype=torch.float64)
+        n = len(ts) - 1
+        c = torch.tensor([0.5, 1.0] * n, dtype=torch.float64)
+        return torch.cat([c, torch.zeros(self.n_coefficients(n) - 2 * n, dtype=torch.float64)])
+
+    def coefficient_scale(self, process, ts):
+        n = len(ts) - 1
+        scale = torch.ones(self.n_coefficients(n), dtype=torch.float64)
+        scale[2 * n:] = HEAD_SCALE
+        return scale
+
+    def warm_start(self):
+        return {"predictor": False} if self.predictor else None
+
+    def lift(self, coefficients, n):
+        return torch.cat([coefficients, torch.zeros(2 * FEATURES * n, dtype=torch.float64)])
+
+    def _per_sample(self, c, i, n, eps, x0, prev):
+        """(r, c) of step i: the constants, plus the linear heads on the features when the
+        predictor is on (then tensors of one value per sample, shaped to broadcast over x)."""
+        r, scale = c[2 * i], c[2 * i + 1]
+        if not self.predictor:
+            return r, scale
+        phi = features(eps, x0, prev).to(torch.float64)
+        k = 2 * n + 2 * FEATURES * i
+        w, v = c[k:k + FEATURES], c[k + FEATURES:k + 2 * FEATURES]
+        return r + phi @ w, scale + phi @ v
 
     def run_with(self, ctx, x, ts, c):
         p = ctx.process
         lam = 0.5 * p.logsnr(ts)
-        for i in range(len(ts) - 1):
+        n, prev = len(ts) - 1, None
+        for i in range(n):
             s, t = ts[i], ts[i + 1]
             if from_pure_noise(float(lam[i].detach()), float(lam[i + 1].detach())):
                 x, pred = rho_rk(ctx, x, s, t, [0.0, 0.5], [[0.0, 0.0], [0.5, 0.0]], [0.0, 1.0])
+                prev = None
                 yield Step(i + 1, x, pred.x0)
                 continue
-            r, scale = c[2 * i], c[2 * i + 1]
             h = lam[i + 1] - lam[i]
             pred = ctx(x, s)
             x0, eps = pred.x0, pred.eps
+            r, scale = self._per_sample(c, i, n, eps, x0, prev)
+            prev = (eps, x0)
             lo, hi = torch.minimum(s, t), torch.maximum(s, t)
             mid = torch.clamp(p.t_of_logsnr(2.0 * (lam[i] + (1.0 - r) * h)), lo, hi)
-            a1, g1 = ab(p, mid)
+            if mid.dim():  # one intermediate time per sample
+                a1, g1 = (_column(v, x) for v in (p.alpha(mid), p.sigma(mid)))
+                scale = _column(scale, x)
+            else:
+                a1, g1 = ab(p, mid)
             eps1 = ctx((a1 * x0 + g1 * eps).to(x.dtype), mid).eps
             a_t, s_t = ab(p, t)
             x = (a_t * x0 + s_t * eps - s_t * torch.expm1(h) * (scale * eps1 - eps)).to(x.dtype)
             yield Step(i + 1, x, x0)
+
+
+#: features of the per-sample predictor, and the size of a unit change of a head weight in a fit
+FEATURES = 3
+HEAD_SCALE = 0.1
+
+
+def features(eps, x0, prev):
+    """Per sample [B, 3]: log rms(eps), log(1 + rms(x0 - x0_prev)), cos(eps, eps_prev); on a
+    step with no earlier evaluation (prev None) the last two are 0 and 1."""
+    e = eps.reshape(len(eps), -1)
+    rms = lambda v: v.pow(2).mean(1).sqrt()  # noqa: E731
+    phi1 = torch.log(rms(e).clamp_min(1e-12))
+    if prev is None:
+        return torch.stack([phi1, torch.zeros_like(phi1), torch.ones_like(phi1)], 1)
+    pe = prev[0].reshape(len(eps), -1)
+    phi2 = torch.log1p(rms(x0.reshape(len(x0), -1) - prev[1].reshape(len(x0), -1)))
+    phi3 = (e * pe).sum(1) / (e.norm(dim=1) * pe.norm(dim=1)).clamp_min(1e-12)
+    return torch.stack([phi1, phi2, phi3], 1)
+
+
+def _column(v, x):
+    """A per-sample vector shaped to broadcast over x's sample dimensions, in x's dtype."""
+    return v.to(x.dtype).reshape((len(x),) + (1,) * (x.dim() - 1))
