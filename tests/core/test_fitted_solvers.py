@@ -64,7 +64,8 @@ def test_fit_beats_base_on_noise_it_never_saw(sid, monkeypatch):
 
 
 SAVED = ([(sid, FAST) for sid in FITTED] + [("bns", {**FAST, "final_eval": False}),
-                                             ("amed", {**FAST, "predictor": True})]
+                                             ("amed", {**FAST, "predictor": True}),
+                                             ("bns", {**FAST, "predictor": True})]
          + [("ipndm", {"schedule": "optimized", "particles": 48, "evaluations": 40}),
             ("dpm-solver++-2m", {"schedule": "ld3", "particles": 48, "evaluations": 40})])
 
@@ -131,42 +132,50 @@ def test_bns_without_final_eval_fits_the_denoised_endpoint():
     assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
 
 
+PREDICTORS = [("amed", {}, "dpm-solver-2", {}), ("bns", {}, "ipndm", {}),
+              ("bns", {"final_eval": False}, "ipndm", {"denoise_final": False})]
+
+
+@pytest.mark.parametrize("sid, extra, base_id, base_params", PREDICTORS)
 @pytest.mark.parametrize("pid", ["edm", "vp-linear"])
-def test_amed_predictor_unfitted_is_dpm_solver_2_and_each_sample_is_its_own(pid):
-    """AMED's per-sample predictor: zero head weights are the per-step constants (unfitted:
-    DPM-Solver-2); with weights, every sample gets its own intermediate times and scales, and a
-    sample's result does not depend on the others in its batch."""
-    from studio.core.solvers import amed
+def test_predictor_unfitted_is_the_base_and_each_sample_is_its_own(pid, sid, extra, base_id,
+                                                                    base_params):
+    """The per-sample predictor (amed, bns): zero head weights are the constant coefficients
+    (unfitted: the base solver); with weights, every sample gets its own coefficients (amed: its
+    own intermediate times), and a sample's result does not depend on the others in its batch."""
     proc, net = process(pid), network("gmm", **GMM8)
     x_T = prior(proc, 12)
-    solver = build_solver("amed", {"nfe": 8, "predictor": True}, "amed")
+    params = {"nfe": 8, "predictor": True, **extra}
+    solver = build_solver(sid, {**params, "fit": False}, sid)
     n = solver.num_steps()
-    assert solver.n_coefficients(n) == 2 * n + 2 * amed.FEATURES * n
-    _, ref = _run("dpm-solver-2", {"nfe": 8}, proc, net, x_T)
-    _, res = _run("amed", {"nfe": 8, "predictor": True, "fit": False}, proc, net, x_T)
+    constant = build_solver(sid, {**extra, "nfe": 8}, sid).n_coefficients(n)
+    assert solver.n_coefficients(n) == constant + 2 * _fitted.FEATURES * n
+    _, ref = _run(base_id, {"steps": n, **base_params}, proc, net, x_T)
+    _, res = _run(sid, {**params, "fit": False}, proc, net, x_T)
     torch.testing.assert_close(res.samples, ref.samples, rtol=1e-10, atol=1e-10)
-    heads = torch.randn(2 * amed.FEATURES * n, generator=torch.Generator().manual_seed(3)) * 0.05
-    coefficients = [0.5, 1.0] * n + heads.tolist()
-    params = {"nfe": 8, "predictor": True, "coefficients": coefficients}
-    _, batch = _run("amed", params, proc, net, x_T)
-    alone = torch.cat([_run("amed", params, proc, net, x_T[i:i + 1])[1].samples
+    c = solver.base_coefficients(proc, solver.times(proc))
+    c[constant:] = torch.randn(len(c) - constant, generator=torch.Generator().manual_seed(3)) * 0.05
+    params["coefficients"] = c.tolist()
+    _, batch = _run(sid, params, proc, net, x_T)
+    alone = torch.cat([_run(sid, params, proc, net, x_T[i:i + 1])[1].samples
                        for i in range(len(x_T))])
     torch.testing.assert_close(batch.samples, alone, rtol=1e-12, atol=1e-12)
     assert batch.nfe == res.nfe and (batch.samples - ref.samples).abs().max() > 1e-4
 
 
-def test_amed_predictor_starts_from_the_constant_fit_and_improves_on_it():
+@pytest.mark.parametrize("sid, base_id", [("amed", "dpm-solver-2"), ("bns", "ipndm")])
+def test_predictor_starts_from_the_constant_fit_and_improves_on_it(sid, base_id):
     _fitted.clear_cache()
     proc, net = process("edm"), network("gmm", **GMM8)
     x_T = prior(proc, 200, seed=0)
-    const, _ = _run("amed", {"nfe": 6, **FAST}, proc, net, x_T)
-    solver, res = _run("amed", {"nfe": 6, "predictor": True, **FAST}, proc, net, x_T)
+    const, _ = _run(sid, {"nfe": 6, **FAST}, proc, net, x_T)
+    solver, res = _run(sid, {"nfe": 6, "predictor": True, **FAST}, proc, net, x_T)
     info = solver.fit_info
     # the same particles: the predictor's fit starts at the constants' fit and can only improve
     assert info.error <= const.fit_info.error
     assert info.evaluations > const.fit_info.evaluations  # both fits' solves are reported
     ref, _ = _reference(Denoiser(net, proc), x_T, proc.t_max, proc.t_min, True, 1e-9)
-    _, base = _run("dpm-solver-2", {"nfe": 6}, proc, net, x_T)
+    _, base = _run(base_id, {"nfe": 6}, proc, net, x_T)
     err = lambda s: float((s - ref).pow(2).mean().sqrt())  # noqa: E731
     assert err(res.samples) < 0.5 * err(base.samples), (err(res.samples), err(base.samples))
 

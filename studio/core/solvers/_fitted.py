@@ -293,3 +293,27 @@ def _optimized_start(solver, den, n, x_T, reference, weights, ts0, first):
     if got.error < first:
         return ts, got.error, got.evaluations
     return ts0, first, got.evaluations
+
+
+#: features of the per-sample predictor, and the size of a unit change of a head weight in a fit
+FEATURES = 3
+HEAD_SCALE = 0.1
+
+
+def features(eps, x0, prev):
+    """Per sample [B, 3]: log rms(eps), log(1 + rms(x0 - x0_prev)), cos(eps, eps_prev); on a
+    step with no earlier evaluation (prev None) the last two are 0 and 1."""
+    e = eps.reshape(len(eps), -1)
+    rms = lambda v: v.pow(2).mean(1).sqrt()  # noqa: E731
+    phi1 = torch.log(rms(e).clamp_min(1e-12))
+    if prev is None:
+        return torch.stack([phi1, torch.zeros_like(phi1), torch.ones_like(phi1)], 1)
+    pe = prev[0].reshape(len(eps), -1)
+    phi2 = torch.log1p(rms(x0.reshape(len(x0), -1) - prev[1].reshape(len(x0), -1)))
+    phi3 = (e * pe).sum(1) / (e.norm(dim=1) * pe.norm(dim=1)).clamp_min(1e-12)
+    return torch.stack([phi1, phi2, phi3], 1)
+
+
+def column(v, x):
+    """A per-sample vector shaped to broadcast over x's sample dimensions, in x's dtype."""
+    return v.to(x.dtype).reshape((len(x),) + (1,) * (x.dim() - 1))

@@ -37,7 +37,7 @@ import torch
 from ..params import param
 from ..registry import SOLVERS
 from ._common import ab, from_pure_noise, rho_rk
-from ._fitted import FittedSolver
+from ._fitted import FEATURES, HEAD_SCALE, FittedSolver, column, features
 from .base import Step
 
 
@@ -107,35 +107,11 @@ class AMED(FittedSolver):
             lo, hi = torch.minimum(s, t), torch.maximum(s, t)
             mid = torch.clamp(p.t_of_logsnr(2.0 * (lam[i] + (1.0 - r) * h)), lo, hi)
             if mid.dim():  # one intermediate time per sample
-                a1, g1 = (_column(v, x) for v in (p.alpha(mid), p.sigma(mid)))
-                scale = _column(scale, x)
+                a1, g1 = (column(v, x) for v in (p.alpha(mid), p.sigma(mid)))
+                scale = column(scale, x)
             else:
                 a1, g1 = ab(p, mid)
             eps1 = ctx((a1 * x0 + g1 * eps).to(x.dtype), mid).eps
             a_t, s_t = ab(p, t)
             x = (a_t * x0 + s_t * eps - s_t * torch.expm1(h) * (scale * eps1 - eps)).to(x.dtype)
             yield Step(i + 1, x, x0)
-
-
-#: features of the per-sample predictor, and the size of a unit change of a head weight in a fit
-FEATURES = 3
-HEAD_SCALE = 0.1
-
-
-def features(eps, x0, prev):
-    """Per sample [B, 3]: log rms(eps), log(1 + rms(x0 - x0_prev)), cos(eps, eps_prev); on a
-    step with no earlier evaluation (prev None) the last two are 0 and 1."""
-    e = eps.reshape(len(eps), -1)
-    rms = lambda v: v.pow(2).mean(1).sqrt()  # noqa: E731
-    phi1 = torch.log(rms(e).clamp_min(1e-12))
-    if prev is None:
-        return torch.stack([phi1, torch.zeros_like(phi1), torch.ones_like(phi1)], 1)
-    pe = prev[0].reshape(len(eps), -1)
-    phi2 = torch.log1p(rms(x0.reshape(len(x0), -1) - prev[1].reshape(len(x0), -1)))
-    phi3 = (e * pe).sum(1) / (e.norm(dim=1) * pe.norm(dim=1)).clamp_min(1e-12)
-    return torch.stack([phi1, phi2, phi3], 1)
-
-
-def _column(v, x):
-    """A per-sample vector shaped to broadcast over x's sample dimensions, in x's dtype."""
-    return v.to(x.dtype).reshape((len(x),) + (1,) * (x.dim() - 1))

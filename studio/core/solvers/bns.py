@@ -32,7 +32,7 @@ from ..params import param
 from ..registry import SOLVERS
 from ..processes.base import as_time
 from ._common import AB_WEIGHTS
-from ._fitted import FittedSolver
+from ._fitted import FEATURES, HEAD_SCALE, FittedSolver, column, features
 from .base import Step
 
 
@@ -54,6 +54,11 @@ class BespokeNS(FittedSolver):
                              "the budget buys one more step; unfitted it is ipndm without the "
                              "final denoise)")
 
+    predictor: bool = param(False, "per-sample step coefficients: the newest state's and data "
+                            "prediction's coefficients of each step get a linear head on features "
+                            "of the step's evaluations (as amed's predictor), fitted from the "
+                            "constant fit")
+
     def _output_eval(self) -> bool:
         return self.denoise_final and self.final_eval
 
@@ -63,8 +68,17 @@ class BespokeNS(FittedSolver):
     def base_params(self) -> tuple:
         return self.base[0], {**self.base[1], "denoise_final": self._output_eval()}
 
-    def n_coefficients(self, n):
+    def _n_constant(self, n):
         return n * (n + 1) + (2 * (n + 1) if self._output_eval() else 0)
+
+    def n_coefficients(self, n):
+        return self._n_constant(n) + (2 * FEATURES * n if self.predictor else 0)
+
+    def warm_start(self):
+        return {"predictor": False} if self.predictor else None
+
+    def lift(self, coefficients, n):
+        return torch.cat([coefficients, torch.zeros(2 * FEATURES * n, dtype=torch.float64)])
 
     def base_coefficients(self, process, ts):
         alpha, sigma = process.alpha(ts), process.sigma(ts)
@@ -85,6 +99,7 @@ class BespokeNS(FittedSolver):
             out += ax + bd
         if self._output_eval():
             out += [zero] * (2 * n + 1) + [torch.ones((), dtype=torch.float64)]
+        out += [zero] * (self.n_coefficients(n) - self._n_constant(n))
         return torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in out])
 
     def coefficient_scale(self, process, ts):
@@ -94,10 +109,15 @@ class BespokeNS(FittedSolver):
         for i in range(n + (1 if self._output_eval() else 0)):
             nxt = size[i + 1] if i < n else torch.ones((), dtype=torch.float64)
             out += [nxt / size[j] for j in range(i + 1)] + [nxt] * (i + 1)
+        if self.predictor:  # heads on step i's newest state and data prediction
+            for i in range(n):
+                out += [HEAD_SCALE * size[i + 1] / size[i]] * FEATURES
+                out += [HEAD_SCALE * size[i + 1]] * FEATURES
         return torch.stack(out).detach()
 
     def run_with(self, ctx, x, ts, c):
-        n, k, xs, ds = len(ts) - 1, 0, [], []
+        n, k, xs, ds, prev = len(ts) - 1, 0, [], [], None
+        heads = self._n_constant(n)
 
         def combine(k):
             m = len(xs)
@@ -108,7 +128,14 @@ class BespokeNS(FittedSolver):
             pred = ctx(x, ts[i])
             xs.append(x)
             ds.append(pred.x0)
-            x = combine(k).to(pred.x0.dtype)
+            step = combine(k)
+            if self.predictor:  # per-sample corrections of the newest coefficients
+                phi = features(pred.eps, pred.x0, prev).to(torch.float64)
+                h = heads + 2 * FEATURES * i
+                da, db = phi @ c[h:h + FEATURES], phi @ c[h + FEATURES:h + 2 * FEATURES]
+                step = step + column(da, x) * x + column(db, x) * pred.x0
+                prev = (pred.eps, pred.x0)
+            x = step.to(pred.x0.dtype)
             k += 2 * (i + 1)
             if i < n - 1 or not self.denoise_final:
                 yield Step(i + 1, x, pred.x0)
