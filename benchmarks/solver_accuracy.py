@@ -293,6 +293,7 @@ FRONTIER = [  # (label, solver id, params)
                                                                  "fit_iterations": 300}),
     ("amed", "amed", {}),
     ("amed (per-sample predictor)", "amed", {"predictor": True}),
+    ("bns (per-sample predictor)", "bns", {"predictor": True}),
 ]
 
 
