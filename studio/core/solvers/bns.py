@@ -20,6 +20,11 @@ with w the equal-step Adams-Bashforth weights of order min(i + 1, 4), and x_out 
 paper the grid t_i and the coefficients are fitted together to the endpoints of exact solves from
 a small set of prior samples (RMSE; the paper fits the PSNR of images), by gradient descent through
 the solve (here L-BFGS, see :mod:`studio.core.solvers._fitted`).
+
+With ``predictor: true`` the coefficients of each step's newest state and data prediction are
+per sample, a_ii + w_i . phi and b_ii + v_i . phi, with phi the features of the step's own
+evaluations that AMED's predictor reads (:func:`studio.core.solvers._fitted.features`); the heads
+are fitted after, and starting from, the constant solver's fit.
 """
 from __future__ import annotations
 
