@@ -8,28 +8,14 @@ import os
 import sys
 import time
 
-import torch
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import solver_accuracy as sa  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wrong_mode import N, evaluation_set, sa  # noqa: E402
 from studio.core import difffit, schedule_opt  # noqa: E402
 from studio.core.model import Denoiser  # noqa: E402
-from studio.core.params import build  # noqa: E402
 from studio.core.pipeline import build_solver  # noqa: E402
-from studio.core.registry import PROCESSES  # noqa: E402
 from studio.core.runner import SamplingRun  # noqa: E402
 
-torch.set_num_threads(1)
-_, _, net, (smin, smax) = sa.frontier_problems(["32d"])[0]
-sa.SIGMA_MIN, sa.SIGMA_MAX = smin, smax
-proc = build(PROCESSES.get("edm"), {"sigma_min": smin, "sigma_max": smax}, "edm")
-N = 20000
-x_T = torch.randn((N, 32), generator=torch.Generator().manual_seed(7), dtype=torch.float64) * smax
-ref = sa.reference(net, proc, x_T, 1e-8)[0]
-best = min(sa.rmse(sa.run_peer(k, m, 10, net, proc, x_T)[0], ref)
-           for k, m in sa.peer_configs().values())
+net, proc, x_T, ref, best = evaluation_set()
 # the fit's particles and reference are the test set's (an oracle: never done outside this check)
 difffit.fit_particles = lambda model, n, seed: (x_T.clone(), model)
 schedule_opt._reference = lambda d, x, tmax, tmin, final, tol: (ref.clone(), 0)

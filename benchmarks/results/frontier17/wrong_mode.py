@@ -31,17 +31,23 @@ from studio.core.pipeline import build_solver  # noqa: E402
 from studio.core.registry import PROCESSES  # noqa: E402
 from studio.core.runner import SamplingRun  # noqa: E402
 
-torch.set_num_threads(1)
-_, _, net, (smin, smax) = sa.frontier_problems(["32d"])[0]
-sa.SIGMA_MIN, sa.SIGMA_MAX = smin, smax
-proc = build(PROCESSES.get("edm"), {"sigma_min": smin, "sigma_max": smax}, "edm")
-den = Denoiser(net, proc)
 N = 20000
-x_T = torch.randn((N, 32), generator=torch.Generator().manual_seed(7), dtype=torch.float64) * smax
-ref = sa.reference(net, proc, x_T, 1e-8)[0]
-best = min(sa.rmse(sa.run_peer(k, m, 10, net, proc, x_T)[0], ref)
-           for k, m in sa.peer_configs().values())
-print(f"32-D mixture, {N} particles of seed 7; best diffusers RMSE at NFE 10: {best:.4f}")
+
+
+def evaluation_set():
+    """(net, proc, x_T, exact endpoints, best diffusers RMSE at NFE 10) of the 20000-particle set."""
+    torch.set_num_threads(1)
+    _, _, net, (smin, smax) = sa.frontier_problems(["32d"])[0]
+    sa.SIGMA_MIN, sa.SIGMA_MAX = smin, smax
+    proc = build(PROCESSES.get("edm"), {"sigma_min": smin, "sigma_max": smax}, "edm")
+    x_T = torch.randn((N, 32), generator=torch.Generator().manual_seed(7),
+                      dtype=torch.float64) * smax
+    ref = sa.reference(net, proc, x_T, 1e-8)[0]
+    best = min(sa.rmse(sa.run_peer(k, m, 10, net, proc, x_T)[0], ref)
+               for k, m in sa.peer_configs().values())
+    return net, proc, x_T, ref, best
+
+
 AB = {1: [1.0], 2: [1.5, -0.5], 3: [23 / 12, -16 / 12, 5 / 12],
       4: [55 / 24, -59 / 24, 37 / 24, -9 / 24]}
 
@@ -77,35 +83,6 @@ def split(out, tag):
     return w
 
 
-print("\n1. iPNDM, Karras rho 7")
-for n in (9, 14, 19, 29, 39):
-    xs = ipndm(x_T, karras(n, 7.0))
-    w = split(D(xs[-1], smin), f"ipndm karras NFE {n + 1}")
-    if n == 9:
-        states, wrong = xs, w.nonzero().flatten()
-
-print("\n2. iPNDM NFE 10: the exact flow from the solver's state at each grid time")
-g = karras(9, 7.0)
-for i in range(1, len(g)):
-    sol = sa.dopri5(lambda t, x: den(x, t).velocity, states[i][wrong], g[i], smin, rtol=1e-8,
-                    atol=1e-8)
-    bad = (D(sol.y, smin) - ref[wrong]).norm(dim=1) > 1
-    print(f"  from sigma {g[i]:8.3f}: {int(bad.sum()):4d} of the {len(wrong)} end in the wrong mode")
-
-print("\n3. iPNDM NFE 10 on Karras grids: shared wrong particles")
-sets = {}
-for rho in (3.0, 5.0, 7.0, 10.0, 15.0):
-    sets[rho] = split(D(ipndm(x_T, karras(9, rho))[-1], smin), f"ipndm karras rho {rho:g}")
-ws = torch.stack(list(sets.values()))
-print(f"  wrong under every grid but rho 3: {int(ws[1:].all(0).sum())}; under every grid: "
-      f"{int(ws.all(0).sum())}; under at least one: {int(ws.any(0).sum())}")
-
-print("\n4. global-Gaussian exponential integrator")
-samples = net.sample(4096, generator=torch.Generator().manual_seed(123)).double()
-mu, lam_, V = samples.mean(0), *torch.linalg.eigh(torch.cov(samples.T))
-GL = [torch.tensor(a, dtype=torch.float64) for a in np.polynomial.legendre.leggauss(16)]
-
-
 def gauss_ei(x, sig, K=2):
     y, rs, us = (x - mu) @ V, [], []
     for i in range(len(sig) - 1):
@@ -126,12 +103,45 @@ def gauss_ei(x, sig, K=2):
     return D(y @ V.T + mu, sig[-1])
 
 
-for rho in (15.0, 25.0):
-    split(gauss_ei(x_T, karras(9, rho)), f"gaussian EI karras rho {rho:g}")
+if __name__ == "__main__":
+    net, proc, x_T, ref, best = evaluation_set()
+    den = Denoiser(net, proc)
+    smin, smax = proc.sigma_min, proc.sigma_max
+    print(f"32-D mixture, {N} particles of seed 7; best diffusers RMSE at NFE 10: {best:.4f}")
 
-if len(sys.argv) > 1:
-    print("\n5. a frozen fitted solver")
-    params = json.load(open(sys.argv[1]))
-    out = SamplingRun(Denoiser(net, proc), build_solver(params.pop("id", "bns"), params, "s"),
-                      x_T).run()
-    split(out.samples, os.path.basename(sys.argv[1]))
+    print("\n1. iPNDM, Karras rho 7")
+    for n in (9, 14, 19, 29, 39):
+        xs = ipndm(x_T, karras(n, 7.0))
+        w = split(D(xs[-1], smin), f"ipndm karras NFE {n + 1}")
+        if n == 9:
+            states, wrong = xs, w.nonzero().flatten()
+
+    print("\n2. iPNDM NFE 10: the exact flow from the solver's state at each grid time")
+    g = karras(9, 7.0)
+    for i in range(1, len(g)):
+        sol = sa.dopri5(lambda t, x: den(x, t).velocity, states[i][wrong], g[i], smin, rtol=1e-8,
+                        atol=1e-8)
+        bad = (D(sol.y, smin) - ref[wrong]).norm(dim=1) > 1
+        print(f"  from sigma {g[i]:8.3f}: {int(bad.sum()):4d} of the {len(wrong)} end in the wrong mode")
+
+    print("\n3. iPNDM NFE 10 on Karras grids: shared wrong particles")
+    sets = {}
+    for rho in (3.0, 5.0, 7.0, 10.0, 15.0):
+        sets[rho] = split(D(ipndm(x_T, karras(9, rho))[-1], smin), f"ipndm karras rho {rho:g}")
+    ws = torch.stack(list(sets.values()))
+    print(f"  wrong under every grid but rho 3: {int(ws[1:].all(0).sum())}; under every grid: "
+          f"{int(ws.all(0).sum())}; under at least one: {int(ws.any(0).sum())}")
+
+    print("\n4. global-Gaussian exponential integrator")
+    samples = net.sample(4096, generator=torch.Generator().manual_seed(123)).double()
+    mu, lam_, V = samples.mean(0), *torch.linalg.eigh(torch.cov(samples.T))
+    GL = [torch.tensor(a, dtype=torch.float64) for a in np.polynomial.legendre.leggauss(16)]
+    for rho in (15.0, 25.0):
+        split(gauss_ei(x_T, karras(9, rho)), f"gaussian EI karras rho {rho:g}")
+
+    if len(sys.argv) > 1:
+        print("\n5. a frozen fitted solver")
+        params = json.load(open(sys.argv[1]))
+        out = SamplingRun(Denoiser(net, proc), build_solver(params.pop("id", "bns"), params, "s"),
+                          x_T).run()
+        split(out.samples, os.path.basename(sys.argv[1]))
