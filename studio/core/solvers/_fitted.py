@@ -301,15 +301,16 @@ HEAD_SCALE = 0.1
 
 
 def features(eps, x0, prev):
-    """Per sample [B, 3]: log rms(eps), log(1 + rms(x0 - x0_prev)), cos(eps, eps_prev); on a
-    step with no earlier evaluation (prev None) the last two are 0 and 1."""
-    e = eps.reshape(len(eps), -1)
+    """Per sample [B, 3] (float64): log rms(eps), log(1 + rms(x0 - x0_prev)) and
+    cos(eps, eps_prev); on a step with no earlier evaluation (prev None) the last two are 0, 1."""
+    flat = lambda v: v.reshape(len(eps), -1).to(torch.float64)  # noqa: E731 - no half overflow
+    e = flat(eps)
     rms = lambda v: v.pow(2).mean(1).sqrt()  # noqa: E731
     phi1 = torch.log(rms(e).clamp_min(1e-12))
     if prev is None:
         return torch.stack([phi1, torch.zeros_like(phi1), torch.ones_like(phi1)], 1)
-    pe = prev[0].reshape(len(eps), -1)
-    phi2 = torch.log1p(rms(x0.reshape(len(x0), -1) - prev[1].reshape(len(x0), -1)))
+    pe = flat(prev[0])
+    phi2 = torch.log1p(rms(flat(x0) - flat(prev[1])))
     phi3 = (e * pe).sum(1) / (e.norm(dim=1) * pe.norm(dim=1)).clamp_min(1e-12)
     return torch.stack([phi1, phi2, phi3], 1)
 
@@ -317,3 +318,24 @@ def features(eps, x0, prev):
 def column(v, x):
     """A per-sample vector shaped to broadcast over x's sample dimensions, in x's dtype."""
     return v.to(x.dtype).reshape((len(x),) + (1,) * (x.dim() - 1))
+
+
+class PerSampleHeads:
+    """The per-sample predictor of a fitted solver with a ``predictor`` flag: two linear heads a
+    step on :func:`features`, their 2 x FEATURES coefficients a step after the solver's constant
+    ones. Zero heads are the constant solver, whose fit is the start of the heads' fit."""
+
+    def n_heads(self, n: int) -> int:
+        return 2 * FEATURES * n if self.predictor else 0
+
+    def warm_start(self):
+        return {"predictor": False} if self.predictor else None
+
+    def lift(self, coefficients, n):
+        return torch.cat([coefficients, torch.zeros(self.n_heads(n), dtype=torch.float64)])
+
+    def heads(self, c, first: int, i: int, eps, x0, prev):
+        """Step i's two head outputs [B] (float64), the heads' coefficients starting at c[first]."""
+        phi = features(eps, x0, prev)
+        k = first + 2 * FEATURES * i
+        return phi @ c[k:k + FEATURES], phi @ c[k + FEATURES:k + 2 * FEATURES]

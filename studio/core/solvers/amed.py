@@ -38,13 +38,13 @@ import torch
 from ..params import param
 from ..registry import SOLVERS
 from ._common import ab, from_pure_noise, rho_rk
-from ._fitted import FEATURES, HEAD_SCALE, FittedSolver, column, features
+from ._fitted import HEAD_SCALE, FittedSolver, PerSampleHeads, column
 from .base import Step
 
 
 @SOLVERS.register("amed")
 @dataclass
-class AMED(FittedSolver):
+class AMED(PerSampleHeads, FittedSolver):
     """AMED-Solver: per-step intermediate time and direction scale, fitted with the grid
     (Zhou et al. 2024); unfitted it is DPM-Solver-2."""
 
@@ -59,12 +59,12 @@ class AMED(FittedSolver):
                             "per-step constants")
 
     def n_coefficients(self, n):
-        return 2 * n + (2 * FEATURES * n if self.predictor else 0)
+        return 2 * n + self.n_heads(n)
 
     def base_coefficients(self, process, ts):
         n = len(ts) - 1
         c = torch.tensor([0.5, 1.0] * n, dtype=torch.float64)
-        return torch.cat([c, torch.zeros(self.n_coefficients(n) - 2 * n, dtype=torch.float64)])
+        return torch.cat([c, torch.zeros(self.n_heads(n), dtype=torch.float64)])
 
     def coefficient_scale(self, process, ts):
         n = len(ts) - 1
@@ -72,22 +72,14 @@ class AMED(FittedSolver):
         scale[2 * n:] = HEAD_SCALE
         return scale
 
-    def warm_start(self):
-        return {"predictor": False} if self.predictor else None
-
-    def lift(self, coefficients, n):
-        return torch.cat([coefficients, torch.zeros(2 * FEATURES * n, dtype=torch.float64)])
-
     def _per_sample(self, c, i, n, eps, x0, prev):
-        """(r, c) of step i: the constants, plus the linear heads on the features when the
-        predictor is on (then tensors of one value per sample, shaped to broadcast over x)."""
+        """(r, c) of step i: the constants, plus the heads when the predictor is on (then one
+        value per sample)."""
         r, scale = c[2 * i], c[2 * i + 1]
         if not self.predictor:
             return r, scale
-        phi = features(eps, x0, prev).to(torch.float64)
-        k = 2 * n + 2 * FEATURES * i
-        w, v = c[k:k + FEATURES], c[k + FEATURES:k + 2 * FEATURES]
-        return r + phi @ w, scale + phi @ v
+        dr, dc = self.heads(c, 2 * n, i, eps, x0, prev)
+        return r + dr, scale + dc
 
     def run_with(self, ctx, x, ts, c):
         p = ctx.process

@@ -37,13 +37,13 @@ from ..params import param
 from ..registry import SOLVERS
 from ..processes.base import as_time
 from ._common import AB_WEIGHTS
-from ._fitted import FEATURES, HEAD_SCALE, FittedSolver, column, features
+from ._fitted import FEATURES, HEAD_SCALE, FittedSolver, PerSampleHeads, column
 from .base import Step
 
 
 @SOLVERS.register("bns")
 @dataclass
-class BespokeNS(FittedSolver):
+class BespokeNS(PerSampleHeads, FittedSolver):
     """Bespoke non-stationary solver: per-step coefficients over all earlier states and data
     predictions, fitted to the model with the grid (Shaul et al. 2024); unfitted it is iPNDM."""
 
@@ -77,13 +77,7 @@ class BespokeNS(FittedSolver):
         return n * (n + 1) + (2 * (n + 1) if self._output_eval() else 0)
 
     def n_coefficients(self, n):
-        return self._n_constant(n) + (2 * FEATURES * n if self.predictor else 0)
-
-    def warm_start(self):
-        return {"predictor": False} if self.predictor else None
-
-    def lift(self, coefficients, n):
-        return torch.cat([coefficients, torch.zeros(2 * FEATURES * n, dtype=torch.float64)])
+        return self._n_constant(n) + self.n_heads(n)
 
     def base_coefficients(self, process, ts):
         alpha, sigma = process.alpha(ts), process.sigma(ts)
@@ -104,7 +98,7 @@ class BespokeNS(FittedSolver):
             out += ax + bd
         if self._output_eval():
             out += [zero] * (2 * n + 1) + [torch.ones((), dtype=torch.float64)]
-        out += [zero] * (self.n_coefficients(n) - self._n_constant(n))
+        out += [zero] * self.n_heads(n)
         return torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in out])
 
     def coefficient_scale(self, process, ts):
@@ -135,9 +129,7 @@ class BespokeNS(FittedSolver):
             ds.append(pred.x0)
             step = combine(k)
             if self.predictor:  # per-sample corrections of the newest coefficients
-                phi = features(pred.eps, pred.x0, prev).to(torch.float64)
-                h = heads + 2 * FEATURES * i
-                da, db = phi @ c[h:h + FEATURES], phi @ c[h + FEATURES:h + 2 * FEATURES]
+                da, db = self.heads(c, heads, i, pred.eps, pred.x0, prev)
                 step = step + column(da, x) * x + column(db, x) * pred.x0
                 prev = (pred.eps, pred.x0)
             x = step.to(pred.x0.dtype)

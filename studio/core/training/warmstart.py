@@ -26,7 +26,8 @@ SECOND_TIME = ("cond.fourier_s.", "cond.mlp_s.")
 
 
 def check_warm_start(cfg, teacher, process, where: str):
-    """The teacher's file spec (a :class:`~studio.core.modelfile.ModelSpec`), checked against the student's configuration."""
+    """The teacher's file spec (a :class:`~studio.core.modelfile.ModelSpec`), checked against
+    the student's configuration."""
     place = f"{where}: objective.init_from_teacher"
     spec = getattr(teacher.network, "spec", None) if teacher is not None else None
     if spec is None:
